@@ -46,3 +46,45 @@ impl EncoderError {
         }
     }
 }
+
+/// Bad input to the recommender (an event, a candidate list, feedback, a prior): what was
+/// wrong, with a stable kind. Nothing is changed when one is returned.
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{message}")]
+pub struct InputError {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+impl InputError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Persisted bytes that cannot be read back, or a store that cannot write.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum StoreError {
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("stored record has format version {found}; this build reads up to {supported}")]
+    Version { found: u16, supported: u16 },
+    #[error("storage is full: {0}")]
+    Full(String),
+    #[error("storage I/O failed: {0}")]
+    Io(String),
+}
+
+impl StoreError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Corrupt(_) => "store_corrupt",
+            Self::Version { .. } => "store_version",
+            Self::Full(_) => "store_full",
+            Self::Io(_) => "store_io",
+        }
+    }
+}

@@ -4,13 +4,22 @@
 //! The wasm edge (`wasm`) only converts types and awaits the GPU; the CLI (`src/bin`) only
 //! parses arguments and files.
 
+pub mod cache;
 pub mod encoder;
 pub mod error;
 pub mod manifest;
+pub mod profile;
+pub mod rank;
+pub mod recommender;
+pub mod store;
 pub mod tokenize;
+pub mod vector;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
 pub use encoder::{Backend, Encoder, EncoderOptions, Precision, EMBEDDING_DIM};
-pub use error::EncoderError;
+pub use error::{EncoderError, InputError, StoreError};
+pub use profile::{Event, EventKind, InterestProfile, Item};
+pub use rank::{Candidate, OnlineWeights, Prior, RerankOptions};
+pub use recommender::Recommender;

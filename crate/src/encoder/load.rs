@@ -2,14 +2,18 @@
 //! converted burnpack record (int8 per-block-32, dequantized once here), and the conversion.
 
 use burn::module::{Module, ModuleMapper, Param};
+use burn::store::burn_pack::Error as PackError;
 use burn::store::{
     ApplyResult, BurnpackStore, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+    SafetensorsStoreError,
 };
 use burn::tensor::quantization::{
     Calibration, QuantScheme, QuantStore, QuantValue, ScaleDtype, compute_q_params,
     compute_range,
 };
 use burn::tensor::{Bytes, DType, Device, Tensor};
+
+use sha2::Digest;
 
 use super::bert::BertModel;
 use super::config::MiniLmConfig;
@@ -90,28 +94,52 @@ pub fn load_model(
     device: &Device,
 ) -> Result<(BertModel, Precision), EncoderError> {
     let precision = detect_format(&bytes)?;
-    let mut model = BertModel::new(config, device);
+    // Weights are read and dequantized on the CPU whatever the target: burn's quantized
+    // kernels are slow on wgpu (and stalled on SwiftShader), and this is a one-off cost.
+    let cpu = Device::flex();
+    let mut model = BertModel::new(config, &cpu);
     let result = match precision {
         Precision::Fp32 => {
             let mut store = HF_TO_BURN.iter().fold(
                 SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter),
                 |store, (from, to)| store.with_key_remapping(*from, *to),
             );
-            model
-                .load_from(&mut store)
-                .map_err(|e| EncoderError::ModelCorrupt(e.to_string()))?
+            model.load_from(&mut store).map_err(safetensors_error)?
         }
         Precision::Int8 => {
             let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
-            model
-                .load_from(&mut store)
-                .map_err(|e| EncoderError::ModelCorrupt(e.to_string()))?
+            model.load_from(&mut store).map_err(burnpack_error)?
         }
     };
     check_apply_result(&result)?;
     // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
     let model = model.map(&mut Dequantizer);
+    let model = if *device == cpu { model } else { model.to_device(device) };
     Ok((model, precision))
+}
+
+/// The store's first line only: its summaries are long tables meant for terminals.
+fn first_line(e: &impl std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// Missing or mis-shaped tensors mean another model; unreadable bytes mean a damaged file.
+fn safetensors_error(e: SafetensorsStoreError) -> EncoderError {
+    match e {
+        SafetensorsStoreError::TensorNotFound(_) | SafetensorsStoreError::ValidationFailed(_) => {
+            EncoderError::WrongModel(first_line(&e))
+        }
+        other => EncoderError::ModelCorrupt(first_line(&other)),
+    }
+}
+
+fn burnpack_error(e: PackError) -> EncoderError {
+    match e {
+        PackError::TensorNotFound(_) | PackError::ValidationError(_) => {
+            EncoderError::WrongModel(first_line(&e))
+        }
+        other => EncoderError::ModelCorrupt(first_line(&other)),
+    }
 }
 
 fn check_apply_result(result: &ApplyResult) -> Result<(), EncoderError> {
@@ -201,6 +229,28 @@ impl ModuleMapper for Int8Quantizer {
     }
 }
 
+/// Sets each parameter's id to a hash of its module path.
+struct StableIds {
+    path: Vec<String>,
+}
+
+impl ModuleMapper for StableIds {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let digest = sha2::Sha256::digest(self.path.join(".").as_bytes());
+        let id = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
+        param.id = burn::module::ParamId::from(id);
+        param
+    }
+}
+
 /// The safetensors checkpoint to the int8 burnpack record shipped to browsers.
 pub fn convert_to_int8(
     safetensors: Vec<u8>,
@@ -217,15 +267,16 @@ pub fn convert_to_int8(
         SafetensorsStore::from_bytes(Some(safetensors)).with_from_adapter(PyTorchToBurnAdapter),
         |store, (from, to)| store.with_key_remapping(*from, *to),
     );
-    let result = model
-        .load_from(&mut store)
-        .map_err(|e| EncoderError::ModelCorrupt(e.to_string()))?;
+    let result = model.load_from(&mut store).map_err(safetensors_error)?;
     check_apply_result(&result)?;
     let model = model.map(&mut Int8Quantizer {
         scheme: int8_scheme(),
         path: Vec::new(),
         containers: Vec::new(),
     });
+    // Parameter ids are random at init; derive them from the path so the same checkpoint
+    // always converts to the same bytes (the manifest pins their sha256).
+    let model = model.map(&mut StableIds { path: Vec::new() });
     let mut out = BurnpackStore::from_bytes(None).metadata("model", "all-MiniLM-L6-v2 int8 per-block-32");
     model
         .save_into(&mut out)

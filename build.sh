@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The one build entry point. Leaves:
+#   dist/cloister                      the native CLI
+#   dist/pkg/                          the browser package's wasm + JS glue + types
+#   models/all-MiniLM-L6-v2/           the fetched checkpoint and the converted int8 record
+# Every step is idempotent: tools, model and outputs are only (re)made when missing or stale.
+# Environment: CARGO_TARGET_DIR (default ~/.cache/cloister-target, outside the clone so CI
+# reuses it), CLOISTER_WASM_OPT=0 to skip wasm-opt (tests do; shipped builds should not).
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
+WASM_OPT="${CLOISTER_WASM_OPT:-1}"
+step() { printf '\n== %s\n' "$*"; }
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "build.sh: '$1' is required: $2" >&2; exit 1; }
+}
+
+step "toolchain"
+need cargo "install Rust with rustup (https://rustup.rs)"
+need python3 "install Python 3 (apt-get install -y python3 python3-pip)"
+need npm "install Node.js 20+ and npm"
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly.
+WB_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/version = |"/,""); print; exit}' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WB_VERSION" ]; then
+  echo "installing wasm-bindgen-cli $WB_VERSION (one time, a few minutes)"
+  # Not --locked: its lockfile pins a webpki-roots that no longer builds.
+  cargo install wasm-bindgen-cli --version "$WB_VERSION" --force
+fi
+if [ ! -d node_modules/playwright-core ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund
+fi
+
+step "model: fetch and verify (models/manifest.json pins)"
+python3 models/fetch.py
+
+step "native: cargo build --release (CLI)"
+cargo build --release --bin cloister
+mkdir -p dist
+cp "$CARGO_TARGET_DIR/release/cloister" dist/cloister.partial && mv dist/cloister.partial dist/cloister
+
+step "model: convert to int8"
+BPK=models/all-MiniLM-L6-v2/model.int8.bpk
+PIN=$(python3 -c 'import json;print(json.load(open("models/manifest.json")).get("converted",{}).get("model.int8.bpk",{}).get("sha256",""))')
+if [ ! -f "$BPK" ] || [ dist/cloister -nt "$BPK" ] || [ "$(sha256sum "$BPK" | cut -d' ' -f1)" != "$PIN" ]; then
+  dist/cloister convert
+else
+  echo "up to date ($PIN)"
+fi
+
+step "wasm: cargo build --release --target wasm32-unknown-unknown"
+cargo build --release --lib --target wasm32-unknown-unknown
+WASM_IN="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/cloister.wasm"
+mkdir -p dist/pkg
+STAMP="dist/pkg/.built-from"
+WANT="$(sha256sum "$WASM_IN" | cut -d' ' -f1) opt=$WASM_OPT"
+if [ ! -f dist/pkg/cloister_bg.wasm ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial
+  wasm-bindgen --target web --out-dir dist/pkg.partial --out-name cloister "$WASM_IN"
+  if [ "$WASM_OPT" = "1" ]; then
+    step "wasm-opt -Oz (npm binaryen; never Debian's 108, which miscompiles reference types)"
+    node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-reference-types \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-multivalue \
+      --enable-mutable-globals --enable-simd \
+      dist/pkg.partial/cloister_bg.wasm -o dist/pkg.partial/cloister_bg.opt.wasm
+    mv dist/pkg.partial/cloister_bg.opt.wasm dist/pkg.partial/cloister_bg.wasm
+  fi
+  echo "$WANT" > dist/pkg.partial/.built-from
+  rm -rf dist/pkg && mv dist/pkg.partial dist/pkg
+fi
+ls -l dist/cloister dist/pkg/cloister_bg.wasm "$BPK"
+echo "build.sh: done"

@@ -1,0 +1,381 @@
+//! `InterestProfile`: what the device knows of the user's tastes, in bounded memory.
+//!
+//! Positive events feed a short-term vector decayed by event position, the long-term mean,
+//! a window of recent items (for nearest-neighbour and sequence matching) and a few interest
+//! centroids; negative ones (dismissals, low ratings) feed a negative vector. Items that fall
+//! out of the recent window stay folded into the long-term mean and the centroids, so memory
+//! does not grow with the number of events.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, EventKind};
+use crate::encoder::EMBEDDING_DIM;
+use crate::error::InputError;
+use crate::vector::{cosine, decay_add, is_unit_embedding};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProfileConfig {
+    /// Half-life of the short-term vector, in positive events.
+    pub short_half_life: f32,
+    /// Recent positive items kept with their embeddings.
+    pub recent_len: usize,
+    /// How many of those the nearest-neighbour feature looks at.
+    pub nn_window: usize,
+    /// Interest centroids (online k-means).
+    pub centroids: usize,
+    /// Half-life of category affinity and of the negative vector, in events.
+    pub category_half_life: f32,
+    pub negative_half_life: f32,
+    pub max_categories: usize,
+    pub max_interests: usize,
+    pub max_dismissed: usize,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        Self {
+            short_half_life: 5.0,
+            recent_len: 50,
+            nn_window: 20,
+            centroids: 3,
+            category_half_life: 20.0,
+            negative_half_life: 20.0,
+            max_categories: 64,
+            max_interests: 32,
+            max_dismissed: 256,
+        }
+    }
+}
+
+/// A recent positive item, kept with its embedding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub id: String,
+    /// The start of the item text, for explanations.
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub kind: EventKind,
+    pub signal: f32,
+    /// Position in the user's event stream (0 = first event ever).
+    pub seq: u64,
+    pub at: i64,
+    #[serde(with = "f32_base64")]
+    pub embedding: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Centroid {
+    #[serde(with = "f32_base64")]
+    pub mean: Vec<f32>,
+    pub mass: f32,
+    /// Title of the item that started it, for explanations.
+    pub label: String,
+}
+
+/// A free-text interest the user stated ("hard sci-fi with political intrigue").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatedInterest {
+    pub id: u64,
+    pub text: String,
+    pub weight: f32,
+    #[serde(with = "f32_base64")]
+    pub embedding: Vec<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InterestProfile {
+    pub config: ProfileConfig,
+    /// Events folded in, of any kind.
+    pub events: u64,
+    #[serde(with = "f32_base64")]
+    pub short_term: Vec<f32>,
+    #[serde(with = "f32_base64")]
+    pub long_term_sum: Vec<f32>,
+    pub long_term_mass: f64,
+    pub recent: VecDeque<HistoryEntry>,
+    pub centroids: Vec<Centroid>,
+    #[serde(with = "f32_base64")]
+    pub negative: Vec<f32>,
+    pub negative_mass: f32,
+    pub interests: Vec<StatedInterest>,
+    pub next_interest_id: u64,
+    /// Decayed affinity per category, largest kept.
+    pub categories: Vec<(String, f32)>,
+    /// Ids the user dismissed, newest last.
+    pub dismissed: VecDeque<String>,
+}
+
+fn zeros() -> Vec<f32> {
+    vec![0.0; EMBEDDING_DIM]
+}
+
+fn half_life_keep(half_life: f32) -> f32 {
+    0.5f32.powf(1.0 / half_life.max(1e-3))
+}
+
+fn title_of(text: &str) -> String {
+    let mut title: String = text.chars().take(80).collect();
+    if title.len() < text.len() {
+        title.push('…');
+    }
+    title
+}
+
+impl Default for InterestProfile {
+    fn default() -> Self {
+        Self::new(ProfileConfig::default())
+    }
+}
+
+impl InterestProfile {
+    pub fn new(config: ProfileConfig) -> Self {
+        Self {
+            config,
+            events: 0,
+            short_term: zeros(),
+            long_term_sum: zeros(),
+            long_term_mass: 0.0,
+            recent: VecDeque::new(),
+            centroids: Vec::new(),
+            negative: zeros(),
+            negative_mass: 0.0,
+            interests: Vec::new(),
+            next_interest_id: 1,
+            categories: Vec::new(),
+            dismissed: VecDeque::new(),
+        }
+    }
+
+    /// True when nothing was recorded or stated yet (cold start).
+    pub fn is_empty(&self) -> bool {
+        self.events == 0 && self.interests.is_empty()
+    }
+
+    /// Folds one validated event with the embedding of its item text into the profile.
+    pub fn observe(&mut self, event: &Event, embedding: &[f32]) -> Result<(), InputError> {
+        if !is_unit_embedding(embedding, EMBEDDING_DIM) {
+            return Err(InputError::new(
+                "invalid_embedding",
+                "an event's embedding must be 384 finite floats of unit length",
+            ));
+        }
+        let seq = self.events;
+        self.events += 1;
+        let signal = event.signal();
+        if let Some(category) = &event.item.category {
+            self.touch_category(category, signal);
+        }
+        if event.kind == EventKind::Dismiss {
+            self.dismissed.retain(|id| id != &event.item.id);
+            self.dismissed.push_back(event.item.id.clone());
+            while self.dismissed.len() > self.config.max_dismissed {
+                self.dismissed.pop_front();
+            }
+        }
+        if signal < 0.0 {
+            let keep = half_life_keep(self.config.negative_half_life);
+            decay_add(&mut self.negative, keep, -signal, embedding);
+            self.negative_mass = self.negative_mass * keep - signal;
+            return Ok(());
+        }
+        if signal == 0.0 {
+            return Ok(());
+        }
+        decay_add(
+            &mut self.short_term,
+            half_life_keep(self.config.short_half_life),
+            signal,
+            embedding,
+        );
+        decay_add(&mut self.long_term_sum, 1.0, signal, embedding);
+        self.long_term_mass += signal as f64;
+        let title = title_of(&event.item.text);
+        self.update_centroids(embedding, signal, &title);
+        self.recent.push_back(HistoryEntry {
+            id: event.item.id.clone(),
+            title,
+            category: event.item.category.clone(),
+            kind: event.kind,
+            signal,
+            seq,
+            at: event.at,
+            embedding: embedding.to_vec(),
+        });
+        while self.recent.len() > self.config.recent_len {
+            // Already in the long-term mean and the centroids: dropping it loses no state.
+            self.recent.pop_front();
+        }
+        Ok(())
+    }
+
+    fn touch_category(&mut self, category: &str, signal: f32) {
+        let keep = half_life_keep(self.config.category_half_life);
+        for (_, affinity) in &mut self.categories {
+            *affinity *= keep;
+        }
+        match self.categories.iter_mut().find(|(c, _)| c == category) {
+            Some((_, affinity)) => *affinity += signal,
+            None => self.categories.push((category.to_string(), signal)),
+        }
+        if self.categories.len() > self.config.max_categories {
+            // Drop the weakest (by magnitude).
+            let weakest = self
+                .categories
+                .iter()
+                .enumerate()
+                .min_by(|a, b| a.1 .1.abs().total_cmp(&b.1 .1.abs()))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            self.categories.swap_remove(weakest);
+        }
+    }
+
+    /// Online k-means: a new centroid while there is room and the item is unlike the others,
+    /// else a mass-weighted move of the nearest one.
+    fn update_centroids(&mut self, embedding: &[f32], signal: f32, title: &str) {
+        let nearest = self
+            .centroids
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i, cosine(&c.mean, embedding)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match nearest {
+            Some((_, sim)) if self.centroids.len() < self.config.centroids && sim < 0.5 => {
+                self.centroids.push(Centroid {
+                    mean: embedding.to_vec(),
+                    mass: signal,
+                    label: title.to_string(),
+                })
+            }
+            None => self.centroids.push(Centroid {
+                mean: embedding.to_vec(),
+                mass: signal,
+                label: title.to_string(),
+            }),
+            Some((i, _)) => {
+                let c = &mut self.centroids[i];
+                let rate = signal / (c.mass + signal);
+                for (m, x) in c.mean.iter_mut().zip(embedding) {
+                    *m += rate * (x - *m);
+                }
+                c.mass += signal;
+            }
+        }
+    }
+
+    /// Adds a stated interest; returns its id.
+    pub fn add_interest(
+        &mut self,
+        text: &str,
+        weight: f32,
+        embedding: &[f32],
+    ) -> Result<u64, InputError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(InputError::new("invalid_interest", "an interest needs some text"));
+        }
+        if !weight.is_finite() || !(0.0..=10.0).contains(&weight) {
+            return Err(InputError::new(
+                "invalid_interest",
+                format!("interest weight must be between 0 and 10, got {weight}"),
+            ));
+        }
+        if !is_unit_embedding(embedding, EMBEDDING_DIM) {
+            return Err(InputError::new("invalid_embedding", "bad interest embedding"));
+        }
+        if self.interests.len() >= self.config.max_interests {
+            return Err(InputError::new(
+                "too_many_interests",
+                format!("at most {} stated interests; remove one first", self.config.max_interests),
+            ));
+        }
+        let id = self.next_interest_id;
+        self.next_interest_id += 1;
+        let mut text = text.to_string();
+        super::event::truncate_utf8(&mut text, 1024);
+        self.interests.push(StatedInterest {
+            id,
+            text,
+            weight,
+            embedding: embedding.to_vec(),
+        });
+        Ok(id)
+    }
+
+    pub fn remove_interest(&mut self, id: u64) -> bool {
+        let before = self.interests.len();
+        self.interests.retain(|i| i.id != id);
+        self.interests.len() != before
+    }
+
+    /// The long-term mean (zero vector before any positive event).
+    pub fn long_term(&self) -> Vec<f32> {
+        if self.long_term_mass <= 0.0 {
+            return zeros();
+        }
+        self.long_term_sum
+            .iter()
+            .map(|x| (*x as f64 / self.long_term_mass) as f32)
+            .collect()
+    }
+
+    pub fn category_affinity(&self, category: &str) -> f32 {
+        let total: f32 = self.categories.iter().map(|(_, a)| a.abs()).sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        self.categories
+            .iter()
+            .find(|(c, _)| c == category)
+            .map(|(_, a)| a / total)
+            .unwrap_or(0.0)
+    }
+
+    /// The last `n` recent entries, newest last.
+    pub fn last(&self, n: usize) -> impl Iterator<Item = &HistoryEntry> {
+        self.recent.iter().skip(self.recent.len().saturating_sub(n))
+    }
+
+    /// Rough heap size in bytes, for the bounded-memory checks.
+    pub fn approx_bytes(&self) -> usize {
+        let v = EMBEDDING_DIM * 4;
+        3 * v
+            + self.recent.iter().map(|e| v + e.title.len() + e.id.len() + 64).sum::<usize>()
+            + self.centroids.iter().map(|c| v + c.label.len()).sum::<usize>()
+            + self.interests.iter().map(|i| v + i.text.len()).sum::<usize>()
+            + self.categories.iter().map(|(c, _)| c.len() + 8).sum::<usize>()
+            + self.dismissed.iter().map(|d| d.len() + 24).sum::<usize>()
+    }
+}
+
+/// Embeddings as base64 of little-endian f32: exact, and a third of the size of JSON numbers.
+pub mod f32_base64 {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        let text = String::deserialize(d)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)?;
+        if bytes.len() % 4 != 0 {
+            return Err(serde::de::Error::custom("vector byte length is not a multiple of 4"));
+        }
+        let v: Vec<f32> = bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        if v.iter().any(|x| !x.is_finite()) {
+            return Err(serde::de::Error::custom("vector holds a non-finite value"));
+        }
+        Ok(v)
+    }
+}

@@ -1,0 +1,104 @@
+//! A reason a person can read for each ranked item, from its largest positive contribution.
+
+use serde::{Deserialize, Serialize};
+
+use super::features::Evidence;
+use crate::profile::InterestProfile;
+
+/// What an explanation points at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// "history" or "interest".
+    pub kind: String,
+    pub id: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The sentence shown to the user.
+    pub reason: String,
+    /// The feature behind it.
+    pub feature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// Contributions below this are too small to be "the reason".
+const MIN_CONTRIBUTION: f32 = 0.05;
+
+pub fn explain(
+    profile: &InterestProfile,
+    names: &[String],
+    contributions: &[f32],
+    evidence: &Evidence,
+    category: Option<&str>,
+    dismissed: bool,
+) -> Explanation {
+    let history = |i: usize| {
+        profile.recent.get(i).map(|e| Source {
+            kind: "history".into(),
+            id: e.id.clone(),
+            title: e.title.clone(),
+        })
+    };
+    if dismissed {
+        return Explanation {
+            reason: "you dismissed this before".into(),
+            feature: "dismissed".into(),
+            source: None,
+        };
+    }
+    // The strongest positive personal contribution wins; the server's score is the fallback.
+    let best = names
+        .iter()
+        .zip(contributions)
+        .filter(|(n, c)| n.as_str() != "server" && **c > MIN_CONTRIBUTION)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(n, _)| n.as_str());
+    let (reason, feature, source) = match best {
+        Some("sequence") => match evidence.sequence_source.and_then(history) {
+            Some(s) => (format!("popular with people who chose {}", s.title), "sequence", Some(s)),
+            None => ("often chosen next by people like you".into(), "sequence", None),
+        },
+        Some("nn_recent") => match evidence.nearest.and_then(|(i, _)| {
+            profile.recent.get(i).map(|e| (e.kind, history(i)))
+        }) {
+            Some((kind, Some(s))) => (format!("similar to {} you {}", s.title, kind.verb()), "nn_recent", Some(s)),
+            _ => ("similar to something you looked at".into(), "nn_recent", None),
+        },
+        Some("stated") => match evidence
+            .interest
+            .and_then(|(id, _)| profile.interests.iter().find(|i| i.id == id))
+        {
+            Some(i) => (
+                format!("matches your interest \"{}\"", i.text),
+                "stated",
+                Some(Source { kind: "interest".into(), id: i.id.to_string(), title: i.text.clone() }),
+            ),
+            None => ("matches an interest you stated".into(), "stated", None),
+        },
+        Some("short_term") => (
+            "close to what you have been looking at lately".into(),
+            "short_term",
+            evidence.nearest.and_then(|(i, _)| history(i)),
+        ),
+        Some("centroid") => ("fits one of your long-running interests".into(), "centroid", None),
+        Some("category") => match category {
+            Some(c) => (format!("you often choose {c}"), "category", None),
+            None => ("in a category you like".into(), "category", None),
+        },
+        Some("long_term") => ("fits your overall taste".into(), "long_term", None),
+        Some(name) if name.starts_with("site:") => (
+            format!("ranked up by the site's {}", &name[5..]),
+            "site",
+            None,
+        ),
+        _ => ("recommended by the site".into(), "server", None),
+    };
+    Explanation {
+        reason,
+        feature: feature.into(),
+        source,
+    }
+}

@@ -1,0 +1,192 @@
+//! Features of each candidate against the profile, standardised within the list.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::profile::InterestProfile;
+use crate::rank::candidate::Candidate;
+use crate::vector::{cosine, dot, norm};
+
+/// Built-in feature names, in column order. Site features follow as `site:<name>`.
+pub const BUILTIN_FEATURES: [&str; 10] = [
+    "server",     // the server's own score
+    "short_term", // cosine to the position-decayed recent taste
+    "long_term",  // cosine to the all-history mean
+    "nn_recent",  // max cosine to any of the last items
+    "centroid",   // max cosine to an interest centroid
+    "stated",     // max weighted cosine to a stated interest
+    "negative",   // cosine to what the user dismissed or rated low
+    "category",   // share of recent activity in the candidate's category
+    "sequence",   // server's "often consumed right after" matched to the private history
+    "dismissed",  // 1 if the user dismissed this very item
+];
+
+/// Half-life, in recent items, of the sequence match: the last item counts most.
+const SEQUENCE_HALF_LIFE: f32 = 3.0;
+
+/// Where a candidate's content features came from, for explanations.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Evidence {
+    /// Index into `profile.recent` of the most similar recent item, and the similarity.
+    pub nearest: Option<(usize, f32)>,
+    /// Id of the best-matching stated interest, and the cosine.
+    pub interest: Option<(u64, f32)>,
+    /// Index into `profile.recent` of the history item that the `related` match hit hardest.
+    pub sequence_source: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureMatrix {
+    pub names: Vec<String>,
+    /// Raw values, one row per candidate.
+    pub raw: Vec<Vec<f32>>,
+    /// Standardised within the list (mean 0, sd 1; constant columns are 0).
+    pub z: Vec<Vec<f32>>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Computes every candidate's features. `embeddings[i]` is candidate i's unit vector.
+pub fn compute(
+    profile: &InterestProfile,
+    candidates: &[Candidate],
+    embeddings: &[&[f32]],
+) -> FeatureMatrix {
+    let site_names: BTreeSet<&str> = candidates
+        .iter()
+        .flat_map(|c| c.features.keys().map(String::as_str))
+        .collect();
+    let mut names: Vec<String> = BUILTIN_FEATURES.iter().map(|s| s.to_string()).collect();
+    names.extend(site_names.iter().map(|n| format!("site:{n}")));
+
+    let short = unit_or_none(&profile.short_term);
+    let long = unit_or_none(&profile.long_term());
+    let negative = unit_or_none(&profile.negative);
+    let window: Vec<(usize, &crate::profile::HistoryEntry)> = {
+        let skip = profile.recent.len().saturating_sub(profile.config.nn_window);
+        profile.recent.iter().enumerate().skip(skip).collect()
+    };
+    // Most recent position of each recent id, for the sequence match.
+    let newest = profile.recent.len();
+    let mut recency: HashMap<&str, usize> = HashMap::new();
+    for (i, e) in profile.recent.iter().enumerate() {
+        recency.insert(e.id.as_str(), i);
+    }
+    let dismissed: std::collections::HashSet<&str> =
+        profile.dismissed.iter().map(String::as_str).collect();
+    let keep = 0.5f32.powf(1.0 / SEQUENCE_HALF_LIFE);
+
+    let mut raw = Vec::with_capacity(candidates.len());
+    let mut evidence = Vec::with_capacity(candidates.len());
+    for (c, e) in candidates.iter().zip(embeddings) {
+        let mut ev = Evidence::default();
+        let nearest = window
+            .iter()
+            .map(|(i, h)| (*i, dot(&h.embedding, e)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        ev.nearest = nearest;
+        let interest = profile
+            .interests
+            .iter()
+            .map(|s| (s.id, dot(&s.embedding, e), s.weight))
+            .max_by(|a, b| (a.1 * a.2).total_cmp(&(b.1 * b.2)));
+        ev.interest = interest.map(|(id, cos, _)| (id, cos));
+        let mut sequence = 0f32;
+        let mut best_source: Option<(usize, f32)> = None;
+        for r in &c.related {
+            if let Some(&pos) = recency.get(r.id.as_str()) {
+                let contribution = r.weight as f32 * keep.powi((newest - 1 - pos) as i32);
+                sequence += contribution;
+                if best_source.is_none_or(|(_, b)| contribution > b) {
+                    best_source = Some((pos, contribution));
+                }
+            }
+        }
+        ev.sequence_source = best_source.map(|(i, _)| i);
+        let mut row = vec![
+            c.server_score as f32,
+            short.as_ref().map_or(0.0, |s| dot(s.as_slice(), e)),
+            long.as_ref().map_or(0.0, |l| dot(l.as_slice(), e)),
+            nearest.map_or(0.0, |(_, s)| s),
+            profile
+                .centroids
+                .iter()
+                .map(|k| cosine(&k.mean, e))
+                .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
+                .unwrap_or(0.0),
+            interest.map_or(0.0, |(_, cos, w)| cos * w),
+            negative.as_ref().map_or(0.0, |n| dot(n.as_slice(), e)),
+            c.category
+                .as_deref()
+                .map_or(0.0, |cat| profile.category_affinity(cat)),
+            sequence,
+            if dismissed.contains(c.id.as_str()) { 1.0 } else { 0.0 },
+        ];
+        row.extend(
+            site_names
+                .iter()
+                .map(|n| c.features.get(*n).copied().unwrap_or(0.0) as f32),
+        );
+        // Inputs were validated finite; a non-finite product (overflow) must not poison scores.
+        for x in &mut row {
+            if !x.is_finite() {
+                *x = 0.0;
+            }
+        }
+        raw.push(row);
+        evidence.push(ev);
+    }
+    let z = standardise(&raw, names.len());
+    FeatureMatrix {
+        names,
+        raw,
+        z,
+        evidence,
+    }
+}
+
+fn unit_or_none(v: &[f32]) -> Option<Vec<f32>> {
+    let n = norm(v);
+    (n > 1e-6).then(|| v.iter().map(|x| x / n).collect())
+}
+
+/// Column-wise z-scores; a column with (near) zero spread becomes all zeros.
+pub fn standardise(raw: &[Vec<f32>], width: usize) -> Vec<Vec<f32>> {
+    let n = raw.len().max(1) as f64;
+    let mut mean = vec![0f64; width];
+    let mut var = vec![0f64; width];
+    for row in raw {
+        for (j, x) in row.iter().enumerate() {
+            mean[j] += *x as f64 / n;
+        }
+    }
+    for row in raw {
+        for (j, x) in row.iter().enumerate() {
+            var[j] += (*x as f64 - mean[j]).powi(2) / n;
+        }
+    }
+    raw.iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(j, x)| {
+                    let sd = var[j].sqrt();
+                    if sd < 1e-9 {
+                        0.0
+                    } else {
+                        ((*x as f64 - mean[j]) / sd) as f32
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::standardise;
+
+    #[test]
+    fn standardise_centres_and_scales_and_zeroes_constants() {
+        let z = standardise(&[vec![1.0, 5.0], vec![3.0, 5.0]], 2);
+        assert_eq!(z, vec![vec![-1.0, 0.0], vec![1.0, 0.0]]);
+    }
+}

@@ -1,0 +1,166 @@
+//! `rerank`: features, a weighted score, optional Thompson exploration and MMR diversity
+//! within the shown window, and an explanation per item.
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+
+use super::candidate::Candidate;
+use super::explain::{explain, Explanation};
+use super::features::{compute, FeatureMatrix};
+use super::weights::{dot, OnlineWeights};
+use crate::error::InputError;
+use crate::profile::InterestProfile;
+
+/// Thompson sampling over the weights: each weight is drawn from N(w, (scale / sqrt(1 +
+/// feedback steps))^2), so exploration fades as the weights learn. Same seed, same order.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Explore {
+    pub seed: u64,
+    pub scale: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RerankOptions {
+    /// Length of the list that will be shown. Diversity and exploration act within it; the
+    /// ranking still orders every candidate.
+    pub k: Option<usize>,
+    /// MMR trade-off: 0 = by score only, 1 = as different from each other as possible.
+    pub diversity: f32,
+    pub explore: Option<Explore>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedItem {
+    pub id: String,
+    pub score: f32,
+    /// weight x standardised feature, per feature.
+    pub contributions: Vec<(String, f32)>,
+    pub explanation: Explanation,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    /// Every candidate, best first.
+    pub items: Vec<RankedItem>,
+    /// Index into the input list of each ranked item.
+    pub order: Vec<usize>,
+    pub features: FeatureMatrix,
+}
+
+/// MMR looks at this many candidates per shown slot at most (bounds its cost on huge lists).
+const MMR_POOL_PER_SLOT: usize = 4;
+const MMR_MAX_WINDOW: usize = 200;
+
+pub fn rerank(
+    profile: &InterestProfile,
+    candidates: &[Candidate],
+    embeddings: &[&[f32]],
+    weights: &OnlineWeights,
+    options: &RerankOptions,
+) -> Result<Ranking, InputError> {
+    if candidates.len() != embeddings.len() {
+        return Err(InputError::new("invalid_candidate", "one embedding per candidate"));
+    }
+    if candidates.is_empty() {
+        return Err(InputError::new("empty_candidates", "the candidate list is empty"));
+    }
+    if !(options.diversity.is_finite() && (0.0..=1.0).contains(&options.diversity)) {
+        return Err(InputError::new("invalid_option", "diversity must be between 0 and 1"));
+    }
+    if options.k == Some(0) {
+        return Err(InputError::new("invalid_option", "k must be at least 1"));
+    }
+    if let Some(e) = options.explore {
+        if !(e.scale.is_finite() && e.scale >= 0.0 && e.scale <= 10.0) {
+            return Err(InputError::new("invalid_option", "explore.scale must be 0 to 10"));
+        }
+    }
+    let features = compute(profile, candidates, embeddings);
+    let mut w = weights.vector(&features.names);
+    if let Some(explore) = options.explore {
+        let sd = explore.scale / (1.0 + weights.steps as f32).sqrt();
+        let mut rng = StdRng::seed_from_u64(explore.seed);
+        for wj in &mut w {
+            if let Ok(normal) = Normal::new(*wj, sd) {
+                *wj = normal.sample(&mut rng);
+            }
+        }
+    }
+    let scores: Vec<f32> = features.z.iter().map(|row| dot(&w, row)).collect();
+    // By score, ties by server order (input order): stable sort.
+    let mut order: Vec<usize> = (0..candidates.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    if options.diversity > 0.0 {
+        let shown = options.k.unwrap_or(10).min(MMR_MAX_WINDOW).min(order.len());
+        mmr(&mut order, &scores, embeddings, shown, options.diversity);
+    }
+    let items = order
+        .iter()
+        .map(|&i| {
+            let contributions: Vec<f32> =
+                w.iter().zip(&features.z[i]).map(|(wj, zj)| wj * zj).collect();
+            let dismissed = profile.dismissed.contains(&candidates[i].id);
+            let explanation = explain(
+                profile,
+                &features.names,
+                &contributions,
+                &features.evidence[i],
+                candidates[i].category.as_deref(),
+                dismissed,
+            );
+            RankedItem {
+                id: candidates[i].id.clone(),
+                score: scores[i],
+                contributions: features.names.iter().cloned().zip(contributions).collect(),
+                explanation,
+            }
+        })
+        .collect();
+    Ok(Ranking {
+        items,
+        order,
+        features,
+    })
+}
+
+/// Maximal marginal relevance over the head of `order`: fills the first `shown` slots from a
+/// pool of the best `shown * MMR_POOL_PER_SLOT`, trading score for distance to what is picked.
+fn mmr(order: &mut [usize], scores: &[f32], embeddings: &[&[f32]], shown: usize, lambda: f32) {
+    let pool_len = (shown * MMR_POOL_PER_SLOT).min(order.len());
+    let pool: Vec<usize> = order[..pool_len].to_vec();
+    let (lo, hi) = pool.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &i| {
+        (lo.min(scores[i]), hi.max(scores[i]))
+    });
+    let span = (hi - lo).max(1e-6);
+    let mut picked: Vec<usize> = Vec::with_capacity(shown);
+    let mut left = pool.clone();
+    let mut max_sim = vec![f32::NEG_INFINITY; order.len().max(scores.len())];
+    while picked.len() < shown && !left.is_empty() {
+        let (best_pos, _) = left
+            .iter()
+            .enumerate()
+            .map(|(pos, &i)| {
+                let relevance = (scores[i] - lo) / span;
+                let redundancy = if picked.is_empty() { 0.0 } else { max_sim[i].max(0.0) };
+                (pos, (1.0 - lambda) * relevance - lambda * redundancy)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .expect("left is not empty");
+        let chosen = left.remove(best_pos);
+        for &i in &left {
+            let s = dot(embeddings[i], embeddings[chosen]);
+            if s > max_sim[i] {
+                max_sim[i] = s;
+            }
+        }
+        picked.push(chosen);
+    }
+    // Picked first, then the rest of the pool and the tail in score order.
+    let mut rest: Vec<usize> = left;
+    rest.extend_from_slice(&order[pool_len..]);
+    for (slot, i) in picked.into_iter().chain(rest).enumerate() {
+        order[slot] = i;
+    }
+}

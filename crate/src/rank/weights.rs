@@ -1,0 +1,262 @@
+//! Ranking weights: a global prior the site ships, and `OnlineWeights` that adapt on the device
+//! from the user's feedback with a listwise softmax SGD step, pulled back towards the prior.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::InputError;
+
+/// Weight per feature name.
+pub type Weights = BTreeMap<String, f32>;
+
+/// Largest magnitude a weight may have; larger priors are rejected, updates are clipped.
+pub const MAX_WEIGHT: f32 = 50.0;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnlineConfig {
+    /// SGD learning rate.
+    pub lr: f32,
+    /// L2 pull of the weights back towards the prior.
+    pub l2: f32,
+    /// Largest L2 norm of one update.
+    pub max_step: f32,
+}
+
+impl Default for OnlineConfig {
+    fn default() -> Self {
+        Self {
+            lr: 0.03,
+            l2: 0.1,
+            max_step: 0.25,
+        }
+    }
+}
+
+/// The prior file (`PRIOR.json`) written by `cloister fit-prior`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prior {
+    pub weights: Weights,
+    #[serde(default)]
+    pub online: OnlineConfig,
+    /// How the prior was made (method, data size, validation score), for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted: Option<serde_json::Value>,
+}
+
+impl Default for Prior {
+    /// A hand-set prior for sites without one: trust the server, lean on recent taste and
+    /// the sequence match, push dismissed items down.
+    fn default() -> Self {
+        let weights = [
+            ("server", 1.0),
+            ("short_term", 0.4),
+            ("long_term", -0.2),
+            ("nn_recent", 0.3),
+            ("centroid", 0.0),
+            ("stated", 0.6),
+            ("negative", -0.3),
+            ("category", 0.1),
+            ("sequence", 0.5),
+            ("dismissed", -2.0),
+        ];
+        Self {
+            weights: weights.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
+            online: OnlineConfig::default(),
+            fitted: None,
+        }
+    }
+}
+
+impl Prior {
+    pub fn from_json(text: &str) -> Result<Self, InputError> {
+        let prior: Prior = serde_json::from_str(text)
+            .map_err(|e| InputError::new("invalid_prior", format!("prior JSON: {e}")))?;
+        prior.validate()
+    }
+
+    pub fn validate(self) -> Result<Self, InputError> {
+        if self.weights.len() > 256 {
+            return Err(InputError::new("invalid_prior", "at most 256 weights"));
+        }
+        for (name, w) in &self.weights {
+            if name.is_empty() || !w.is_finite() || w.abs() > MAX_WEIGHT {
+                return Err(InputError::new(
+                    "invalid_prior",
+                    format!("weight '{name}' = {w}: names non-empty, |w| <= {MAX_WEIGHT}"),
+                ));
+            }
+        }
+        let o = self.online;
+        let ok = |x: f32, hi: f32| x.is_finite() && (0.0..=hi).contains(&x);
+        if !(ok(o.lr, 10.0) && ok(o.l2, 100.0) && ok(o.max_step, 100.0)) {
+            return Err(InputError::new("invalid_prior", format!("online settings out of range: {o:?}")));
+        }
+        Ok(self)
+    }
+}
+
+/// Which of the shown items the user chose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    pub shown: Vec<String>,
+    pub chosen: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineWeights {
+    pub prior: Weights,
+    pub current: Weights,
+    pub config: OnlineConfig,
+    /// Feedback steps taken.
+    pub steps: u64,
+}
+
+impl OnlineWeights {
+    pub fn new(prior: &Prior) -> Self {
+        Self {
+            prior: prior.weights.clone(),
+            current: prior.weights.clone(),
+            config: prior.online,
+            steps: 0,
+        }
+    }
+
+    pub fn weight(&self, name: &str) -> f32 {
+        self.current.get(name).copied().unwrap_or(0.0)
+    }
+
+    /// The weight vector in the given column order.
+    pub fn vector(&self, names: &[String]) -> Vec<f32> {
+        names.iter().map(|n| self.weight(n)).collect()
+    }
+
+    /// One listwise softmax step: raise the chosen items' share of the softmax over the shown
+    /// ones. `z` holds the shown items' standardised features (columns = `names`), `chosen`
+    /// indexes into `z`. Returns the change per weight; nothing changes on an error or when
+    /// the step would not be finite.
+    pub fn update(
+        &mut self,
+        names: &[String],
+        z: &[&[f32]],
+        chosen: &[usize],
+    ) -> Result<Weights, InputError> {
+        if z.len() < 2 {
+            return Err(InputError::new("invalid_feedback", "feedback needs at least 2 shown items"));
+        }
+        if chosen.is_empty() || chosen.iter().any(|&i| i >= z.len()) {
+            return Err(InputError::new("invalid_feedback", "chosen must name shown items"));
+        }
+        let w = self.vector(names);
+        let scores: Vec<f32> = z.iter().map(|row| dot(&w, row)).collect();
+        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+        let total: f32 = exp.iter().sum();
+        let target = 1.0 / chosen.len() as f32;
+        let mut grad = vec![0f32; names.len()];
+        for (i, row) in z.iter().enumerate() {
+            let t = if chosen.contains(&i) { target } else { 0.0 };
+            let p = exp[i] / total;
+            for (g, x) in grad.iter_mut().zip(row.iter()) {
+                *g += (t - p) * x;
+            }
+        }
+        let mut step: Vec<f32> = names
+            .iter()
+            .zip(&grad)
+            .zip(&w)
+            .map(|((name, g), wj)| {
+                let prior = self.prior.get(name).copied().unwrap_or(0.0);
+                self.config.lr * (g - self.config.l2 * (wj - prior))
+            })
+            .collect();
+        let norm = step.iter().map(|s| s * s).sum::<f32>().sqrt();
+        if !norm.is_finite() {
+            return Err(InputError::new("invalid_feedback", "feedback step is not finite"));
+        }
+        if norm > self.config.max_step {
+            let scale = self.config.max_step / norm;
+            step.iter_mut().for_each(|s| *s *= scale);
+        }
+        let mut delta = Weights::new();
+        for ((name, s), wj) in names.iter().zip(&step).zip(&w) {
+            let new = (wj + s).clamp(-MAX_WEIGHT, MAX_WEIGHT);
+            self.current.insert(name.clone(), new);
+            delta.insert(name.clone(), new - wj);
+        }
+        self.steps += 1;
+        Ok(delta)
+    }
+}
+
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["a".into(), "b".into()]
+    }
+
+    #[test]
+    fn feedback_moves_weights_towards_the_chosen_items_features() {
+        let mut w = OnlineWeights::new(&Prior {
+            weights: [("a".to_string(), 0.0), ("b".to_string(), 0.0)].into(),
+            online: OnlineConfig { lr: 0.5, l2: 0.0, max_step: 10.0 },
+            fitted: None,
+        });
+        let rows: Vec<Vec<f32>> = vec![vec![1.0, -1.0], vec![-1.0, 1.0]];
+        let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let delta = w.update(&names(), &z, &[0]).unwrap();
+        assert!(delta["a"] > 0.0 && delta["b"] < 0.0);
+        assert_eq!(w.steps, 1);
+    }
+
+    #[test]
+    fn steps_are_bounded_and_pulled_back_to_the_prior() {
+        let mut w = OnlineWeights::new(&Prior {
+            weights: [("a".to_string(), 1.0), ("b".to_string(), 0.0)].into(),
+            online: OnlineConfig { lr: 100.0, l2: 0.0, max_step: 0.1 },
+            fitted: None,
+        });
+        let rows: Vec<Vec<f32>> = vec![vec![1.0, 1.0], vec![-1.0, -1.0]];
+        let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let delta = w.update(&names(), &z, &[1]).unwrap();
+        let norm = delta.values().map(|d| d * d).sum::<f32>().sqrt();
+        assert!(norm <= 0.1 + 1e-6, "step norm {norm}");
+        // With no gradient (identical rows), the L2 term alone moves back to the prior.
+        let mut w2 = OnlineWeights::new(&Prior::default());
+        w2.current.insert("server".into(), 3.0);
+        w2.config = OnlineConfig { lr: 0.1, l2: 1.0, max_step: 10.0 };
+        let names = vec!["server".to_string()];
+        let rows: Vec<Vec<f32>> = vec![vec![0.0], vec![0.0]];
+        let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        w2.update(&names, &z, &[0]).unwrap();
+        assert!(w2.weight("server") < 3.0 && w2.weight("server") > 1.0);
+    }
+
+    #[test]
+    fn bad_feedback_changes_nothing() {
+        let mut w = OnlineWeights::new(&Prior::default());
+        let before = w.clone();
+        let rows: Vec<Vec<f32>> = vec![vec![0.0; 2], vec![0.0; 2]];
+        let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        assert!(w.update(&names(), &z, &[]).is_err());
+        assert!(w.update(&names(), &z, &[5]).is_err());
+        assert!(w.update(&names(), &z[..1], &[0]).is_err());
+        assert_eq!(w, before);
+    }
+
+    #[test]
+    fn priors_are_validated() {
+        assert!(Prior::from_json(r#"{"weights":{"server":1e9}}"#).is_err());
+        assert!(Prior::from_json(r#"{"weights":{"":1}}"#).is_err());
+        assert!(Prior::from_json(r#"{"weights":{"server":1},"online":{"lr":-1,"l2":0,"max_step":1}}"#).is_err());
+        assert!(Prior::from_json(r#"{"weights":{"server":1}}"#).is_ok());
+    }
+}

@@ -1,0 +1,56 @@
+//! Shared test helpers: the model files `./build.sh` produces, and the parity reference.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use cloister::encoder::device::cpu_device;
+use cloister::{Backend, Encoder};
+use serde::Deserialize;
+
+pub fn model_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2")
+}
+
+/// A model file; a missing one is a failure with the fix in the message, never a skip.
+pub fn model_file(name: &str) -> Vec<u8> {
+    let path = model_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. The model files are build outputs: run ./build.sh (or npm test) first",
+            path.display()
+        )
+    })
+}
+
+pub fn encoder(model: &str) -> Encoder {
+    Encoder::load(
+        model_file(model),
+        &model_file("tokenizer.json"),
+        cpu_device(),
+        Backend::Cpu,
+    )
+    .expect("model loads")
+}
+
+#[derive(Deserialize)]
+pub struct Reference {
+    pub sentences: Vec<RefSentence>,
+}
+
+#[derive(Deserialize)]
+pub struct RefSentence {
+    pub text: String,
+    pub input_ids: Vec<u32>,
+    pub embedding: Vec<f32>,
+}
+
+pub fn reference() -> Reference {
+    serde_json::from_str(include_str!("../fixtures/minilm-l6-reference.json")).expect("reference parses")
+}
+
+pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}

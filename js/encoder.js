@@ -1,0 +1,69 @@
+// The sentence encoder in the browser: fetches the model and tokenizer (URLs or bytes),
+// starts the wasm once, and wraps WasmEncoder with typed errors. Ranking lives in the core.
+import init, { WasmEncoder } from '../dist/pkg/cloister.js';
+import { fromWasm } from './errors.js';
+
+let wasmReady = null;
+
+/** Initialises the wasm module once per realm. */
+export function initWasm(wasmUrl) {
+  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
+  return wasmReady;
+}
+
+async function bytesOf(source, what) {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  const response = await fetch(source);
+  if (!response.ok) throw new Error(`${what}: GET ${source} answered ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+export class SentenceEncoder {
+  #inner;
+  constructor(inner) {
+    this.#inner = inner;
+  }
+
+  /**
+   * @param {{model: string|Uint8Array|ArrayBuffer, tokenizer: string|Uint8Array|ArrayBuffer,
+   *          backend?: 'auto'|'webgpu'|'cpu', wasmUrl?: string}} options
+   */
+  static async load({ model, tokenizer, backend = 'auto', wasmUrl } = {}) {
+    await initWasm(wasmUrl);
+    const [modelBytes, tokenizerBytes] = await Promise.all([
+      bytesOf(model, 'model'), bytesOf(tokenizer, 'tokenizer')]);
+    try {
+      return new SentenceEncoder(await WasmEncoder.load(modelBytes, tokenizerBytes, backend));
+    } catch (error) {
+      throw fromWasm(error);
+    }
+  }
+
+  /** 'webgpu' or 'cpu'. */
+  get backend() { return this.#inner.backend; }
+  /** Why that backend was chosen. */
+  get backendReason() { return this.#inner.backendReason; }
+  /** 'int8' or 'fp32'. */
+  get precision() { return this.#inner.precision; }
+
+  /** Token ids per text. */
+  tokenize(texts) {
+    try {
+      return this.#inner.tokenize(texts);
+    } catch (error) {
+      throw fromWasm(error);
+    }
+  }
+
+  /** One Float32Array(384) per text, unit length. */
+  async embed(texts) {
+    let flat;
+    try {
+      flat = await this.#inner.embed(texts);
+    } catch (error) {
+      throw fromWasm(error);
+    }
+    return texts.map((_, i) => flat.subarray(i * 384, (i + 1) * 384));
+  }
+}

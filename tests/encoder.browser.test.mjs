@@ -1,0 +1,102 @@
+// The encoder inside headless Chromium: parity with sentence-transformers on WebGPU
+// (SwiftShader here) and on the CPU fallback (flex in wasm), backend choice, typed errors.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openBrowser, openPage } from './browser.mjs';
+
+const TIMEOUT = 600_000;
+
+describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () => {
+  let browser, page, gpuInt8;
+  before(async () => {
+    browser = await openBrowser({ webgpu: true });
+    page = await openPage(browser, '/tests/pages/encoder.html');
+  });
+  after(async () => browser?.close());
+
+  test('fp32 on forced WebGPU matches the reference', async () => {
+    const r = await page.evaluate(() => window.parity({ model: 'model.safetensors', backend: 'webgpu' }));
+    console.log(`webgpu fp32: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms, ${r.reason}`);
+    assert.equal(r.backend, 'webgpu');
+    assert.equal(r.precision, 'fp32');
+    assert.deepEqual(r.idMismatches, []);
+    assert.ok(r.minCosine >= 0.99999, `min cosine ${r.minCosine}`);
+  });
+
+  test('int8 on forced WebGPU matches the reference', async () => {
+    const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'webgpu' }));
+    gpuInt8 = r;
+    console.log(`webgpu int8: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
+    assert.equal(r.backend, 'webgpu');
+    assert.equal(r.precision, 'int8');
+    assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+  });
+
+  test('auto skips a software (fallback) adapter and says why', async () => {
+    const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
+    assert.equal(r.backend, 'cpu');
+    assert.match(r.reason, /software fallback/);
+    assert.ok(r.minCosine >= 0.9995);
+  });
+
+  test('WebGPU and CPU agree on the same input', async () => {
+    const gpu = gpuInt8 ?? await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'webgpu' }));
+    const cpu = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'cpu' }));
+    let dot = 0;
+    for (let i = 0; i < 384; i++) dot += gpu.first[i] * cpu.first[i];
+    assert.ok(dot > 0.99999, `cosine between backends ${dot}`);
+  });
+
+  test('empty and 1 MB texts embed on WebGPU; an empty batch is a typed error', async () => {
+    const r = await page.evaluate(() => window.edgeInputs({ model: 'model.int8.bpk', backend: 'webgpu' }));
+    for (const n of r.norms) assert.ok(Math.abs(n - 1) < 1e-4, `norm ${n}`);
+    assert.equal(r.emptyBatch?.name, 'InvalidInputError');
+    assert.equal(r.emptyBatch?.kind, 'empty_batch');
+  });
+});
+
+describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
+  let browser, page;
+  before(async () => {
+    browser = await openBrowser({ webgpu: false });
+    page = await openPage(browser, '/tests/pages/encoder.html');
+  });
+  after(async () => browser?.close());
+
+  test('auto falls back to the CPU and int8 matches the reference', async () => {
+    const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
+    console.log(`cpu int8: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms, ${r.reason}`);
+    assert.equal(r.backend, 'cpu');
+    assert.match(r.reason, /no adapter|navigator\.gpu/);
+    assert.deepEqual(r.idMismatches, []);
+    assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+  });
+
+  test('fp32 on the CPU matches the reference', async () => {
+    const r = await page.evaluate(() => window.parity({ model: 'model.safetensors', backend: 'cpu' }));
+    console.log(`cpu fp32: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
+    assert.ok(r.minCosine >= 0.99999, `min cosine ${r.minCosine}`);
+  });
+
+  test('forcing WebGPU where there is none is a WebGPUUnavailableError', async () => {
+    const e = await page.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'webgpu' }));
+    assert.equal(e?.name, 'WebGPUUnavailableError');
+  });
+
+  test('corrupt, truncated and wrong files are typed errors and the page keeps working', async () => {
+    const garbage = await page.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'cpu', mangle: 'garbage' }));
+    assert.equal(garbage?.name, 'ModelFormatError');
+    assert.equal(garbage?.kind, 'model_format');
+    for (const model of ['model.int8.bpk', 'model.safetensors']) {
+      const cut = await page.evaluate((m) => window.loadError({ model: m, backend: 'cpu', mangle: 'truncate' }), model);
+      assert.equal(cut?.name, 'ModelFormatError', `${model}: ${JSON.stringify(cut)}`);
+    }
+    const tok = await page.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'cpu', tokenizer: 'garbage' }));
+    assert.equal(tok?.name, 'ModelFormatError');
+    assert.equal(tok?.kind, 'tokenizer');
+    // The wasm instance survived all of that.
+    const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'cpu' }));
+    assert.ok(r.minCosine >= 0.9995);
+    assert.ok(!page.consoleLines.some((l) => l.includes('panicked')), page.consoleLines.join('\n'));
+  });
+});

@@ -1,0 +1,72 @@
+// Test hooks for tests/encoder.browser.test.mjs: each returns plain data for the test to check.
+import { SentenceEncoder } from '/js/encoder.js';
+
+const MODELS = '/models/all-MiniLM-L6-v2';
+const encoders = new Map();
+
+async function encoder(model, backend) {
+  const key = `${model}|${backend}`;
+  if (!encoders.has(key)) {
+    encoders.set(key, await SentenceEncoder.load({
+      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend,
+    }));
+  }
+  return encoders.get(key);
+}
+
+function cosine(a, b) {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return dot / Math.sqrt(na * nb);
+}
+
+window.parity = async ({ model, backend }) => {
+  const enc = await encoder(model, backend);
+  const ref = await (await fetch('/crate/tests/fixtures/minilm-l6-reference.json')).json();
+  const texts = ref.sentences.map((s) => s.text);
+  const ids = enc.tokenize(texts);
+  const idMismatches = ids
+    .map((row, i) => (JSON.stringify(Array.from(row)) === JSON.stringify(ref.sentences[i].input_ids) ? null : i))
+    .filter((i) => i !== null);
+  const started = performance.now();
+  const rows = await enc.embed(texts);
+  const ms = performance.now() - started;
+  const cosines = rows.map((row, i) => cosine(row, ref.sentences[i].embedding));
+  return {
+    backend: enc.backend, reason: enc.backendReason, precision: enc.precision,
+    idMismatches, minCosine: Math.min(...cosines), ms,
+    first: Array.from(rows[0]),
+  };
+};
+
+window.edgeInputs = async ({ model, backend }) => {
+  const enc = await encoder(model, backend);
+  const huge = 'the quick brown fox jumps over the lazy dog '.repeat(25000);
+  const rows = await enc.embed(['', huge]);
+  const norms = rows.map((r) => Math.sqrt(r.reduce((s, x) => s + x * x, 0)));
+  let emptyBatch = null;
+  try {
+    await enc.embed([]);
+  } catch (e) {
+    emptyBatch = { name: e.name, kind: e.kind, message: e.message };
+  }
+  return { norms, emptyBatch };
+};
+
+window.loadError = async ({ model, tokenizer, backend, mangle }) => {
+  let modelBytes = new Uint8Array(await (await fetch(`${MODELS}/${model}`)).arrayBuffer());
+  if (mangle === 'truncate') modelBytes = modelBytes.slice(0, modelBytes.length >> 1);
+  if (mangle === 'garbage') modelBytes = new TextEncoder().encode('<html>404 not found</html>');
+  const tokenizerBytes = tokenizer === 'garbage'
+    ? new TextEncoder().encode('{not json')
+    : `${MODELS}/tokenizer.json`;
+  try {
+    await SentenceEncoder.load({ model: modelBytes, tokenizer: tokenizerBytes, backend });
+    return null;
+  } catch (e) {
+    return { name: e.name, kind: e.kind, message: e.message };
+  }
+};
+
+document.getElementById('status').textContent = 'ready';
+window.ready = true;
