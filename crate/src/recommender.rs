@@ -219,6 +219,19 @@ impl Recommender {
         self.weights.update(&features.names, &z, &idx)
     }
 
+    /// The candidates' standardised features against the current profile, with the index of
+    /// `target` (None when the target is not among them), for offline fitting.
+    pub fn train_list(&self, candidates: Vec<Candidate>, target: &str) -> Result<Option<crate::rank::fit::TrainList>, InputError> {
+        let candidates = validate_candidates(candidates)?;
+        let Some(target) = candidates.iter().position(|c| c.id == target) else {
+            return Ok(None);
+        };
+        let vectors = self.candidate_vectors(&candidates)?;
+        let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
+        Ok(Some(crate::rank::fit::TrainList { names: features.names, z: features.z, target }))
+    }
+
     // ---- persistence ------------------------------------------------------------------
 
     pub fn saved_state(&self) -> SavedState {
@@ -241,6 +254,14 @@ impl Recommender {
         self.weights = state.weights;
         self.impressions.clear();
         Ok(())
+    }
+
+    /// Starts a new user: profile, weights and impressions reset, the embedding cache kept
+    /// (it holds item texts only). Used by the CLI between requests.
+    pub fn reset_user(&mut self, prior: &Prior) {
+        self.profile = InterestProfile::new(self.profile.config);
+        self.weights = OnlineWeights::new(prior);
+        self.impressions.clear();
     }
 
     /// Forgets everything about the user: profile, adapted weights (back to the prior),

@@ -78,6 +78,7 @@ pub struct Encoder {
     backend: Backend,
     precision: Precision,
     options: EncoderOptions,
+    model_sha256: String,
 }
 
 impl Encoder {
@@ -108,8 +109,10 @@ impl Encoder {
         // The tokenizer is cheap to check: fail on it before the heavy model load.
         let tokenizer =
             TextTokenizer::from_bytes(tokenizer, options.max_tokens, config.max_positions)?;
+        let model_sha256 = crate::manifest::sha256_hex(&model);
         let (model, precision) = load::load_model(model, &config, &device)?;
         Ok(Self {
+            model_sha256,
             model,
             tokenizer,
             device,
@@ -125,6 +128,11 @@ impl Encoder {
 
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// sha256 of the model file this encoder was loaded from (server-side embeddings name it).
+    pub fn model_sha256(&self) -> &str {
+        &self.model_sha256
     }
 
     pub fn options(&self) -> EncoderOptions {

@@ -31,6 +31,7 @@ pub fn explain(
     profile: &InterestProfile,
     names: &[String],
     contributions: &[f32],
+    z: &[f32],
     evidence: &Evidence,
     category: Option<&str>,
     dismissed: bool,
@@ -49,14 +50,29 @@ pub fn explain(
             source: None,
         };
     }
-    // The strongest positive personal contribution wins; the server's score is the fallback.
-    let best = names
-        .iter()
-        .zip(contributions)
-        .filter(|(n, c)| n.as_str() != "server" && **c > MIN_CONTRIBUTION)
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map(|(n, _)| n.as_str());
-    let (reason, feature, source) = match best {
+    // The strongest "more like this" contribution (positive weight, above-average feature)
+    // wins; then "less like that" ones (negative weight, below-average feature); the server's
+    // score is the fallback.
+    let strongest = |positive_weight: bool| {
+        names
+            .iter()
+            .zip(contributions)
+            .zip(z)
+            .filter(|((n, c), zj)| {
+                n.as_str() != "server" && **c > MIN_CONTRIBUTION && ((**zj > 0.0) == positive_weight)
+            })
+            .max_by(|a, b| a.0 .1.total_cmp(b.0 .1))
+            .map(|((n, _), _)| n.as_str())
+    };
+    if let Some(name) = strongest(false).filter(|_| strongest(true).is_none()) {
+        let reason = match name {
+            "long_term" => "a change from your usual picks",
+            "negative" => "unlike what you dismissed",
+            _ => "recommended by the site",
+        };
+        return Explanation { reason: reason.into(), feature: name.into(), source: None };
+    }
+    let (reason, feature, source) = match strongest(true) {
         Some("sequence") => match evidence.sequence_source.and_then(history) {
             Some(s) => (format!("popular with people who chose {}", s.title), "sequence", Some(s)),
             None => ("often chosen next by people like you".into(), "sequence", None),

@@ -106,6 +106,7 @@ pub fn rerank(
                 profile,
                 &features.names,
                 &contributions,
+                &features.z[i],
                 &features.evidence[i],
                 candidates[i].category.as_deref(),
                 dismissed,

@@ -50,12 +50,12 @@ impl Default for Prior {
     /// the sequence match, push dismissed items down.
     fn default() -> Self {
         let weights = [
-            ("server", 1.0),
-            ("short_term", 0.4),
-            ("long_term", -0.2),
+            ("server", 0.6),
+            ("short_term", 0.8),
+            ("long_term", -0.4),
             ("nn_recent", 0.3),
             ("centroid", 0.0),
-            ("stated", 0.6),
+            ("stated", 0.8),
             ("negative", -0.3),
             ("category", 0.1),
             ("sequence", 0.5),

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod requests;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use cloister::encoder::{self, device::cpu_device, Backend, Encoder, MiniLmConfig};
 use cloister::manifest::{sha256_hex, FilePin, Manifest};
@@ -47,6 +49,32 @@ enum Command {
         tokenizer: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "int8")]
         precision: PrecisionArg,
+    },
+    /// Re-rank candidate lists: JSON lines `{"id", "history", "candidates", "feedback"?}` on
+    /// stdin, `{"id", "ranking", "scores", "explanations"}` per line on stdout.
+    Rerank {
+        /// Prior weights (JSON from fit-prior); default: the built-in prior.
+        #[arg(long)]
+        prior: Option<PathBuf>,
+        /// Length of the shown list (diversity and the impression act within it).
+        #[arg(long)]
+        k: Option<usize>,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+    },
+    /// Learn the prior from lines `{"history", "candidates", "target"}` on stdin.
+    FitPrior {
+        /// First-order meta-learning (Reptile) for fast on-device adaptation.
+        #[arg(long)]
+        meta: bool,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
     },
     /// Native throughput at batch 1 and 32, and the shipped sizes.
     Bench {
@@ -254,7 +282,7 @@ fn gzip_size(bytes: &[u8]) -> u64 {
 }
 
 /// ~32-token sentences for `bench`: product titles, descriptions and queries.
-const BENCH_SENTENCES: &str = include_str!("../../benches/sentences-32.txt");
+const BENCH_SENTENCES: &str = include_str!("../../../benches/sentences-32.txt");
 
 fn bench(
     model: Option<PathBuf>,
@@ -317,6 +345,64 @@ fn bench(
     Ok(())
 }
 
+fn load_prior(path: Option<PathBuf>) -> Result<cloister::Prior, CliError> {
+    match path {
+        None => Ok(cloister::Prior::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| CliError::Io(path.clone(), e))?;
+            cloister::Prior::from_json(&text)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+        }
+    }
+}
+
+fn rerank(
+    prior: Option<PathBuf>,
+    k: Option<usize>,
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+) -> Result<(), CliError> {
+    if k == Some(0) {
+        return Err(CliError::Usage("--k must be at least 1".into()));
+    }
+    let prior = load_prior(prior)?;
+    let encoder = load_encoder(model, tokenizer, PrecisionArg::Int8)?;
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let (ok, failed) = requests::rerank(&encoder, &prior, k, stdin.lock(), BufWriter::new(stdout.lock()))
+        .map_err(|e| CliError::Io(PathBuf::from("<stdio>"), e))?;
+    eprintln!("cloister rerank: {ok} ranked, {failed} failed");
+    Ok(())
+}
+
+fn fit_prior(
+    meta: bool,
+    out: PathBuf,
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let encoder = load_encoder(model, tokenizer, PrecisionArg::Int8)?;
+    let started = Instant::now();
+    let (tasks, skipped, failed) = requests::read_training(&encoder, io::stdin().lock())
+        .map_err(|e| CliError::Io(PathBuf::from("<stdin>"), e))?;
+    if tasks.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no usable training lines ({skipped} without the target among the candidates, {failed} bad)"
+        )));
+    }
+    let prior = requests::fit_prior(&tasks, meta, skipped);
+    let text = serde_json::to_string_pretty(&prior).expect("prior serialises") + "\n";
+    std::fs::write(&out, text).map_err(|e| CliError::Io(out.clone(), e))?;
+    eprintln!(
+        "cloister fit-prior: {} lists from {} users ({skipped} skipped, {failed} bad) -> {} in {:.1} s",
+        tasks.iter().map(Vec::len).sum::<usize>(),
+        tasks.len(),
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -330,6 +416,18 @@ fn main() -> ExitCode {
             tokenizer,
             precision,
         } => embed(model, tokenizer, precision),
+        Command::Rerank {
+            prior,
+            k,
+            model,
+            tokenizer,
+        } => rerank(prior, k, model, tokenizer),
+        Command::FitPrior {
+            meta,
+            out,
+            model,
+            tokenizer,
+        } => fit_prior(meta, out, model, tokenizer),
         Command::Bench {
             model,
             tokenizer,
