@@ -7,6 +7,8 @@
 pub mod cache;
 pub mod encoder;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod eval;
 pub mod manifest;
 pub mod profile;
 pub mod rank;

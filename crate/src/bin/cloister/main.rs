@@ -76,6 +76,22 @@ enum Command {
         #[arg(long)]
         tokenizer: Option<PathBuf>,
     },
+    /// Offline evaluation of the re-ranker (fetches the dataset at run time; writes a report).
+    Eval {
+        /// Only ml-100k (MovieLens-100k from the recbole==1.2.1 wheel) is supported.
+        #[arg(long, default_value = "ml-100k")]
+        dataset: String,
+        /// The Markdown report (default: docs/evaluation.md).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Also write the prior fitted on validation here (PRIOR.json format).
+        #[arg(long)]
+        prior_out: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        tokenizer: Option<PathBuf>,
+    },
     /// Native throughput at batch 1 and 32, and the shipped sizes.
     Bench {
         #[arg(long)]
@@ -403,6 +419,49 @@ fn fit_prior(
     Ok(())
 }
 
+fn eval(
+    dataset: String,
+    out: Option<PathBuf>,
+    prior_out: Option<PathBuf>,
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+) -> Result<(), CliError> {
+    use cloister::eval::{movielens, protocol};
+    if dataset != "ml-100k" {
+        return Err(CliError::Usage(format!("unknown dataset '{dataset}': only ml-100k is supported")));
+    }
+    let dir = movielens::cache_dir();
+    movielens::fetch(&dir).map_err(CliError::Usage)?;
+    let data = movielens::load(&dir).map_err(CliError::Usage)?;
+    let encoder = load_encoder(model, tokenizer, PrecisionArg::Int8)?;
+    let started = Instant::now();
+    let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
+    let embedded = encoder.embed(&texts)?;
+    let emb: Vec<Vec<f32>> = embedded.rows().map(<[f32]>::to_vec).collect();
+    eprintln!("eval: {} item texts embedded in {:.1} s", emb.len(), started.elapsed().as_secs_f64());
+    let report = protocol::run(&data, &emb, &protocol::EvalConfig::default(), &mut |m| eprintln!("eval: {m}"));
+    let out = out.unwrap_or_else(|| project_root().join("docs/evaluation.md"));
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| CliError::Io(parent.to_path_buf(), e))?;
+    }
+    std::fs::write(&out, &report.markdown).map_err(|e| CliError::Io(out.clone(), e))?;
+    if let Some(path) = prior_out {
+        let prior = cloister::Prior {
+            weights: serde_json::from_value(report.summary["prior"].clone()).expect("weights"),
+            online: cloister::rank::OnlineConfig {
+                lr: report.summary["lr_plain"].as_f64().unwrap_or(0.03) as f32,
+                ..Default::default()
+            },
+            fitted: Some(serde_json::json!({"method": "cloister eval --dataset ml-100k: listwise softmax on validation lists"})),
+        };
+        let text = serde_json::to_string_pretty(&prior).expect("prior serialises") + "\n";
+        std::fs::write(&path, text).map_err(|e| CliError::Io(path.clone(), e))?;
+    }
+    println!("{}", serde_json::to_string_pretty(&report.summary).expect("summary serialises"));
+    eprintln!("eval: report written to {}", out.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -428,6 +487,13 @@ fn main() -> ExitCode {
             model,
             tokenizer,
         } => fit_prior(meta, out, model, tokenizer),
+        Command::Eval {
+            dataset,
+            out,
+            prior_out,
+            model,
+            tokenizer,
+        } => eval(dataset, out, prior_out, model, tokenizer),
         Command::Bench {
             model,
             tokenizer,

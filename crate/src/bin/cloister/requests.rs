@@ -187,7 +187,7 @@ pub fn read_training(
 /// Fits the prior: the plain listwise softmax fit, or with `meta` a Reptile pass started from it.
 pub fn fit_prior(tasks: &[Vec<TrainList>], meta: bool, skipped: usize) -> Prior {
     let lists: Vec<TrainList> = tasks.iter().flatten().cloned().collect();
-    let plain = fit_softmax(&lists, 1.0, 500);
+    let plain = fit_softmax(&lists, 1.0, 50);
     let online = OnlineConfig::default();
     let (weights, method) = if meta {
         (fit_reptile(tasks, &plain, online, 3, 0.1, 3, 20261124), "reptile from the softmax fit (3 inner steps, meta lr 0.1, 3 epochs)")
