@@ -60,7 +60,8 @@ impl Recommender {
         Self {
             profile: InterestProfile::new(ProfileConfig::default()),
             weights: OnlineWeights::new(prior),
-            cache: EmbeddingCache::new(4096),
+            // Room for a full list of MAX_CANDIDATES plus the history (~18 MB of f32 at most).
+            cache: EmbeddingCache::new(12_288),
             impressions: VecDeque::new(),
             next_impression: 1,
             model: model.into(),

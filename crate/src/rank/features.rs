@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::profile::InterestProfile;
 use crate::rank::candidate::Candidate;
-use crate::vector::{cosine, dot, norm};
+use crate::vector::{dot, norm};
 
 /// Built-in feature names, in column order. Site features follow as `site:<name>`.
 pub const BUILTIN_FEATURES: [&str; 10] = [
@@ -60,6 +60,7 @@ pub fn compute(
     let short = unit_or_none(&profile.short_term);
     let long = unit_or_none(&profile.long_term());
     let negative = unit_or_none(&profile.negative);
+    let centroids: Vec<Vec<f32>> = profile.centroids.iter().filter_map(|k| unit_or_none(&k.mean)).collect();
     let window: Vec<(usize, &crate::profile::HistoryEntry)> = {
         let skip = profile.recent.len().saturating_sub(profile.config.nn_window);
         profile.recent.iter().enumerate().skip(skip).collect()
@@ -106,10 +107,9 @@ pub fn compute(
             short.as_ref().map_or(0.0, |s| dot(s.as_slice(), e)),
             long.as_ref().map_or(0.0, |l| dot(l.as_slice(), e)),
             nearest.map_or(0.0, |(_, s)| s),
-            profile
-                .centroids
+            centroids
                 .iter()
-                .map(|k| cosine(&k.mean, e))
+                .map(|k| dot(k, e))
                 .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
                 .unwrap_or(0.0),
             interest.map_or(0.0, |(_, cos, w)| cos * w),

@@ -47,14 +47,17 @@ pub struct Prior {
 
 impl Default for Prior {
     /// For sites without a prior of their own: the weights `cloister eval` fitted on
-    /// MovieLens-100k validation lists (docs/evaluation.md), rounded; `stated`, `negative`
-    /// and `dismissed` cannot be learned there (no such events) and are set by hand.
+    /// MovieLens-100k validation lists (docs/evaluation.md), rounded, except `long_term`:
+    /// there it is -0.55, a contrast with `short_term` that cancels the content signal for a
+    /// user whose taste never changes, so the default damps it to -0.2 (and `nn_recent` takes
+    /// up 0.1). `stated`, `negative` and `dismissed` cannot be learned there (no such events)
+    /// and are set by hand. Sites should fit their own with `cloister fit-prior`.
     fn default() -> Self {
         let weights = [
             ("server", 0.45),
             ("short_term", 0.65),
-            ("long_term", -0.55),
-            ("nn_recent", 0.25),
+            ("long_term", -0.2),
+            ("nn_recent", 0.35),
             ("centroid", -0.1),
             ("stated", 0.8),
             ("negative", -0.3),
@@ -192,9 +195,7 @@ impl OnlineWeights {
     }
 }
 
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+pub(crate) use crate::vector::dot;
 
 #[cfg(test)]
 mod tests {

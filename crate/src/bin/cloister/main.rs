@@ -341,6 +341,7 @@ fn bench(
             rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
         );
     }
+    bench_rerank(&encoder)?;
     let model_bytes = read(&model_path)?;
     println!(
         "model file {}: {} bytes raw, {} gzip",
@@ -460,6 +461,63 @@ fn eval(
     println!("{}", serde_json::to_string_pretty(&report.summary).expect("summary serialises"));
     eprintln!("eval: report written to {}", out.display());
     Ok(())
+}
+
+/// Re-ranking with cached embeddings: 100 and 10,000 candidates against a 30-event profile.
+fn bench_rerank(encoder: &Encoder) -> Result<(), CliError> {
+    use cloister::rank::{Candidate, Related};
+    use cloister::{Event, EventKind, Item, Prior, Recommender, RerankOptions};
+    let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt").lines().map(String::from).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embeddings = encoder.embed(&refs)?;
+    for n in [100usize, 10_000] {
+        let mut rec = Recommender::new(&Prior::default(), encoder.model_sha256());
+        // n distinct texts (cache keys) over the 256 real vectors.
+        let keys: Vec<String> = (0..n.max(256)).map(|i| format!("{i}:{}", texts[i % 256])).collect();
+        let mut data = Vec::with_capacity(keys.len() * 384);
+        for i in 0..keys.len() {
+            data.extend_from_slice(embeddings.row(i % 256));
+        }
+        rec.put_embeddings(&keys, &cloister::encoder::Embeddings { data })?;
+        for i in 0..30 {
+            let item = Item { id: format!("h{i}"), text: keys[i].clone(), category: None };
+            rec.record(Event { item, kind: EventKind::Click, value: None, at: i as i64 })?;
+        }
+        let candidates: Vec<Candidate> = (0..n)
+            .map(|i| Candidate {
+                id: format!("c{i}"),
+                text: keys[i].clone(),
+                server_score: (n - i) as f64,
+                category: Some(format!("cat{}", i % 7)),
+                features: Default::default(),
+                related: vec![Related { id: format!("h{}", i % 30), weight: 0.5 }],
+                embedding: None,
+                model: None,
+            })
+            .collect();
+        let options = RerankOptions { k: Some(10), ..Default::default() };
+        let rounds = if n <= 100 { 500 } else { 20 };
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let list = candidates.clone();
+            let started = Instant::now();
+            rec.rerank(list, &options)?;
+            times.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "rerank {n} candidates (cached embeddings, 30-event profile): median {:.0} us, p90 {:.0} us ({rounds} runs)",
+            times[rounds / 2],
+            times[rounds * 9 / 10]
+        );
+    }
+    Ok(())
+}
+
+impl From<cloister::InputError> for CliError {
+    fn from(e: cloister::InputError) -> Self {
+        Self::Usage(format!("{}: {}", e.kind, e.message))
+    }
 }
 
 fn main() -> ExitCode {
