@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
+# Tools that `cargo install` puts in place must be found right after.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 WASM_OPT="${CLOISTER_WASM_OPT:-1}"
 step() { printf '\n== %s\n' "$*"; }
 need() {
