@@ -32,3 +32,98 @@ export declare class ModelIntegrityError extends CloisterError {}
 export declare class ModelFormatError extends CloisterError {}
 export declare class InvalidInputError extends CloisterError {}
 export declare class BackendError extends CloisterError {}
+
+export interface Event {
+  item: { id: string; text: string; category?: string };
+  kind: 'view' | 'click' | 'dwell' | 'cart' | 'purchase' | 'rate' | 'like' | 'dismiss' | 'search';
+  /** dwell: seconds; rate: 1-5. */
+  value?: number;
+  /** Milliseconds since the epoch. */
+  at: number;
+}
+
+export interface Candidate {
+  id: string;
+  text: string;
+  server_score: number;
+  category?: string;
+  features?: Record<string, number>;
+  /** Items often consumed just before this one (public co-occurrence). */
+  related?: { id: string; weight: number }[];
+  /** A server-side embedding from `cloister embed`, used only when `model` is the loaded model's sha256. */
+  embedding?: number[];
+  model?: string;
+}
+
+export interface Explanation {
+  reason: string;
+  feature: string;
+  source?: { kind: 'history' | 'interest'; id: string; title: string };
+}
+
+export interface RankedItem {
+  id: string;
+  score: number;
+  contributions: Record<string, number>;
+  explanation: Explanation;
+}
+
+export interface RerankOptions {
+  /** Items to return (and to treat as shown for feedback). */
+  k?: number;
+  /** MMR trade-off, 0 (score only) to 1. */
+  diversity?: number;
+  /** Thompson sampling over the weights: true, or a seed and a spread. */
+  explore?: boolean | { seed?: number; scale?: number };
+}
+
+export interface Progress { what: 'model' | 'tokenizer'; loaded: number; total: number; fraction: number; cached: boolean }
+
+export interface OpenOptions extends EncoderLoadOptions {
+  /** sha256 pins; a mismatch is a ModelIntegrityError. Verified bytes are cached by hash. */
+  integrity?: { model?: string; tokenizer?: string };
+  /** Separates profiles in storage. Default 'default'. */
+  namespace?: string;
+  /** PRIOR.json from `cloister fit-prior`, as an object or text. */
+  prior?: object | string;
+  onProgress?: (progress: Progress) => void;
+  /** Run the encoder in a Web Worker (default true). */
+  worker?: boolean;
+  workerUrl?: string | URL;
+  /** false: keep the profile in memory only. */
+  persist?: boolean;
+  /** false: open the encoder only (embed), with no profile or storage. */
+  profile?: boolean;
+}
+
+export interface Weights { current: Record<string, number>; prior: Record<string, number>; steps: number }
+
+export declare class Cloister {
+  static open(options: OpenOptions): Promise<Cloister>;
+  readonly backend: 'webgpu' | 'cpu';
+  readonly backendReason: string;
+  readonly precision: 'int8' | 'fp32';
+  readonly storage: { persistent: boolean; error: string | null };
+  readonly warnings: string[];
+  readonly timings: Record<string, number>;
+  /** false when the Web Worker could not start and the main thread took over. */
+  readonly inWorker: boolean;
+  readonly workerError: string | null;
+  record(event: Event): Promise<void>;
+  stateInterest(text: string, weight?: number): Promise<number>;
+  interests(): { id: number; text: string; weight: number }[];
+  removeInterest(id: number): Promise<boolean>;
+  rerank(candidates: Candidate[], options?: RerankOptions): Promise<{ impressionId: string; items: RankedItem[] }>;
+  feedback(impressionId: string, feedback: { chosen: string[] }): Promise<Record<string, number>>;
+  weights(): Weights;
+  exportProfile(): Promise<object>;
+  importProfile(json: object | string): Promise<void>;
+  forget(): Promise<void>;
+  /** 2D map of history, interests and the given candidates, for display. */
+  profileMap(candidates?: [string, string][]): Promise<{ kind: string; id: string; label: string; x: number; y: number }[]>;
+  embed(texts: string[]): Promise<Float32Array[]>;
+  close(): void;
+}
+
+export declare class InvalidCandidateError extends InvalidInputError {}
+export declare class StorageError extends CloisterError {}

@@ -1,6 +1,7 @@
 // The Cloister package: the public entry point.
+export { Cloister } from './cloister.js';
 export { SentenceEncoder, initWasm } from './encoder.js';
 export {
   CloisterError, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
-  InvalidInputError, BackendError,
+  InvalidInputError, InvalidCandidateError, BackendError, StorageError,
 } from './errors.js';

@@ -118,6 +118,11 @@ impl Recommender {
         Ok(())
     }
 
+    /// The cached embedding of a text, if any.
+    pub fn cached_embedding(&self, text: &str) -> Option<&[f32]> {
+        self.cache.peek(text)
+    }
+
     fn cached(&self, text: &str) -> Result<Vec<f32>, InputError> {
         self.cache.peek(text).map(<[f32]>::to_vec).ok_or_else(|| {
             InputError::new("missing_embedding", format!("no embedding for text {:?}", preview(text)))
@@ -251,9 +256,10 @@ impl Recommender {
         let state: SavedState = serde_json::from_slice(payload)
             .map_err(|e| StoreError::Corrupt(format!("state payload: {e}")))?;
         check_state(&state)?;
+        // Impressions and the cache are this session's and stay valid: another tab may have
+        // saved a newer state that we reload before each change.
         self.profile = state.profile;
         self.weights = state.weights;
-        self.impressions.clear();
         Ok(())
     }
 

@@ -42,8 +42,67 @@ pub fn is_unit_embedding(v: &[f32], dim: usize) -> bool {
     v.len() == dim && v.iter().all(|x| x.is_finite()) && (norm(v) - 1.0).abs() < 1e-3
 }
 
+/// 2D coordinates of vectors on their top two principal axes (power iteration with
+/// deflation); for drawing, so approximate is fine. Empty in, empty out.
+pub fn project_2d(vectors: &[Vec<f32>]) -> Vec<(f32, f32)> {
+    let n = vectors.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let dim = vectors[0].len();
+    let mut mean = vec![0f32; dim];
+    for v in vectors {
+        for (m, x) in mean.iter_mut().zip(v) {
+            *m += x / n as f32;
+        }
+    }
+    let centred: Vec<Vec<f32>> = vectors.iter().map(|v| v.iter().zip(&mean).map(|(x, m)| x - m).collect()).collect();
+    let mut axes: Vec<Vec<f32>> = Vec::new();
+    for a in 0..2 {
+        // Deterministic start; power iteration on C = X'X without forming it.
+        let mut axis: Vec<f32> = (0..dim).map(|i| ((i * 7 + a * 13) % 11) as f32 - 5.0).collect();
+        for _ in 0..50 {
+            let scores: Vec<f32> = centred.iter().map(|x| dot(x, &axis)).collect();
+            let mut next = vec![0f32; dim];
+            for (x, s) in centred.iter().zip(&scores) {
+                for (nx, xi) in next.iter_mut().zip(x) {
+                    *nx += s * xi;
+                }
+            }
+            for prev in &axes {
+                let p = dot(&next, prev);
+                for (nx, pi) in next.iter_mut().zip(prev) {
+                    *nx -= p * pi;
+                }
+            }
+            let len = norm(&next);
+            if len < 1e-12 {
+                break;
+            }
+            axis = next.iter().map(|x| x / len).collect();
+        }
+        axes.push(axis);
+    }
+    centred.iter().map(|x| (dot(x, &axes[0]), dot(x, &axes[1]))).collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn projection_separates_two_clusters_on_the_first_axis() {
+        let mut vs = Vec::new();
+        for i in 0..10 {
+            let mut v = vec![0f32; 16];
+            v[0] = if i < 5 { 1.0 } else { -1.0 };
+            v[1 + i % 3] = 0.1;
+            vs.push(v);
+        }
+        let p = super::project_2d(&vs);
+        assert!(p[..5].iter().all(|(x, _)| x.signum() == p[0].0.signum()));
+        assert!(p[5..].iter().all(|(x, _)| x.signum() == -p[0].0.signum()));
+        assert!(super::project_2d(&[]).is_empty());
+    }
+
     use super::*;
 
     #[test]

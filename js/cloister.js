@@ -1,0 +1,157 @@
+// The public API. By default the encoder and the recommender run in a Web Worker (the page
+// never freezes while embedding); `worker: false` runs them on the main thread.
+import { Core } from './core.js';
+import { fromWasm } from './errors.js';
+
+class WorkerClient {
+  #worker;
+  #next = 1;
+  #pending = new Map();
+  onMirror = () => {};
+  onProgress = () => {};
+
+  constructor(url) {
+    this.#worker = new Worker(url, { type: 'module' });
+    this.#worker.onmessage = ({ data }) => {
+      if (data.progress) return this.onProgress(data.progress);
+      const p = this.#pending.get(data.id);
+      if (!p) return;
+      this.#pending.delete(data.id);
+      if (data.mirror) this.onMirror(data.mirror);
+      if (data.error) p.reject(fromWasm(data.error));
+      else p.resolve(data.result);
+    };
+    this.#worker.onerror = (e) => {
+      const error = new Error(`Cloister worker failed: ${e.message ?? 'it could not start'}`);
+      error.workerFailed = true;
+      for (const p of this.#pending.values()) p.reject(error);
+      this.#pending.clear();
+    };
+  }
+
+  call(method, ...args) {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#worker.postMessage({ id, method, args });
+    });
+  }
+
+  terminate() {
+    this.#worker.terminate();
+  }
+}
+
+class LocalClient {
+  #core = new Core();
+  onMirror = () => {};
+  onProgress = () => {};
+
+  async call(method, ...args) {
+    try {
+      const result = method === 'open'
+        ? await this.#core.open(args[0], (p) => this.onProgress(p))
+        : await this.#core[method](...args);
+      const mirror = this.#core.mirror();
+      if (mirror) this.onMirror(mirror);
+      return result;
+    } catch (e) {
+      const mirror = this.#core.rec ? this.#core.mirror() : null;
+      if (mirror) this.onMirror(mirror);
+      throw fromWasm(e);
+    }
+  }
+
+  terminate() {
+    this.#core.close();
+  }
+}
+
+async function resolveUrlOrBytes(x) {
+  if (x instanceof Uint8Array || x instanceof ArrayBuffer) return x;
+  return new URL(x, globalThis.location?.href).href;
+}
+
+export class Cloister {
+  #client;
+  #mirror = { interests: [], weights: null, storage: null, warnings: [] };
+  #info;
+  /** Whether the encoder runs in a Web Worker (false after a fallback to the main thread). */
+  inWorker = false;
+  workerError = null;
+
+  constructor(client, info) {
+    this.#client = client;
+    this.#info = info;
+    client.onMirror = (m) => { this.#mirror = m; };
+  }
+
+  /**
+   * Opens a recommender. `model`, `tokenizer`: URL or bytes. `integrity`: { model, tokenizer }
+   * sha256 pins (a mismatch is a ModelIntegrityError). `backend`: 'auto' | 'webgpu' | 'cpu'.
+   * `namespace`: separates users/sites in storage. `prior`: PRIOR.json (object or text).
+   * `onProgress({ what, loaded, total, fraction, cached })`. `worker`: default true.
+   * `profile: false` opens the encoder only (for `embed`), with no storage.
+   */
+  static async open(options = {}) {
+    const { onProgress, worker = true, workerUrl, ...rest } = options;
+    const args = {
+      ...rest,
+      model: await resolveUrlOrBytes(rest.model),
+      tokenizer: await resolveUrlOrBytes(rest.tokenizer),
+    };
+    const start = async (client) => {
+      if (onProgress) client.onProgress = onProgress;
+      const rec = new Cloister(client, null);
+      try {
+        rec.#info = await client.call('open', args);
+      } catch (e) {
+        client.terminate();
+        throw e;
+      }
+      if (args.profile !== false) await client.call('mirror');
+      return rec;
+    };
+    if (!worker) return start(new LocalClient());
+    try {
+      const rec = await start(new WorkerClient(workerUrl ?? new URL('./worker.js', import.meta.url)));
+      rec.inWorker = true;
+      return rec;
+    } catch (e) {
+      // A worker that cannot start (offline without a cached script, a CSP without worker-src,
+      // no module workers) is not fatal: run on the main thread and say so.
+      if (!e?.workerFailed) throw e;
+      const rec = await start(new LocalClient());
+      rec.inWorker = false;
+      rec.workerError = e.message;
+      return rec;
+    }
+  }
+
+  /** 'webgpu' or 'cpu'. */
+  get backend() { return this.#info.backend; }
+  get backendReason() { return this.#info.backendReason; }
+  get precision() { return this.#info.precision; }
+  /** { persistent, error }: false when the profile lives in memory only (and why). */
+  get storage() { return this.#mirror.storage ?? this.#info.storage; }
+  /** Things that went wrong but did not stop the session (quota, quarantined record). */
+  get warnings() { return this.#mirror.warnings ?? []; }
+  get timings() { return this.#info.timings; }
+
+  record(event) { return this.#client.call('record', event); }
+  stateInterest(text, weight = 1) { return this.#client.call('stateInterest', text, weight); }
+  interests() { return this.#mirror.interests; }
+  removeInterest(id) { return this.#client.call('removeInterest', id); }
+  rerank(candidates, options = {}) { return this.#client.call('rerank', candidates, options); }
+  feedback(impressionId, { chosen }) { return this.#client.call('feedback', impressionId, chosen); }
+  weights() { return this.#mirror.weights; }
+  async exportProfile() { return JSON.parse(await this.#client.call('exportProfile')); }
+  importProfile(json) { return this.#client.call('importProfile', typeof json === 'string' ? json : JSON.stringify(json)); }
+  forget() { return this.#client.call('forget'); }
+  profileMap(candidates) { return this.#client.call('profileMap', candidates); }
+  async embed(texts) {
+    const flat = await this.#client.call('embed', texts);
+    return texts.map((_, i) => flat.subarray(i * 384, (i + 1) * 384));
+  }
+  close() { this.#client.terminate(); }
+}

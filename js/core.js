@@ -1,0 +1,160 @@
+// The part of the package that runs next to the wasm (in a worker by default): loads model
+// and tokenizer, owns the encoder and the recommender, and persists state after each change.
+// It converts and schedules; ranking and profile logic live in the Rust core.
+import init, { WasmEncoder, WasmRecommender } from '../dist/pkg/cloister.js';
+import { fromWasm, StorageError } from './errors.js';
+import { loadBytes } from './model.js';
+import { StateStore } from './store.js';
+
+let wasmReady = null;
+
+export class Core {
+  encoder = null;
+  rec = null;
+  store = null;
+  rev = 0;
+  warnings = [];
+  timings = {};
+
+  /**
+   * options: { model, tokenizer, backend, namespace, prior, integrity: { model, tokenizer },
+   *            persist, wasmUrl }; onProgress(progress).
+   */
+  async open(options, onProgress) {
+    const t0 = performance.now();
+    wasmReady ??= init(options.wasmUrl ? { module_or_path: options.wasmUrl } : undefined);
+    await wasmReady;
+    const [model, tokenizer] = await Promise.all([
+      loadBytes(options.model, { what: 'model', sha256: options.integrity?.model, onProgress }),
+      loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
+    ]);
+    this.timings.downloadMs = performance.now() - t0;
+    const t1 = performance.now();
+    try {
+      this.encoder = await WasmEncoder.load(model, tokenizer, options.backend ?? 'auto');
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    this.timings.loadMs = performance.now() - t1;
+    if (options.profile === false) return this.info();
+    let prior = options.prior;
+    if (prior && typeof prior !== 'string') prior = JSON.stringify(prior);
+    try {
+      this.rec = new WasmRecommender(this.encoder, prior ?? undefined);
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    this.store = new StateStore(options.namespace ?? 'default');
+    await this.store.open({ persistent: options.persist !== false });
+    await this.store.exclusive(() => this.#reload());
+    return this.info();
+  }
+
+  info() {
+    return {
+      backend: this.encoder.backend,
+      backendReason: this.encoder.backendReason,
+      precision: this.encoder.precision,
+      storage: this.store?.status ?? { persistent: false, error: null },
+      warnings: this.warnings,
+      timings: this.timings,
+    };
+  }
+
+  /** Loads the newest saved state if another tab (or a reload) wrote one. */
+  async #reload() {
+    let record;
+    try {
+      record = await this.store.get();
+    } catch (e) {
+      this.warnings.push(`could not read the saved profile: ${e?.message ?? e}`);
+      return;
+    }
+    if (!record || record.rev === this.rev) return;
+    try {
+      this.rec.restoreState(new Uint8Array(record.bytes));
+      this.rev = record.rev;
+    } catch (e) {
+      // A corrupt record is set aside, reported, and the session starts fresh.
+      const err = fromWasm(e);
+      await this.store.quarantine(record, err.message).catch(() => {});
+      this.warnings.push(`the saved profile was corrupt and has been quarantined: ${err.message}`);
+    }
+  }
+
+  /** Runs a change under the cross-tab lock: reload, apply, save. */
+  async #change(fn) {
+    this.#requireProfile();
+    return this.store.exclusive(async () => {
+      await this.#reload();
+      let result;
+      try {
+        result = await fn();
+      } catch (e) {
+        throw fromWasm(e);
+      }
+      this.rev += 1;
+      try {
+        await this.store.put(this.rec.saveState(), this.rev);
+      } catch (e) {
+        if (!(e instanceof StorageError)) throw e;
+        this.warnings.push(e.message);
+      }
+      return result;
+    });
+  }
+
+  #requireProfile() {
+    if (!this.rec) throw new StorageError('this Cloister was opened with profile: false (embeddings only)', 'no_profile');
+  }
+
+  async embed(texts) {
+    try {
+      return await this.encoder.embed(texts);
+    } catch (e) {
+      throw fromWasm(e);
+    }
+  }
+
+  record(event) { return this.#change(() => this.rec.record(event)); }
+  stateInterest(text, weight) { return this.#change(() => this.rec.stateInterest(text, weight)); }
+  removeInterest(id) { return this.#change(() => this.rec.removeInterest(id)); }
+  feedback(impressionId, chosen) { return this.#change(() => this.rec.feedback(impressionId, chosen)); }
+  importProfile(json) { return this.#change(() => this.rec.importProfile(json)); }
+
+  async rerank(candidates, options) {
+    this.#requireProfile();
+    await this.store.exclusive(() => this.#reload());
+    const t = performance.now();
+    try {
+      const result = await this.rec.rerank(candidates, options ?? {});
+      this.timings.rerankMs = performance.now() - t;
+      return result;
+    } catch (e) {
+      throw fromWasm(e);
+    }
+  }
+
+  interests() { this.#requireProfile(); return this.rec.interests(); }
+  weights() { this.#requireProfile(); return this.rec.weights(); }
+  exportProfile() { this.#requireProfile(); return this.rec.exportProfile(); }
+  profileMap(candidates) { this.#requireProfile(); return this.rec.profileMap(candidates); }
+
+  async forget() {
+    this.#requireProfile();
+    await this.store.exclusive(async () => {
+      this.rec.forget();
+      await this.store.clear();
+      this.rev = 0;
+    });
+  }
+
+  /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */
+  mirror() {
+    return this.rec ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings } : null;
+  }
+
+  close() {
+    this.store?.close();
+  }
+}

@@ -1,0 +1,185 @@
+// The product as a person uses it: the demo in real Chromium, driven by playwright-core.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openBrowser } from './browser.mjs';
+
+const TIMEOUT = 900_000;
+
+async function openDemo(browser, query = '') {
+  const page = await browser.context.newPage();
+  const log = [];
+  page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+  page.log = log;
+  await page.goto(`${browser.url}/www/${query}`);
+  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 600_000 });
+  return page;
+}
+
+/** Clicks and waits until the app has re-rendered. */
+async function clickAndWait(page, selector) {
+  const before = Number(await page.getAttribute('body', 'data-renders'));
+  await page.click(selector);
+  await page.waitForFunction((n) => Number(document.body.dataset.renders) > n, before, { timeout: 300_000 });
+}
+
+const ranking = (page) => page.$$eval('#list li', (lis) => lis.map((li) => li.dataset.id));
+const categories = (page) => page.evaluate(() =>
+  [...document.querySelectorAll('#list li')].map((li) => window.cloisterDemo.server.byId.get(li.dataset.id).category));
+
+describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, () => {
+  let browser, page;
+  const requests = [];
+  before(async () => {
+    browser = await openBrowser({ webgpu: false });
+    browser.context.on('request', (r) => requests.push({ method: r.method(), url: r.url(), body: r.postData() }));
+    page = await openDemo(browser, '?backend=cpu');
+  });
+  after(async () => browser?.close());
+
+  test('first load ranks the catalogue with an explanation per item', async () => {
+    assert.equal(await page.getAttribute('body', 'data-ready'), 'true', page.log.join('\n'));
+    assert.match(await page.textContent('#backend'), /cpu/);
+    assert.equal(await page.evaluate(() => window.cloisterDemo.rec.inWorker), true, 'encoder runs in the Web Worker');
+    const items = await ranking(page);
+    assert.equal(items.length, 12);
+    const whys = await page.$$eval('#list .why', (n) => n.map((x) => x.textContent));
+    assert.ok(whys.every((w) => w.startsWith('Why: ') && w.length > 8), whys.join('\n'));
+  });
+
+  test('a scripted session moves the ranking the expected way', async () => {
+    await clickAndWait(page, '#tab-book');
+    assert.ok((await ranking(page))[0].startsWith('b'));
+    const before = await categories(page);
+    const cookingBefore = before.filter((c) => c === 'cooking').length;
+    await page.fill('#interest', 'recipes and home cooking from Italy and Japan');
+    await clickAndWait(page, '#interest-form button');
+    assert.equal(await page.locator('#interests li').count(), 1);
+    // Act on cooking books: read two, like one; dismiss the first non-cooking book.
+    for (let round = 0; round < 3; round++) {
+      const ids = await page.evaluate(() => [...document.querySelectorAll('#list li')].map((li) => [li.dataset.id, window.cloisterDemo.server.byId.get(li.dataset.id).category]));
+      const cooking = ids.find(([, c]) => c === 'cooking');
+      const other = ids.find(([, c]) => c !== 'cooking');
+      if (cooking) await clickAndWait(page, `#list li[data-id="${cooking[0]}"] .act-buy`);
+      if (other) await clickAndWait(page, `#list li[data-id="${other[0]}"] .act-dismiss`);
+    }
+    const after = await categories(page);
+    const cookingAfter = after.filter((c) => c === 'cooking').length;
+    assert.ok(cookingAfter > cookingBefore, `cooking books in the top 12: ${cookingBefore} -> ${cookingAfter}`);
+    const why = await page.$$eval('#list .why', (n) => n.map((x) => x.textContent).join('\n'));
+    assert.match(why, /interest|similar to|popular with people who chose|close to what/, why);
+    const steps = await page.evaluate(() => window.cloisterDemo.rec.weights().steps);
+    assert.ok(steps >= 3, `feedback steps ${steps}`);
+  });
+
+  test('reload keeps the profile (IndexedDB)', async () => {
+    const weights = await page.evaluate(() => window.cloisterDemo.rec.weights());
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    assert.equal(await page.locator('#interests li').count(), 1);
+    const again = await page.evaluate(() => window.cloisterDemo.rec.weights());
+    assert.deepEqual(again, weights);
+    assert.match(await page.textContent('#engine'), /IndexedDB/);
+  });
+
+  test('bad candidates give a typed error and the page keeps working', async () => {
+    const e = await page.evaluate(async () => {
+      try {
+        await window.cloisterDemo.rec.rerank([{ id: 'x', text: 'a', server_score: 1 }, { id: 'x', text: 'b', server_score: 2 }]);
+        return null;
+      } catch (err) {
+        return { name: err.name, kind: err.kind, isClass: err instanceof Error };
+      }
+    });
+    assert.deepEqual(e, { name: 'InvalidCandidateError', kind: 'duplicate_candidate', isClass: true });
+    const bad = await page.evaluate(async () => {
+      try { await window.cloisterDemo.rec.record({ item: { id: 'x' }, kind: 'teleport', at: 1 }); return null; } catch (err) { return err.name; }
+    });
+    assert.equal(bad, 'InvalidInputError');
+    await clickAndWait(page, '#tab-product');
+    assert.ok((await ranking(page))[0].startsWith('p'));
+  });
+
+  test('privacy: only the app\'s own files and the model are fetched; nothing identifying is sent', async () => {
+    // Twenty more events, then check every request of the session.
+    for (let i = 0; i < 20; i++) {
+      const id = await page.$eval('#list li', (li) => li.dataset.id);
+      await clickAndWait(page, `#list li[data-id="${id}"] .act-view`);
+    }
+    const origin = browser.url;
+    const allowed = ['/www/', '/js/', '/dist/pkg/', '/models/'];
+    const recorded = await page.evaluate(() => window.cloisterDemo.rec.exportProfile());
+    const history = recorded.state.profile.recent.map((e) => e.id);
+    assert.ok(history.length >= 20, `history ${history.length}`);
+    for (const r of requests) {
+      assert.equal(r.method, 'GET', `${r.method} ${r.url}`);
+      assert.ok(r.url.startsWith(origin), `off-origin request ${r.url}`);
+      const path = new URL(r.url).pathname;
+      assert.ok(allowed.some((p) => path.startsWith(p)), `unexpected request ${path}`);
+      assert.equal(r.body ?? null, null);
+      for (const id of history) assert.ok(!r.url.includes(`=${id}`) && !path.endsWith(`/${id}`), `${r.url} names ${id}`);
+    }
+    const texts = recorded.state.profile.recent.map((e) => e.title.slice(0, 20));
+    for (const r of requests) for (const t of texts) assert.ok(!decodeURIComponent(r.url).includes(t));
+    assert.deepEqual(await browser.context.cookies(), []);
+    assert.equal(await page.evaluate(() => localStorage.length), 0);
+  });
+
+  test('forget clears the profile everywhere', async () => {
+    await clickAndWait(page, '#forget');
+    assert.equal(await page.evaluate(() => window.cloisterDemo.rec.weights().steps), 0);
+    assert.equal(await page.locator('#interests li').count(), 0);
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => window.cloisterDemo.rec.weights().steps), 0);
+    assert.equal(await page.evaluate(async () => (await window.cloisterDemo.rec.exportProfile()).state.profile.events), 0);
+  });
+
+  test('after the first visit the demo works offline', async () => {
+    await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 60_000 }).catch(() => {});
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    await browser.context.setOffline(true);
+    try {
+      await page.reload();
+      await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+      assert.equal((await ranking(page)).length, 12);
+      assert.match(await page.textContent('#progress-text'), /cache/);
+    } finally {
+      await browser.context.setOffline(false);
+    }
+  });
+
+  test('a wrong model file shows a clear error', async () => {
+    const bad = await openDemo(browser, '?backend=cpu&sw=off&model=../models/all-MiniLM-L6-v2/tokenizer.json');
+    assert.equal(await bad.getAttribute('body', 'data-ready'), 'error');
+    assert.match(await bad.textContent('#error'), /ModelFormatError/);
+    await bad.close();
+  });
+});
+
+describe('demo app: WebGPU and CPU rank the same candidates the same way', { timeout: TIMEOUT }, () => {
+  test('top-10 equal, scores close', async () => {
+    const results = {};
+    for (const backend of ['cpu', 'webgpu']) {
+      const browser = await openBrowser({ webgpu: backend === 'webgpu' });
+      try {
+        const page = await openDemo(browser, `?backend=${backend}&sw=off&worker=off`);
+        assert.equal(await page.getAttribute('body', 'data-ready'), 'true', page.log.join('\n'));
+        results[backend] = await page.evaluate(async () => {
+          const s = window.cloisterDemo;
+          await s.rec.stateInterest('space opera with starships and rival empires', 1);
+          const r = await s.rec.rerank(s.server.candidates('book', { limit: 30 }), { k: 10 });
+          return { backend: s.rec.backend, items: r.items.map((i) => [i.id, i.score]) };
+        });
+      } finally {
+        await browser.close();
+      }
+    }
+    assert.equal(results.webgpu.backend, 'webgpu');
+    assert.equal(results.cpu.backend, 'cpu');
+    console.log(`webgpu top-10 ${JSON.stringify(results.webgpu.items)}\ncpu top-10 ${JSON.stringify(results.cpu.items)}`);
+    assert.deepEqual(results.webgpu.items.map((i) => i[0]), results.cpu.items.map((i) => i[0]));
+    results.webgpu.items.forEach(([, s], i) => assert.ok(Math.abs(s - results.cpu.items[i][1]) < 1e-3, `score ${i}`));
+  });
+});

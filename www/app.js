@@ -1,0 +1,222 @@
+// The demo: a storefront and a reading app over one catalogue, ranked on the device.
+import { Cloister } from '../js/index.js';
+import { DemoServer } from './server.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const state = { kind: 'product', query: null, impression: null, shown: [], lastDelta: {}, rec: null, server: null };
+
+function showError(message) {
+  $('error').textContent = message;
+  $('error').hidden = !message;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v;
+    else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v);
+  }
+  node.append(...children);
+  return node;
+}
+
+async function act(item, kind, extra = {}) {
+  showError('');
+  try {
+    await state.rec.record({ item: { id: item.id, text: state.server.text(item), category: item.category }, kind, at: Date.now(), ...extra });
+    if (kind !== 'dismiss' && state.impression && state.shown.includes(item.id)) {
+      state.lastDelta = await state.rec.feedback(state.impression, { chosen: [item.id] });
+    }
+    await refresh();
+  } catch (e) {
+    showError(`${e.name}: ${e.message}`);
+  }
+}
+
+function renderList(items) {
+  const list = $('list');
+  list.replaceChildren();
+  for (const ranked of items) {
+    const item = state.server.byId.get(ranked.id);
+    const buy = item.kind === 'book' ? 'Read' : 'Buy';
+    list.append(el('li', { 'data-id': item.id },
+      el('div', { class: 'title' }, item.title),
+      el('div', { class: 'meta' }, `${item.category} · ${item.year} · $${item.price.toFixed(2)} · score ${ranked.score.toFixed(2)}`),
+      el('div', { class: 'why' }, `Why: ${ranked.explanation.reason}`),
+      el('div', { class: 'desc' }, item.description),
+      el('button', { class: 'act-view', onclick: () => act(item, 'click') }, 'View'),
+      el('button', { class: 'act-like', onclick: () => act(item, 'like') }, 'Like'),
+      el('button', { class: 'act-buy', onclick: () => act(item, 'purchase') }, buy),
+      el('button', { class: 'act-dismiss', onclick: () => act(item, 'dismiss') }, 'Not for me'),
+    ));
+  }
+}
+
+function renderWeights() {
+  const w = state.rec.weights();
+  const box = $('weights');
+  box.replaceChildren();
+  const scale = 2.5;
+  for (const [name, value] of Object.entries(w.current)) {
+    const bar = el('div', { class: 'wbar' });
+    const fill = el('div', { class: value < 0 ? 'fill neg' : 'fill' });
+    const half = 50;
+    const width = Math.min(half, (Math.abs(value) / scale) * half);
+    fill.style.left = `${value < 0 ? half - width : half}%`;
+    fill.style.width = `${width}%`;
+    bar.append(fill);
+    const d = state.lastDelta[name];
+    if (d) {
+      const mark = el('div', { class: 'delta', title: `last change ${d.toFixed(4)}` });
+      mark.style.left = `${Math.max(0, Math.min(100, half + ((value - d) / scale) * half))}%`;
+      bar.append(mark);
+    }
+    box.append(el('div', { class: 'wrow', 'data-weight': name }, el('span', {}, name), bar, el('span', {}, value.toFixed(2))));
+  }
+  $('profile-summary').textContent = `${w.steps} feedback steps so far.`;
+}
+
+function renderInterests() {
+  const ul = $('interests');
+  ul.replaceChildren();
+  for (const i of state.rec.interests()) {
+    ul.append(el('li', {}, `${i.text} `, el('button', { onclick: async () => { await state.rec.removeInterest(i.id); await refresh(); } }, 'remove')));
+  }
+}
+
+async function renderMap(items) {
+  const top = items.slice(0, 15).map((r) => [r.id, state.server.text(state.server.byId.get(r.id))]);
+  const points = await state.rec.profileMap(top);
+  const canvas = $('map');
+  const g = canvas.getContext('2d');
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  if (!points.length) return;
+  const xs = points.map((p) => p.x), ys = points.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const sx = (x) => 12 + ((x - x0) / (x1 - x0 || 1)) * (canvas.width - 24);
+  const sy = (y) => 12 + ((y - y0) / (y1 - y0 || 1)) * (canvas.height - 24);
+  const colour = { history: '#3b6fb6', interest: '#d9822b', candidate: '#9aa3ad' };
+  g.font = '10px system-ui';
+  for (const p of points) {
+    g.fillStyle = colour[p.kind];
+    g.beginPath();
+    g.arc(sx(p.x), sy(p.y), p.kind === 'candidate' ? 3 : 5, 0, 2 * Math.PI);
+    g.fill();
+    if (p.kind !== 'candidate') g.fillText(String(p.label).slice(0, 28), sx(p.x) + 6, sy(p.y) + 3);
+  }
+}
+
+function renderEngine() {
+  const rec = state.rec;
+  const rows = [
+    ['backend', `${rec.backend} (${rec.precision})`],
+    ['why', rec.backendReason],
+    ['model load', `${Math.round(rec.timings.downloadMs)} ms download, ${Math.round(rec.timings.loadMs)} ms init`],
+    ['last re-rank', state.rerankMs != null ? `${state.rerankMs.toFixed(1)} ms (incl. encoding new texts)` : '-'],
+    ['thread', rec.inWorker ? 'Web Worker' : `main thread${rec.workerError ? ` (${rec.workerError})` : ''}`],
+    ['storage', rec.storage?.persistent ? 'IndexedDB on this device' : `memory only${rec.storage?.error ? `: ${rec.storage.error}` : ''}`],
+  ];
+  for (const w of rec.warnings) rows.push(['warning', w]);
+  $('engine').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+}
+
+async function refresh() {
+  const candidates = state.server.candidates(state.kind, { query: state.query });
+  const t = performance.now();
+  const result = await state.rec.rerank(candidates, { k: 12, diversity: 0.2 });
+  state.rerankMs = performance.now() - t;
+  state.impression = result.impressionId;
+  state.shown = result.items.map((i) => i.id);
+  $('list-title').textContent = state.query ? `Results for "${state.query}", ranked for you` : 'Recommended for you';
+  renderList(result.items);
+  renderWeights();
+  renderInterests();
+  renderEngine();
+  await renderMap(result.items);
+  document.body.dataset.renders = String(Number(document.body.dataset.renders ?? 0) + 1);
+  document.body.dataset.ready = 'true';
+}
+
+async function main() {
+  const [catalogue, manifest] = await Promise.all([
+    fetch('./catalogue.json').then((r) => r.json()),
+    fetch('../models/manifest.json').then((r) => r.json()),
+  ]);
+  state.server = new DemoServer(catalogue);
+  const dir = '../models/all-MiniLM-L6-v2';
+  state.rec = await Cloister.open({
+    model: params.get('model') ?? `${dir}/model.int8.bpk`,
+    tokenizer: `${dir}/tokenizer.json`,
+    integrity: {
+      model: params.get('model') ? undefined : manifest.converted['model.int8.bpk'].sha256,
+      tokenizer: manifest.source.files['tokenizer.json'].sha256,
+    },
+    backend: params.get('backend') ?? 'auto',
+    namespace: 'demo',
+    worker: params.get('worker') !== 'off',
+    onProgress: ({ what, loaded, total, fraction, cached }) => {
+      if (what !== 'model') return;
+      $('progress').value = fraction;
+      $('progress-text').textContent = cached ? 'model from cache' : `model ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
+    },
+  });
+  window.cloisterDemo = state; // for the end-to-end tests
+  $('progress').hidden = true;
+  $('backend').textContent = `running on ${state.rec.backend}`;
+  for (const tab of document.querySelectorAll('.tab')) {
+    tab.addEventListener('click', async () => {
+      document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t === tab));
+      state.kind = tab.dataset.kind;
+      state.query = null;
+      await refresh();
+    });
+  }
+  $('search-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const q = $('search').value.trim();
+    state.query = q || null;
+    if (q) await state.rec.record({ item: { id: `search:${q}`, text: q }, kind: 'search', at: Date.now() });
+    await refresh();
+  });
+  $('interest-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const text = $('interest').value.trim();
+    if (!text) return;
+    try {
+      await state.rec.stateInterest(text, 1);
+      $('interest').value = '';
+      await refresh();
+    } catch (err) {
+      showError(`${err.name}: ${err.message}`);
+    }
+  });
+  $('export').addEventListener('click', async () => {
+    const doc = await state.rec.exportProfile();
+    const a = el('a', { href: URL.createObjectURL(new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' })), download: 'cloister-profile.json' });
+    a.click();
+  });
+  $('import').addEventListener('change', async (e) => {
+    try {
+      await state.rec.importProfile(await e.target.files[0].text());
+      await refresh();
+    } catch (err) {
+      showError(`${err.name}: ${err.message}`);
+    }
+  });
+  $('forget').addEventListener('click', async () => {
+    await state.rec.forget();
+    state.lastDelta = {};
+    await refresh();
+  });
+  await refresh();
+  if ('serviceWorker' in navigator && params.get('sw') !== 'off') {
+    navigator.serviceWorker.register('./sw.js').catch(() => {});
+  }
+}
+
+main().catch((e) => {
+  showError(`${e.name ?? 'Error'}: ${e.message}`);
+  document.body.dataset.ready = 'error';
+});

@@ -1,0 +1,78 @@
+// A stand-in for the site's backend, running in the page: it knows the catalogue and public,
+// aggregate behaviour of many (simulated) shoppers: popularity, and which item tends to come
+// right before which. It never sees this user's history; it sends candidates, scores and
+// `related` lists, as a real server would.
+
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class DemoServer {
+  constructor(catalogue) {
+    this.items = catalogue;
+    this.byId = new Map(catalogue.map((i) => [i.id, i]));
+    const random = rng(20261124);
+    const byCategory = new Map();
+    for (const item of catalogue) {
+      if (!byCategory.has(item.category)) byCategory.set(item.category, []);
+      byCategory.get(item.category).push(item);
+    }
+    const categories = [...byCategory.keys()];
+    this.popularity = new Map(catalogue.map((i) => [i.id, 1]));
+    this.before = new Map(catalogue.map((i) => [i.id, new Map()]));
+    const outTotal = new Map(catalogue.map((i) => [i.id, 0]));
+    // 3,000 simulated sessions: a shopper stays mostly within one category.
+    for (let s = 0; s < 3000; s++) {
+      let category = categories[Math.floor(random() ** 1.5 * categories.length)];
+      let prev = null;
+      const length = 3 + Math.floor(random() * 6);
+      for (let k = 0; k < length; k++) {
+        if (random() < 0.15) category = categories[Math.floor(random() * categories.length)];
+        const pool = byCategory.get(category);
+        const item = pool[Math.floor(random() ** 2 * pool.length)];
+        this.popularity.set(item.id, this.popularity.get(item.id) + 1);
+        if (prev && prev !== item.id) {
+          const m = this.before.get(item.id);
+          m.set(prev, (m.get(prev) ?? 0) + 1);
+          outTotal.set(prev, outTotal.get(prev) + 1);
+        }
+        prev = item.id;
+      }
+    }
+    this.outTotal = outTotal;
+  }
+
+  text(item) {
+    return `${item.title}. ${item.description}`;
+  }
+
+  /** Candidates of one kind ("product" or "book"), optionally matching a query. */
+  candidates(kind, { query = null, limit = 60 } = {}) {
+    const q = query?.toLowerCase().split(/\s+/).filter(Boolean) ?? [];
+    let pool = this.items.filter((i) => i.kind === kind);
+    if (q.length) {
+      const hits = pool.filter((i) => q.some((w) => `${i.title} ${i.description} ${i.category}`.toLowerCase().includes(w)));
+      if (hits.length) pool = hits;
+    }
+    return pool
+      .map((item) => ({
+        id: item.id,
+        text: this.text(item),
+        server_score: Math.log(this.popularity.get(item.id)),
+        category: item.category,
+        related: [...this.before.get(item.id)]
+          .map(([id, n]) => ({ id, weight: n / this.outTotal.get(id) }))
+          .sort((a, b) => b.weight - a.weight)
+          .slice(0, 5),
+      }))
+      .sort((a, b) => b.server_score - a.server_score)
+      .slice(0, limit);
+  }
+}
