@@ -1,0 +1,87 @@
+// The JS package's promises under a strict CSP: integrity pins, the model cache, storage
+// faults (corrupt record, quota), two tabs, and encoder-only use.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { openBrowser, openPage } from './browser.mjs';
+
+describe('package', { timeout: 600_000 }, () => {
+  let browser;
+  before(async () => { browser = await openBrowser({ webgpu: false }); });
+  after(async () => browser?.close());
+
+  test('a model that does not match its pin is a ModelIntegrityError; a match is cached for the next visit', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const bad = await page.evaluate(() => window.open_({ badPin: true }));
+    assert.equal(bad.ok, false);
+    assert.equal(bad.name, 'ModelIntegrityError', JSON.stringify(bad));
+    const first = await page.evaluate(() => window.open_());
+    assert.equal(first.ok, true, JSON.stringify(first));
+    assert.equal(first.cached, false);
+    assert.ok(first.sawProgress > 0, 'progress events while streaming');
+    assert.equal(first.inWorker, true);
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    const second = await page.evaluate(() => window.open_());
+    assert.equal(second.cached, true, 'second visit loads the model from the Cache API');
+    await page.close();
+  });
+
+  test('a corrupt stored record is quarantined, reported, and the session works', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    await page.evaluate(() => window.open_({ namespace: 'corrupt' }));
+    await page.evaluate(() => window.recordMany(0, 2));
+    await page.evaluate(() => window.corruptRecord('corrupt'));
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    const opened = await page.evaluate(() => window.open_({ namespace: 'corrupt' }));
+    assert.equal(opened.ok, true);
+    assert.ok(opened.warnings.some((w) => /quarantined/.test(w)), JSON.stringify(opened.warnings));
+    const q = await page.evaluate(() => window.quarantined());
+    assert.ok(q.some((r) => r.namespace === 'corrupt'), JSON.stringify(q));
+    assert.equal(await page.evaluate(() => window.recordMany(10, 1)), 1, 'fresh profile, working');
+    assert.equal((await page.evaluate(() => window.rankSome())).length, 4);
+    await page.close();
+  });
+
+  test('storage quota exceeded (injected QuotaExceededError): keeps working in memory and says so', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const opened = await page.evaluate(() => window.open_({ namespace: 'quota', worker: false }));
+    assert.equal(opened.ok, true, JSON.stringify(opened));
+    assert.equal(await page.evaluate(() => window.recordMany(0, 2)), 2);
+    // From now on every IndexedDB put fails the way a full disk makes it fail.
+    await page.evaluate(() => {
+      IDBObjectStore.prototype.put = function () { throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); };
+    });
+    assert.equal(await page.evaluate(() => window.recordMany(2, 3)), 5, 'no event lost');
+    const status = await page.evaluate(() => ({ storage: window.rec.storage, warnings: window.rec.warnings }));
+    assert.equal(status.storage.persistent, false, JSON.stringify(status));
+    assert.match(status.storage.error, /quota/);
+    assert.ok(status.warnings.some((w) => /quota/.test(w)));
+    assert.equal((await page.evaluate(() => window.rankSome())).length, 4);
+    await page.close();
+  });
+
+  test('two tabs recording at the same time lose no events', async () => {
+    const a = await openPage(browser, '/tests/pages/package.html');
+    const b = await openPage(browser, '/tests/pages/package.html');
+    await Promise.all([a.evaluate(() => window.open_({ namespace: 'tabs' })), b.evaluate(() => window.open_({ namespace: 'tabs' }))]);
+    await Promise.all([a.evaluate(() => window.recordMany(0, 10)), b.evaluate(() => window.recordMany(100, 10))]);
+    const c = await openPage(browser, '/tests/pages/package.html');
+    await c.evaluate(() => window.open_({ namespace: 'tabs' }));
+    assert.equal(await c.evaluate(() => window.events()), 20);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test('encoder-only use: embed without any profile storage', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const r = await page.evaluate(async () => {
+      const opened = await window.open_({ profile: false, namespace: 'none' });
+      const [v] = await window.rec.embed(['red trail running shoes']);
+      let err = null;
+      try { await window.rec.record({ item: { id: 'a', text: 'b' }, kind: 'click', at: 1 }); } catch (e) { err = e.name; }
+      return { opened: opened.ok, len: v.length, norm: Math.hypot(...v), err };
+    });
+    assert.deepEqual({ ...r, norm: Math.round(r.norm * 1000) / 1000 }, { opened: true, len: 384, norm: 1, err: 'StorageError' });
+    await page.close();
+  });
+});
