@@ -11,7 +11,10 @@ class WorkerClient {
   onProgress = () => {};
 
   constructor(url) {
-    this.#worker = new Worker(url, { type: 'module' });
+    // The literal `new Worker(new URL(...), ...)` form lets bundlers (Vite, webpack) emit the worker.
+    this.#worker = url
+      ? new Worker(url, { type: 'module' })
+      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     this.#worker.onmessage = ({ data }) => {
       if (data.progress) return this.onProgress(data.progress);
       const p = this.#pending.get(data.id);
@@ -114,7 +117,7 @@ export class Cloister {
     };
     if (!worker) return start(new LocalClient());
     try {
-      const rec = await start(new WorkerClient(workerUrl ?? new URL('./worker.js', import.meta.url)));
+      const rec = await start(new WorkerClient(workerUrl));
       rec.inWorker = true;
       return rec;
     } catch (e) {

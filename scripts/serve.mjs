@@ -17,18 +17,18 @@ const TYPES = {
 };
 
 /** Starts the server; resolves to { server, url }. `log` receives one line per request. */
-export function serve({ port = 0, host = '127.0.0.1', log = null, headers = {} } = {}) {
+export function serve({ port = 0, host = '127.0.0.1', log = null, headers = {}, root = ROOT } = {}) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     let path = decodeURIComponent(url.pathname);
-    if (path === '/') {
+    if (path === '/' && root === ROOT) {
       res.writeHead(302, { Location: '/www/' });
       res.end();
       return;
     }
     if (path.endsWith('/')) path += 'index.html';
-    const file = normalize(join(ROOT, path));
-    if (!file.startsWith(ROOT + '/') || file.includes('/.git/') || file.includes('/node_modules/.cache')) {
+    const file = normalize(join(root, path));
+    if (!file.startsWith(root + '/') || file.includes('/.git/') || file.includes('/node_modules/.cache')) {
       res.writeHead(403).end('forbidden');
       return;
     }
