@@ -302,6 +302,7 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     }
     if p.recent.len() > c.recent_len || p.centroids.len() > c.centroids || p.interests.len() > c.max_interests
         || p.categories.len() > c.max_categories || p.dismissed.len() > c.max_dismissed
+        || p.consumed.len() > c.max_dismissed
     {
         return bad("lengths");
     }

@@ -108,6 +108,18 @@ fn history_pulls_similar_items_up_and_dismissal_pushes_an_item_down() {
 }
 
 #[test]
+fn an_item_already_bought_moves_down_and_says_why() {
+    let (mut rec, candidates) = two_cluster_setup();
+    let first = rec.rerank(candidates.clone(), &RerankOptions::default()).unwrap().ranking.items[0].id.clone();
+    let text = candidates.iter().find(|c| c.id == first).unwrap().text.clone();
+    rec.record(event(&first, &text, EventKind::Purchase, 50)).unwrap();
+    let again = rec.rerank(candidates, &RerankOptions::default()).unwrap();
+    let pos = again.ranking.items.iter().position(|i| i.id == first).unwrap();
+    assert!(pos > 0, "a bought item should not stay first");
+    assert_eq!(again.ranking.items[pos].explanation.reason, "you already have this");
+}
+
+#[test]
 fn sequence_match_uses_related_against_the_private_history() {
     let (mut rec, mut candidates) = two_cluster_setup();
     // c1 is in the "wrong" cluster but often follows h9, the latest purchase.

@@ -106,6 +106,18 @@ pub struct InterestProfile {
     pub categories: Vec<(String, f32)>,
     /// Ids the user dismissed, newest last.
     pub dismissed: VecDeque<String>,
+    /// Ids the user bought (or read, in a reading app), newest last.
+    #[serde(default)]
+    pub consumed: VecDeque<String>,
+}
+
+/// Appends an id to a bounded most-recent-last list (moving it to the end if present).
+fn remember(list: &mut VecDeque<String>, id: &str, max: usize) {
+    list.retain(|x| x != id);
+    list.push_back(id.to_string());
+    while list.len() > max {
+        list.pop_front();
+    }
 }
 
 fn zeros() -> Vec<f32> {
@@ -146,6 +158,7 @@ impl InterestProfile {
             next_interest_id: 1,
             categories: Vec::new(),
             dismissed: VecDeque::new(),
+            consumed: VecDeque::new(),
         }
     }
 
@@ -169,11 +182,10 @@ impl InterestProfile {
             self.touch_category(category, signal);
         }
         if event.kind == EventKind::Dismiss {
-            self.dismissed.retain(|id| id != &event.item.id);
-            self.dismissed.push_back(event.item.id.clone());
-            while self.dismissed.len() > self.config.max_dismissed {
-                self.dismissed.pop_front();
-            }
+            remember(&mut self.dismissed, &event.item.id, self.config.max_dismissed);
+        }
+        if event.kind == EventKind::Purchase {
+            remember(&mut self.consumed, &event.item.id, self.config.max_dismissed);
         }
         if signal < 0.0 {
             let keep = half_life_keep(self.config.negative_half_life);
@@ -347,7 +359,7 @@ impl InterestProfile {
             + self.centroids.iter().map(|c| v + c.label.len()).sum::<usize>()
             + self.interests.iter().map(|i| v + i.text.len()).sum::<usize>()
             + self.categories.iter().map(|(c, _)| c.len() + 8).sum::<usize>()
-            + self.dismissed.iter().map(|d| d.len() + 24).sum::<usize>()
+            + self.dismissed.iter().chain(&self.consumed).map(|d| d.len() + 24).sum::<usize>()
     }
 }
 

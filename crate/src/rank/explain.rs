@@ -35,6 +35,7 @@ pub fn explain(
     evidence: &Evidence,
     category: Option<&str>,
     dismissed: bool,
+    consumed: bool,
 ) -> Explanation {
     let history = |i: usize| {
         profile.recent.get(i).map(|e| Source {
@@ -47,6 +48,13 @@ pub fn explain(
         return Explanation {
             reason: "you dismissed this before".into(),
             feature: "dismissed".into(),
+            source: None,
+        };
+    }
+    if consumed {
+        return Explanation {
+            reason: "you already have this".into(),
+            feature: "consumed".into(),
             source: None,
         };
     }

@@ -7,7 +7,7 @@ use crate::rank::candidate::Candidate;
 use crate::vector::{dot, norm};
 
 /// Built-in feature names, in column order. Site features follow as `site:<name>`.
-pub const BUILTIN_FEATURES: [&str; 10] = [
+pub const BUILTIN_FEATURES: [&str; 11] = [
     "server",     // the server's own score
     "short_term", // cosine to the position-decayed recent taste
     "long_term",  // cosine to the all-history mean
@@ -18,6 +18,7 @@ pub const BUILTIN_FEATURES: [&str; 10] = [
     "category",   // share of recent activity in the candidate's category
     "sequence",   // server's "often consumed right after" matched to the private history
     "dismissed",  // 1 if the user dismissed this very item
+    "consumed",   // 1 if the user already bought (or read) this very item
 ];
 
 /// Half-life, in recent items, of the sequence match: the last item counts most.
@@ -73,6 +74,8 @@ pub fn compute(
     }
     let dismissed: std::collections::HashSet<&str> =
         profile.dismissed.iter().map(String::as_str).collect();
+    let consumed: std::collections::HashSet<&str> =
+        profile.consumed.iter().map(String::as_str).collect();
     let keep = 0.5f32.powf(1.0 / SEQUENCE_HALF_LIFE);
 
     let mut raw = Vec::with_capacity(candidates.len());
@@ -119,6 +122,7 @@ pub fn compute(
                 .map_or(0.0, |cat| profile.category_affinity(cat)),
             sequence,
             if dismissed.contains(c.id.as_str()) { 1.0 } else { 0.0 },
+            if consumed.contains(c.id.as_str()) { 1.0 } else { 0.0 },
         ];
         row.extend(
             site_names

@@ -102,6 +102,7 @@ pub fn rerank(
             let contributions: Vec<f32> =
                 w.iter().zip(&features.z[i]).map(|(wj, zj)| wj * zj).collect();
             let dismissed = profile.dismissed.contains(&candidates[i].id);
+            let consumed = profile.consumed.contains(&candidates[i].id);
             let explanation = explain(
                 profile,
                 &features.names,
@@ -110,6 +111,7 @@ pub fn rerank(
                 &features.evidence[i],
                 candidates[i].category.as_deref(),
                 dismissed,
+                consumed,
             );
             RankedItem {
                 id: candidates[i].id.clone(),

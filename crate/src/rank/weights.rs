@@ -51,7 +51,8 @@ impl Default for Prior {
     /// there it is -0.55, a contrast with `short_term` that cancels the content signal for a
     /// user whose taste never changes, so the default damps it to -0.2 (and `nn_recent` takes
     /// up 0.1). `stated`, `negative` and `dismissed` cannot be learned there (no such events)
-    /// and are set by hand. Sites should fit their own with `cloister fit-prior`.
+    /// and are set by hand, as is `consumed` (-1: a bought item
+    /// moves down; a site of re-bought goods sets it to 0). Sites should fit their own with `cloister fit-prior`.
     fn default() -> Self {
         let weights = [
             ("server", 0.45),
@@ -64,6 +65,7 @@ impl Default for Prior {
             ("category", 0.1),
             ("sequence", 0.15),
             ("dismissed", -2.0),
+            ("consumed", -1.0),
         ];
         Self {
             weights: weights.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
