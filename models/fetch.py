@@ -14,8 +14,9 @@ import sys
 import tempfile
 import zipfile
 
+import argparse
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "all-MiniLM-L6-v2")
 
 
 def sha256(path):
@@ -27,7 +28,12 @@ def sha256(path):
 
 
 def main():
-    with open(os.path.join(HERE, "manifest.json")) as f:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--manifest", default=os.path.join(HERE, "manifest.json"))
+    parser.add_argument("--out", default=os.path.join(HERE, "all-MiniLM-L6-v2"))
+    args = parser.parse_args()
+    OUT = args.out
+    with open(args.manifest) as f:
         manifest = json.load(f)
     source = manifest["source"]
     files = source["files"]
