@@ -1,8 +1,9 @@
 //! The sentence encoder: all-MiniLM-L6-v2 on burn, from bytes to unit-length 384-d vectors.
 //!
 //! Texts are tokenized, sorted by length and run in small micro-batches padded to their own
-//! longest text: speed is set by padded tokens, and sorting cuts them by more than half on
-//! mixed-length input (see docs/benchmarks.md).
+//! longest text: speed is set by padded tokens. Sorting cuts them by more than half on
+//! mixed-length input, and a group also closes early rather than carry more than
+//! `max_padding_percent` padding (see docs/benchmarks.md).
 
 pub mod bert;
 pub mod config;
@@ -27,8 +28,12 @@ pub const EMBEDDING_DIM: usize = 384;
 pub struct EncoderOptions {
     /// Longest input in tokens, [CLS] and [SEP] included; longer texts are truncated.
     pub max_tokens: usize,
-    /// Texts per forward pass after sorting by length.
+    /// At most this many texts per forward pass after sorting by length.
     pub micro_batch: usize,
+    /// A micro-batch closes before its padding tokens exceed this share (percent) of its real
+    /// tokens. On one wasm core a bigger matmul is no faster per row, so padding is pure loss;
+    /// 0 groups only texts of equal length.
+    pub max_padding_percent: usize,
 }
 
 impl Default for EncoderOptions {
@@ -36,6 +41,7 @@ impl Default for EncoderOptions {
         Self {
             max_tokens: DEFAULT_MAX_TOKENS,
             micro_batch: 8,
+            max_padding_percent: 5,
         }
     }
 }
@@ -188,10 +194,27 @@ impl Encoder {
         let ids = self.tokenizer.encode_batch(texts)?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
-        Ok(order
-            .chunks(self.options.micro_batch)
-            .map(|group| self.micro_batch(&ids, group))
-            .collect())
+        let mut batches = Vec::new();
+        let mut group: Vec<usize> = Vec::with_capacity(self.options.micro_batch);
+        let mut real = 0usize;
+        for i in order {
+            let len = ids[i].len();
+            // Sorted ascending: this text is the group's longest, so every row pads to `len`.
+            let padded = len * (group.len() + 1);
+            let allowed = (real + len).saturating_mul(100usize.saturating_add(self.options.max_padding_percent));
+            let too_padded = padded.saturating_mul(100) > allowed;
+            if !group.is_empty() && (group.len() == self.options.micro_batch || too_padded) {
+                batches.push(self.micro_batch(&ids, &group));
+                group.clear();
+                real = 0;
+            }
+            group.push(i);
+            real += len;
+        }
+        if !group.is_empty() {
+            batches.push(self.micro_batch(&ids, &group));
+        }
+        Ok(batches)
     }
 
     fn micro_batch(&self, ids: &[TokenIds], group: &[usize]) -> MicroBatch {
