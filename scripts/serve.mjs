@@ -16,8 +16,12 @@ const TYPES = {
   '.webmanifest': 'application/manifest+json', '.ts': 'text/plain; charset=utf-8',
 };
 
-/** Starts the server; resolves to { server, url }. `log` receives one line per request. */
-export function serve({ port = 0, host = '127.0.0.1', log = null, headers = {}, root = ROOT } = {}) {
+/**
+ * Starts the server; resolves to { server, url }. `log` receives one line per request;
+ * `onRequest({ method, path, status, bytes })` the same as data (benchmarks count bytes with it).
+ * Responses carry a validator, so a revisit revalidates (304) instead of downloading again.
+ */
+export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = null, headers = {}, root = ROOT } = {}) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     let path = decodeURIComponent(url.pathname);
@@ -38,19 +42,29 @@ export function serve({ port = 0, host = '127.0.0.1', log = null, headers = {}, 
     } catch {
       res.writeHead(404).end('not found');
       log?.(`${req.method} ${req.url} 404`);
+      onRequest?.({ method: req.method, path, status: 404, bytes: 0 });
       return;
     }
     if (stat.isDirectory()) {
       res.writeHead(302, { Location: url.pathname + '/' }).end();
       return;
     }
+    // 'no-cache' = revalidate every time, so a rebuilt file is never served stale.
+    const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
+    const common = { 'Cache-Control': 'no-cache', ETag: etag, ...headers };
+    if (req.headers['if-none-match'] === etag) {
+      res.writeHead(304, common).end();
+      log?.(`${req.method} ${req.url} 304`);
+      onRequest?.({ method: req.method, path, status: 304, bytes: 0 });
+      return;
+    }
     res.writeHead(200, {
       'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
       'Content-Length': stat.size,
-      'Cache-Control': 'no-cache',
-      ...headers,
+      ...common,
     });
     log?.(`${req.method} ${req.url} 200`);
+    onRequest?.({ method: req.method, path, status: 200, bytes: req.method === 'HEAD' ? 0 : stat.size });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });

@@ -106,6 +106,13 @@ enum Command {
         /// The browser package's wasm, for its size (default: dist/pkg/cloister_bg.wasm)
         #[arg(long)]
         wasm: Option<PathBuf>,
+        /// One sentence per line (default: the 32 built-in sentences); `npm run bench` passes
+        /// crate/benches/sentences-256.txt, the set the browser benchmark uses.
+        #[arg(long)]
+        sentences: Option<PathBuf>,
+        /// Worker threads for the CPU backend (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
     },
 }
 
@@ -306,22 +313,35 @@ fn bench(
     precision: PrecisionArg,
     rounds: usize,
     wasm: Option<PathBuf>,
+    sentences_file: Option<PathBuf>,
+    threads: Option<usize>,
 ) -> Result<(), CliError> {
     let rounds = rounds.max(1);
+    if let Some(n) = threads {
+        // The CPU backend's kernels run on rayon's global pool: size it before first use.
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .map_err(|e| CliError::Usage(format!("--threads {n}: {e}")))?;
+    }
     let model_path = model.clone().unwrap_or_else(|| default_model(precision));
     let encoder = load_encoder(model, tokenizer, precision)?;
-    let sentences: Vec<&str> = BENCH_SENTENCES.lines().filter(|l| !l.is_empty()).collect();
+    let text = match &sentences_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| CliError::Io(path.clone(), e))?,
+        None => BENCH_SENTENCES.to_string(),
+    };
+    let sentences: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     let tokens: Vec<usize> = encoder.tokenize(&sentences)?.iter().map(Vec::len).collect();
     let mean_tokens = tokens.iter().sum::<usize>() as f64 / tokens.len() as f64;
     println!(
-        "cloister bench: {} sentences, {:.1} tokens on average ({}..{}), precision {}, backend {}, {} threads available",
+        "cloister bench: {} sentences, {:.1} tokens on average ({}..{}), precision {}, backend {}, {} threads",
         sentences.len(),
         mean_tokens,
         tokens.iter().min().unwrap_or(&0),
         tokens.iter().max().unwrap_or(&0),
         encoder.precision().as_str(),
         encoder.backend().as_str(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        rayon::current_num_threads()
     );
     // Warm-up: first calls allocate and pick kernels.
     encoder.embed(&sentences[..8.min(sentences.len())])?;
@@ -558,7 +578,9 @@ fn main() -> ExitCode {
             precision,
             rounds,
             wasm,
-        } => bench(model, tokenizer, precision, rounds, wasm),
+            sentences,
+            threads,
+        } => bench(model, tokenizer, precision, rounds, wasm, sentences, threads),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

