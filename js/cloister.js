@@ -133,6 +133,8 @@ export class Cloister {
 
   /** 'webgpu' or 'cpu'. */
   get backend() { return this.#info.backend; }
+  /** The wasm build running: 'relaxed-simd' (fused multiply-add), 'simd128' or 'custom'. */
+  get wasmBuild() { return this.#info.wasmBuild; }
   get backendReason() { return this.#info.backendReason; }
   get precision() { return this.#info.precision; }
   /** { persistent, error }: false when the profile lives in memory only (and why). */

@@ -1,12 +1,11 @@
 // The part of the package that runs next to the wasm (in a worker by default): loads model
 // and tokenizer, owns the encoder and the recommender, and persists state after each change.
 // It converts and schedules; ranking and profile logic live in the Rust core.
-import init, { WasmEncoder, WasmRecommender } from '../dist/pkg/cloister.js';
+import { WasmEncoder, WasmRecommender } from '../dist/pkg/cloister.js';
 import { fromWasm, StorageError } from './errors.js';
 import { loadBytes } from './model.js';
 import { StateStore } from './store.js';
-
-let wasmReady = null;
+import { startWasm } from './wasm.js';
 
 export class Core {
   encoder = null;
@@ -18,12 +17,11 @@ export class Core {
 
   /**
    * options: { model, tokenizer, backend, namespace, prior, integrity: { model, tokenizer },
-   *            persist, wasmUrl }; onProgress(progress).
+   *            persist, wasm, wasmUrl }; onProgress(progress).
    */
   async open(options, onProgress) {
     const t0 = performance.now();
-    wasmReady ??= init(options.wasmUrl ? { module_or_path: options.wasmUrl } : undefined);
-    await wasmReady;
+    this.wasmBuild = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl });
     const [model, tokenizer] = await Promise.all([
       loadBytes(options.model, { what: 'model', sha256: options.integrity?.model, onProgress }),
       loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
@@ -53,6 +51,7 @@ export class Core {
   info() {
     return {
       backend: this.encoder.backend,
+      wasmBuild: this.wasmBuild,
       backendReason: this.encoder.backendReason,
       precision: this.encoder.precision,
       storage: this.store?.status ?? { persistent: false, error: null },

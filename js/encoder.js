@@ -1,14 +1,12 @@
 // The sentence encoder in the browser: fetches the model and tokenizer (URLs or bytes),
 // starts the wasm once, and wraps WasmEncoder with typed errors. Ranking lives in the core.
-import init, { WasmEncoder } from '../dist/pkg/cloister.js';
+import { WasmEncoder } from '../dist/pkg/cloister.js';
 import { fromWasm } from './errors.js';
+import { startWasm } from './wasm.js';
 
-let wasmReady = null;
-
-/** Initialises the wasm module once per realm. */
+/** Initialises the wasm module once per realm; resolves to the build in use. */
 export function initWasm(wasmUrl) {
-  wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
-  return wasmReady;
+  return startWasm({ wasmUrl });
 }
 
 async function bytesOf(source, what) {
@@ -21,20 +19,22 @@ async function bytesOf(source, what) {
 
 export class SentenceEncoder {
   #inner;
-  constructor(inner) {
+  constructor(inner, wasmBuild) {
     this.#inner = inner;
+    this.wasmBuild = wasmBuild;
   }
 
   /**
    * @param {{model: string|Uint8Array|ArrayBuffer, tokenizer: string|Uint8Array|ArrayBuffer,
-   *          backend?: 'auto'|'webgpu'|'cpu', wasmUrl?: string}} options
+   *          backend?: 'auto'|'webgpu'|'cpu', wasm?: 'auto'|'relaxed-simd'|'simd128',
+   *          wasmUrl?: string}} options
    */
-  static async load({ model, tokenizer, backend = 'auto', wasmUrl } = {}) {
-    await initWasm(wasmUrl);
+  static async load({ model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl } = {}) {
+    const wasmBuild = await startWasm({ wasm, wasmUrl });
     const [modelBytes, tokenizerBytes] = await Promise.all([
       bytesOf(model, 'model'), bytesOf(tokenizer, 'tokenizer')]);
     try {
-      return new SentenceEncoder(await WasmEncoder.load(modelBytes, tokenizerBytes, backend));
+      return new SentenceEncoder(await WasmEncoder.load(modelBytes, tokenizerBytes, backend), wasmBuild);
     } catch (error) {
       throw fromWasm(error);
     }

@@ -8,21 +8,33 @@ export interface EncoderLoadOptions {
   tokenizer: string | Bytes;
   /** `auto` (default) takes a hardware WebGPU adapter, else the CPU. */
   backend?: Backend;
-  /** Where `cloister_bg.wasm` is served from, if not next to the glue. */
+  /**
+   * Which wasm build: 'auto' (default) takes the relaxed-SIMD build (fused multiply-add) where
+   * the browser validates relaxed SIMD, else the SIMD128 baseline.
+   */
+  wasm?: WasmBuildChoice;
+  /** Where a `cloister_bg*.wasm` is served from, if not next to the glue (overrides `wasm`). */
   wasmUrl?: string;
 }
+
+export type WasmBuildChoice = 'auto' | 'relaxed-simd' | 'simd128';
+export type WasmBuild = 'relaxed-simd' | 'simd128' | 'custom';
+/** Whether this engine accepts relaxed SIMD. */
+export declare function supportsRelaxedSimd(): boolean;
 
 export declare class SentenceEncoder {
   static load(options: EncoderLoadOptions): Promise<SentenceEncoder>;
   readonly backend: 'webgpu' | 'cpu';
   readonly backendReason: string;
+  /** The wasm build running. */
+  readonly wasmBuild: WasmBuild;
   readonly precision: 'int8' | 'fp32';
   tokenize(texts: string[]): number[][];
   /** One unit-length Float32Array(384) per text. */
   embed(texts: string[]): Promise<Float32Array[]>;
 }
 
-export declare function initWasm(wasmUrl?: string): Promise<unknown>;
+export declare function initWasm(wasmUrl?: string): Promise<WasmBuild>;
 
 export declare class CloisterError extends Error {
   readonly kind: string;
@@ -102,6 +114,8 @@ export declare class Cloister {
   static open(options: OpenOptions): Promise<Cloister>;
   readonly backend: 'webgpu' | 'cpu';
   readonly backendReason: string;
+  /** The wasm build running. */
+  readonly wasmBuild: WasmBuild;
   readonly precision: 'int8' | 'fp32';
   readonly storage: { persistent: boolean; error: string | null };
   readonly warnings: string[];

@@ -29,6 +29,8 @@ const ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking
 
 const CONFIGS = [
   { name: 'cloister-cpu', lib: 'cloister', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
+  // The baseline build browsers without relaxed SIMD get ('auto' picks relaxed SIMD here).
+  { name: 'cloister-cpu-simd128', lib: 'cloister', backend: 'cpu', wasm: 'simd128', n: CPU_N, rounds: ROUNDS },
   { name: 'transformers-wasm', lib: 'transformers', backend: 'wasm', n: CPU_N, rounds: ROUNDS },
   { name: 'cloister-webgpu', lib: 'cloister', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
   { name: 'transformers-webgpu', lib: 'transformers', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
@@ -105,7 +107,7 @@ try {
     const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
     const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
     try {
-      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}`;
+      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}`;
       process.stderr.write(`bench: ${config.name} (${config.n} sentences, ${config.rounds} rounds)...\n`);
       const first = await visit(context, `${base}&n=${config.n}&rounds=${config.rounds}`, requests, 3_600_000, profile);
       // Second visit, same profile: what an app's returning user waits for.
@@ -159,13 +161,14 @@ out.push('| library, backend | sentences | batch 1 (sent/s) | batch 32 (sent/s) 
 out.push('|---|---|---|---|---|---|---|');
 for (const r of Object.values(c)) {
   const sw = r.backend === 'webgpu' ? ' (SwiftShader, no GPU here)' : '';
-  out.push(`| ${r.name}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${mb(r.peakMemory.gpu)} MB` : 'n/a'} |`);
+  const build = r.detail?.wasmBuild ? `, ${r.detail.wasmBuild} build` : '';
+  out.push(`| ${r.name}${build}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${mb(r.peakMemory.gpu)} MB` : 'n/a'} |`);
 }
 out.push('');
 const ratio = (a, b, batch) => (c[a] && c[b] ? (c[a].throughput[batch].median / c[b].throughput[batch].median).toFixed(2) + 'x' : 'n/a');
 out.push('| ratio Cloister / transformers.js | batch 1 | batch 32 | download raw | download gzip |');
 out.push('|---|---|---|---|---|');
-for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu']]) {
+for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-cpu-simd128', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu']]) {
   if (!c[a] || !c[b]) continue;
   out.push(`| ${a} / ${b} | ${ratio(a, b, 1)} | ${ratio(a, b, 32)} | ${(c[a].download.raw / c[b].download.raw).toFixed(2)}x | ${(c[a].download.gzip / c[b].download.gzip).toFixed(2)}x |`);
 }

@@ -70,6 +70,21 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.match(r.reason, /no adapter|navigator\.gpu/);
     assert.deepEqual(r.idMismatches, []);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+    // Chromium validates relaxed SIMD, so 'auto' runs the fused multiply-add build.
+    assert.equal(r.wasmBuild, 'relaxed-simd');
+  });
+
+  test('the SIMD128 baseline build (browsers without relaxed SIMD) matches the reference too', async () => {
+    const baseline = await openPage(browser, '/tests/pages/encoder.html?wasm=simd128');
+    try {
+      const r = await baseline.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'cpu' }));
+      console.log(`cpu int8, simd128 build: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
+      assert.equal(r.wasmBuild, 'simd128');
+      assert.deepEqual(r.idMismatches, []);
+      assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+    } finally {
+      await baseline.close();
+    }
   });
 
   test('fp32 on the CPU matches the reference', async () => {

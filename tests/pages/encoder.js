@@ -2,13 +2,15 @@
 import { SentenceEncoder } from '/js/encoder.js';
 
 const MODELS = '/models/all-MiniLM-L6-v2';
+// ?wasm=simd128 loads the baseline build (once per page: the wasm starts once per realm).
+const WASM = new URLSearchParams(location.search).get('wasm') ?? 'auto';
 const encoders = new Map();
 
 async function encoder(model, backend) {
   const key = `${model}|${backend}`;
   if (!encoders.has(key)) {
     encoders.set(key, await SentenceEncoder.load({
-      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend,
+      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend, wasm: WASM,
     }));
   }
   return encoders.get(key);
@@ -34,7 +36,7 @@ window.parity = async ({ model, backend }) => {
   const cosines = rows.map((row, i) => cosine(row, ref.sentences[i].embedding));
   return {
     backend: enc.backend, reason: enc.backendReason, precision: enc.precision,
-    idMismatches, minCosine: Math.min(...cosines), ms,
+    wasmBuild: enc.wasmBuild, idMismatches, minCosine: Math.min(...cosines), ms,
     first: Array.from(rows[0]),
   };
 };
