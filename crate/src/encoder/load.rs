@@ -185,13 +185,15 @@ impl ModuleMapper for Dequantizer {
     }
 }
 
-/// The quantization recipe: symmetric int8, one f32 scale per block of 32 values. Per-tensor
-/// int8 loses too much on MiniLM's outlier weights (cosine 0.936 vs 0.9997 per block).
+/// The quantization recipe: symmetric int8, one f16 scale per block of 32 values. Per-tensor
+/// int8 loses too much on MiniLM's outlier weights (cosine 0.936 vs 0.9997 per block). f16
+/// scales cost nothing measurable (min cosine 0.9997097 vs 0.9997073 with f32 scales) and save
+/// 1.4 MB of download; blocks of 64 would save 0.7 MB more but drop it to 0.99958.
 pub fn int8_scheme() -> QuantScheme {
     QuantScheme::default()
         .with_value(QuantValue::Q8S)
         .with_store(QuantStore::Native)
-        .per_block([32], ScaleDtype::F32)
+        .per_block([32], ScaleDtype::F16)
 }
 
 /// Quantizes the weights of every linear layer and the word-embedding table.
@@ -277,7 +279,7 @@ pub fn convert_to_int8(
     // Parameter ids are random at init; derive them from the path so the same checkpoint
     // always converts to the same bytes (the manifest pins their sha256).
     let model = model.map(&mut StableIds { path: Vec::new() });
-    let mut out = BurnpackStore::from_bytes(None).metadata("model", "all-MiniLM-L6-v2 int8 per-block-32");
+    let mut out = BurnpackStore::from_bytes(None).metadata("model", "all-MiniLM-L6-v2 int8 per-block-32, f16 scales");
     model
         .save_into(&mut out)
         .map_err(|e| EncoderError::Backend(format!("could not write the burnpack record: {e}")))?;

@@ -223,7 +223,7 @@ fn convert(
         size: bytes.len() as u64,
         gzip_size: gzip_size(&bytes),
         recipe: "cloister convert: linear weights and word embeddings int8 symmetric, \
-                 per-block 32, f32 scales; biases, LayerNorm and position tables fp32"
+                 per-block 32, f16 scales; biases, LayerNorm and position tables fp32"
             .into(),
     };
     let text = std::fs::read_to_string(&manifest_path)
