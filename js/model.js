@@ -40,6 +40,12 @@ async function toCache(sha256, bytes) {
   }
 }
 
+/** Deletes every cached model (the Cache API entries this package wrote). */
+export async function forgetModels() {
+  if (typeof caches === 'undefined') return;
+  await caches.delete(CACHE);
+}
+
 /**
  * Bytes of `source` (URL or bytes). With `sha256`, a mismatch is a ModelIntegrityError and
  * nothing is cached. `onProgress({ what, loaded, total, fraction, cached })`.
@@ -59,17 +65,30 @@ export async function loadBytes(source, { what, sha256, onProgress } = {}) {
     report({ loaded: cached.length, total: cached.length, fraction: 1, cached: true });
     return cached;
   }
-  const response = await fetch(source);
+  let response;
+  try {
+    response = await fetch(source);
+  } catch (e) {
+    throw new ModelIntegrityError(`${what}: GET ${source} failed (${e?.message ?? e}); retry when online`, 'fetch');
+  }
   if (!response.ok) throw new ModelIntegrityError(`${what}: GET ${source} answered ${response.status}`, 'fetch');
   const total = Number(response.headers.get('Content-Length')) || 0;
   const reader = response.body.getReader();
   const chunks = [];
   let loaded = 0;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
+    let part;
+    try {
+      part = await reader.read();
+    } catch (e) {
+      // The connection dropped mid-body. Nothing was cached (only verified bytes ever are).
+      throw new ModelIntegrityError(
+        `${what}: download interrupted after ${loaded}${total ? ` of ${total}` : ''} bytes (${e?.message ?? e}); retry`,
+        'truncated');
+    }
+    if (part.done) break;
+    chunks.push(part.value);
+    loaded += part.value.length;
     report({ loaded, total, fraction: total ? loaded / total : 0, cached: false });
   }
   const bytes = new Uint8Array(loaded);

@@ -20,8 +20,10 @@ const TYPES = {
  * Starts the server; resolves to { server, url }. `log` receives one line per request;
  * `onRequest({ method, path, status, bytes })` the same as data (benchmarks count bytes with it).
  * Responses carry a validator, so a revisit revalidates (304) instead of downloading again.
+ * `intercept(req, res, { file, size })` may answer a request itself (fault-injection tests) by
+ * returning true.
  */
-export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = null, headers = {}, root = ROOT } = {}) {
+export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = null, intercept = null, headers = {}, root = ROOT } = {}) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     let path = decodeURIComponent(url.pathname);
@@ -47,6 +49,10 @@ export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = nu
     }
     if (stat.isDirectory()) {
       res.writeHead(302, { Location: url.pathname + '/' }).end();
+      return;
+    }
+    if (intercept?.(req, res, { file, size: stat.size })) {
+      log?.(`${req.method} ${req.url} intercepted`);
       return;
     }
     // 'no-cache' = revalidate every time, so a rebuilt file is never served stale.

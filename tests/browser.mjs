@@ -16,9 +16,9 @@ const BASE_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-netwo
  * which headless Chromium needs for WebGPU (SwiftShader on a machine without a GPU);
  * without it `requestAdapter()` returns null: the "no WebGPU" case.
  */
-export async function openBrowser({ webgpu, log, root } = {}) {
+export async function openBrowser({ webgpu, log, root, intercept } = {}) {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium chromium-driver`);
-  const { server, url } = await serve({ log, root });
+  const { server, url } = await serve({ log, root, intercept });
   const profile = mkdtempSync(join(tmpdir(), 'cloister-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
