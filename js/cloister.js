@@ -131,8 +131,8 @@ export class Cloister {
     }
   }
 
-  /** 'webgpu' or 'cpu'. */
-  get backend() { return this.#info.backend; }
+  /** 'webgpu' or 'cpu' (after a WebGPU device loss, 'cpu'). */
+  get backend() { return this.#mirror.backend ?? this.#info.backend; }
   /** The wasm build running: 'relaxed-simd' (fused multiply-add), 'simd128' or 'custom'. */
   get wasmBuild() { return this.#info.wasmBuild; }
   get backendReason() { return this.#info.backendReason; }
@@ -152,7 +152,8 @@ export class Cloister {
   weights() { return this.#mirror.weights; }
   async exportProfile() { return JSON.parse(await this.#client.call('exportProfile')); }
   importProfile(json) { return this.#client.call('importProfile', typeof json === 'string' ? json : JSON.stringify(json)); }
-  forget() { return this.#client.call('forget'); }
+  /** Deletes the profile everywhere; the cached model too unless `{ keepModel: true }`. */
+  forget(options = {}) { return this.#client.call('forget', options); }
   profileMap(candidates) { return this.#client.call('profileMap', candidates); }
   async embed(texts) {
     const flat = await this.#client.call('embed', texts);

@@ -3,9 +3,31 @@
 // It converts and schedules; ranking and profile logic live in the Rust core.
 import { WasmEncoder, WasmRecommender } from '../dist/pkg/cloister.js';
 import { fromWasm, StorageError } from './errors.js';
-import { loadBytes } from './model.js';
+import { forgetModels, loadBytes } from './model.js';
 import { StateStore } from './store.js';
 import { startWasm } from './wasm.js';
+
+/**
+ * Calls `onLost(info)` when a WebGPU device created in this realm is lost (driver reset, GPU
+ * process crash, `destroy()`). wgpu creates the device inside the wasm, so the only place to see
+ * it is `GPUAdapter.prototype.requestDevice`; the wrapper only adds a `lost` listener.
+ */
+function watchGpuDevices(onLost) {
+  if (typeof GPUAdapter === 'undefined') return;
+  const original = GPUAdapter.prototype.requestDevice;
+  if (original.cloisterWatchers) {
+    original.cloisterWatchers.push(onLost);
+    return;
+  }
+  const watchers = [onLost];
+  const wrapped = async function requestDevice(...args) {
+    const device = await original.apply(this, args);
+    device.lost.then((info) => watchers.forEach((w) => w(info)));
+    return device;
+  };
+  wrapped.cloisterWatchers = watchers;
+  GPUAdapter.prototype.requestDevice = wrapped;
+}
 
 export class Core {
   encoder = null;
@@ -27,6 +49,12 @@ export class Core {
       loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
     ]);
     this.timings.downloadMs = performance.now() - t0;
+    this.options = options;
+    if ((options.backend ?? 'auto') !== 'cpu') {
+      watchGpuDevices((info) => {
+        if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
+      });
+    }
     const t1 = performance.now();
     try {
       this.encoder = await WasmEncoder.load(model, tokenizer, options.backend ?? 'auto');
@@ -46,6 +74,43 @@ export class Core {
     await this.store.open({ persistent: options.persist !== false });
     await this.store.exclusive(() => this.#reload());
     return this.info();
+  }
+
+  /**
+   * After a WebGPU device loss: load the same model on the CPU and hand it to the recommender.
+   * The profile, weights and cached embeddings are untouched; the session goes on.
+   */
+  async #fallBackToCpu() {
+    const why = this.gpuLost;
+    this.gpuLost = null;
+    const [model, tokenizer] = await Promise.all([
+      loadBytes(this.options.model, { what: 'model', sha256: this.options.integrity?.model }),
+      loadBytes(this.options.tokenizer, { what: 'tokenizer', sha256: this.options.integrity?.tokenizer }),
+    ]);
+    let cpu;
+    try {
+      cpu = await WasmEncoder.load(model, tokenizer, 'cpu');
+      this.rec?.setEncoder(cpu);
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    this.encoder = cpu;
+    this.warnings.push(`the WebGPU device was lost (${why}); continuing on the CPU`);
+  }
+
+  /** Runs `fn`, first moving to the CPU if the GPU was lost, and once more after a loss mid-call. */
+  async #withDevice(fn) {
+    if (this.gpuLost) await this.#fallBackToCpu();
+    try {
+      return await fn();
+    } catch (e) {
+      // A loss during the call shows up as a failed GPU operation; the lost promise has fired
+      // by the time the error reaches here.
+      await new Promise((ok) => setTimeout(ok, 0));
+      if (!this.gpuLost) throw e;
+      await this.#fallBackToCpu();
+      return fn();
+    }
   }
 
   info() {
@@ -109,14 +174,14 @@ export class Core {
 
   async embed(texts) {
     try {
-      return await this.encoder.embed(texts);
+      return await this.#withDevice(() => this.encoder.embed(texts));
     } catch (e) {
       throw fromWasm(e);
     }
   }
 
-  record(event) { return this.#change(() => this.rec.record(event)); }
-  stateInterest(text, weight) { return this.#change(() => this.rec.stateInterest(text, weight)); }
+  record(event) { return this.#change(() => this.#withDevice(() => this.rec.record(event))); }
+  stateInterest(text, weight) { return this.#change(() => this.#withDevice(() => this.rec.stateInterest(text, weight))); }
   removeInterest(id) { return this.#change(() => this.rec.removeInterest(id)); }
   feedback(impressionId, chosen) { return this.#change(() => this.rec.feedback(impressionId, chosen)); }
   importProfile(json) { return this.#change(() => this.rec.importProfile(json)); }
@@ -126,7 +191,7 @@ export class Core {
     await this.store.exclusive(() => this.#reload());
     const t = performance.now();
     try {
-      const result = await this.rec.rerank(candidates, options ?? {});
+      const result = await this.#withDevice(() => this.rec.rerank(candidates, options ?? {}));
       this.timings.rerankMs = performance.now() - t;
       return result;
     } catch (e) {
@@ -139,18 +204,26 @@ export class Core {
   exportProfile() { this.#requireProfile(); return this.rec.exportProfile(); }
   profileMap(candidates) { this.#requireProfile(); return this.rec.profileMap(candidates); }
 
-  async forget() {
+  /**
+   * Deletes the profile from memory and IndexedDB (quarantined copies too) and, unless
+   * `keepModel`, the cached model from the Cache API.
+   */
+  async forget({ keepModel = false } = {}) {
     this.#requireProfile();
     await this.store.exclusive(async () => {
       this.rec.forget();
       await this.store.clear();
       this.rev = 0;
     });
+    this.warnings = [];
+    if (!keepModel) await forgetModels();
   }
 
   /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */
   mirror() {
-    return this.rec ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings } : null;
+    return this.rec
+      ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings, backend: this.encoder.backend }
+      : { interests: [], weights: null, storage: null, warnings: this.warnings, backend: this.encoder?.backend };
   }
 
   close() {

@@ -296,6 +296,19 @@ impl WasmRecommender {
         Ok(WasmRecommender { rec: Rc::new(RefCell::new(rec)), encoder: Rc::clone(&encoder.inner) })
     }
 
+    /// Swaps the encoder (the WebGPU device was lost: the JS layer loads a CPU one). Profile,
+    /// weights and cached embeddings stay; the model must be the same file.
+    #[wasm_bindgen(js_name = setEncoder)]
+    pub fn set_encoder(&mut self, encoder: &WasmEncoder) -> Result<(), JsValue> {
+        if encoder.inner.model_sha256() != self.encoder.model_sha256() {
+            return Err(js_error(EncoderError::InvalidOption(
+                "setEncoder needs an encoder of the same model file".into(),
+            )));
+        }
+        self.encoder = Rc::clone(&encoder.inner);
+        Ok(())
+    }
+
     /// Records one event (validated; its text is embedded if new).
     pub fn record(&self, event: JsValue) -> Promise {
         let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
