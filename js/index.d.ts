@@ -132,7 +132,11 @@ export declare class Cloister {
   weights(): Weights;
   exportProfile(): Promise<object>;
   importProfile(json: object | string): Promise<void>;
-  forget(): Promise<void>;
+  /**
+   * Deletes the profile from memory and IndexedDB (quarantined copies included) and the cached
+   * model from the Cache API, unless `keepModel: true`.
+   */
+  forget(options?: { keepModel?: boolean }): Promise<void>;
   /** 2D map of history, interests and the given candidates, for display. */
   profileMap(candidates?: [string, string][]): Promise<{ kind: string; id: string; label: string; x: number; y: number }[]>;
   embed(texts: string[]): Promise<Float32Array[]>;

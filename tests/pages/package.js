@@ -2,6 +2,17 @@
 import { Cloister } from '/js/index.js';
 
 const DIR = '/models/all-MiniLM-L6-v2';
+
+// Test hook: every WebGPU device this page creates, so a test can destroy one (device loss).
+window.gpuDevices = [];
+if (typeof GPUAdapter !== 'undefined') {
+  const original = GPUAdapter.prototype.requestDevice;
+  GPUAdapter.prototype.requestDevice = async function requestDevice(...args) {
+    const device = await original.apply(this, args);
+    window.gpuDevices.push(device);
+    return device;
+  };
+}
 let manifest;
 
 async function pins() {
@@ -14,7 +25,7 @@ window.open_ = async (opts = {}) => {
   const integrity = opts.badPin ? { model: '0'.repeat(64) } : await pins();
   try {
     const rec = await Cloister.open({
-      model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+      model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: opts.backend ?? 'cpu',
       integrity, namespace: opts.namespace ?? 'test', profile: opts.profile, worker: opts.worker,
       onProgress: (p) => progress.push(p),
     });
@@ -36,6 +47,13 @@ window.recordMany = async (from, n) => {
 
 window.rankSome = async () => {
   const candidates = [0, 1, 2, 3].map((i) => ({ id: `c${i}`, text: `Candidate ${i} about ${['cooking', 'travel', 'music', 'gardens'][i]}`, server_score: 1 }));
+  const r = await window.rec.rerank(candidates, { k: 4 });
+  return r.items.map((x) => x.id);
+};
+
+/** Candidates with texts never embedded before (so the encoder must run). */
+window.rankNew = async (tag) => {
+  const candidates = ['lentils', 'ferries', 'violins', 'orchids'].map((w, i) => ({ id: `${tag}-${i}`, text: `${tag}: a short guide to ${w}`, server_score: 1 }));
   const r = await window.rec.rerank(candidates, { k: 4 });
   return r.items.map((x) => x.id);
 };
@@ -62,5 +80,44 @@ window.quarantined = () => new Promise((ok, fail) => {
     r.onerror = () => fail(r.error);
   };
 });
+
+/** What the origin holds: this namespace's IndexedDB record and quarantine, and Cache API entries. */
+window.storageSnapshot = async (namespace) => {
+  const db = await new Promise((ok, fail) => {
+    const req = indexedDB.open('cloister', 1);
+    req.onsuccess = () => ok(req.result);
+    req.onerror = () => fail(req.error);
+  });
+  const all = (store) => new Promise((ok, fail) => {
+    const r = db.transaction(store).objectStore(store).getAll();
+    r.onsuccess = () => ok(r.result);
+    r.onerror = () => fail(r.error);
+  });
+  const record = await new Promise((ok, fail) => {
+    const r = db.transaction('records').objectStore('records').get(namespace);
+    r.onsuccess = () => ok(r.result ?? null);
+    r.onerror = () => fail(r.error);
+  });
+  const quarantine = (await all('quarantine')).filter((q) => q.namespace === namespace).length;
+  db.close();
+  const caches_ = {};
+  for (const name of await caches.keys()) caches_[name] = (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
+  return { record: record != null, quarantine, caches: caches_ };
+};
+
+/** Sha-256 of each cached model entry, to prove no partial download was kept. */
+window.cachedModelHashes = async () => {
+  const out = [];
+  if (!(await caches.has('cloister-models-v1'))) return out;
+  const cache = await caches.open('cloister-models-v1');
+  for (const req of await cache.keys()) {
+    const bytes = await (await cache.match(req)).arrayBuffer();
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    out.push({ key: new URL(req.url).pathname, size: bytes.byteLength, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('') });
+  }
+  return out;
+};
+
+window.pins = pins;
 
 window.ready = true;
