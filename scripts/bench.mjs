@@ -6,8 +6,9 @@
 // Environment: BENCH_ROUNDS (timed passes per batch size on the CPU paths, default 5),
 // BENCH_GPU_N / BENCH_GPU_ROUNDS (sentences and passes on WebGPU, default 32 / 2: on a machine
 // without a GPU WebGPU runs on SwiftShader at ~1 sentence/s), BENCH_ONLY (comma list of
-// config names, e.g. cloister-cpu,transformers-wasm), BENCH_N (sentences on the CPU paths, default
-// 256), BENCH_OUT (JSON results path).
+// config names, e.g. cloister-cpu,transformers-wasm,load), BENCH_N (sentences on the CPU paths, default
+// 256), BENCH_OUT (JSON results path), BENCH_LOAD_EVENTS (events in the load benchmark,
+// default 100000; 0 skips it).
 import { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -42,31 +43,24 @@ function gzipBytes(path) {
   return gzipCache.get(path);
 }
 
-/** Peak resident memory (VmHWM) of the browser's renderer and GPU processes, in bytes. */
+/** Peak resident memory (VmHWM) of this browser's page renderer and GPU process, in bytes. */
 function peakMemory(profileDir) {
-  const procs = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      procs.push({ pid: Number(pid), ppid, cmd });
-    } catch { /* gone */ }
-  }
-  const browser = procs.find((p) => p.cmd.some((a) => a === `--user-data-dir=${profileDir}`) && !p.cmd.some((a) => a.startsWith('--type=')));
-  if (!browser) return null;
-  const family = new Set([browser.pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of procs) if (!family.has(p.pid) && family.has(p.ppid)) { family.add(p.pid); grew = true; }
-  }
   const out = { renderer: 0, gpu: 0 };
-  for (const p of procs.filter((q) => family.has(q.pid))) {
-    const type = p.cmd.find((a) => a.startsWith('--type='))?.slice(7);
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    let cmd;
+    try {
+      // Chromium rewrites its child processes' titles: the arguments arrive as one string.
+      cmd = ` ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')} `;
+    } catch {
+      continue; // gone
+    }
+    // Every process of this browser carries its profile dir; the WebUI renderer is not the page's.
+    if (!cmd.includes(` --user-data-dir=${profileDir} `) || cmd.includes(' --top-chrome-webui ')) continue;
+    const type = / --type=(\S+)/.exec(cmd)?.[1];
     const key = type === 'renderer' ? 'renderer' : type === 'gpu-process' ? 'gpu' : null;
     if (!key) continue;
     try {
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (hwm) out[key] = Math.max(out[key], Number(hwm[1]) * 1024);
     } catch { /* gone */ }
   }
@@ -119,6 +113,26 @@ try {
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+    }
+  }
+  // The load benchmark (issue 6): profile, ranking, feedback and storage under volume.
+  const loadEvents = Number(process.env.BENCH_LOAD_EVENTS ?? 100_000);
+  if (loadEvents > 0 && (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes('load'))) {
+    // Saved after every change, each event writes the whole record (~120 KB) to IndexedDB:
+    // a tenth of the events shows that cost without an hour-long run.
+    for (const persist of [true, false]) {
+      const events = persist ? Math.min(loadEvents, 10_000) : loadEvents;
+      const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
+      const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+      try {
+        process.stderr.write(`bench: load, ${events} events, persist ${persist}...\n`);
+        const r = await visit(context, `${url}/bench/load.html?events=${events}&persist=${persist ? 1 : 0}`, requests, 3_600_000, profile);
+        delete r.download;
+        results[persist ? 'loadPersisted' : 'loadInMemory'] = r;
+      } finally {
+        await context.close();
+        rmSync(profile, { recursive: true, force: true });
+      }
     }
   }
 } finally {
@@ -180,5 +194,10 @@ out.push('');
 out.push('Downloads per configuration (first visit):');
 for (const r of Object.values(c)) {
   out.push(`- ${r.name}: ${r.download.files.filter((f) => f.raw > 100_000).map((f) => `${f.path} ${mb(f.raw)} MB (${mb(f.gzip)})`).join('; ')}`);
+}
+for (const key of ['loadPersisted', 'loadInMemory']) {
+  const r = results[key];
+  if (!r) continue;
+  out.push(`- load (${r.persist ? 'saved to IndexedDB after every change' : 'persist: false'}, worker ${r.inWorker}): ${r.events} events in ${(r.eventsMs / 1000).toFixed(1)} s (${(r.eventsMs * 1000 / r.events).toFixed(0)} us/event), profile holds ${r.profileEvents}; 10,000 candidates re-ranked in ${r.rerank10kMs.toFixed(0)} ms (median of 5); 1,000 feedback steps (rerank 100 + feedback) in ${(r.feedbackMs / 1000).toFixed(1)} s; weights finite ${r.weightsFinite}; peak renderer memory ${r.peakMemory ? mb(r.peakMemory.renderer) + ' MB' : 'n/a'}`);
 }
 console.log(out.join('\n'));

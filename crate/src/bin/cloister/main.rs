@@ -113,6 +113,10 @@ enum Command {
         /// Worker threads for the CPU backend (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Load benchmark instead: 100,000 events into one profile, 10,000 candidates,
+        /// 1,000 feedback steps; time and peak memory of each.
+        #[arg(long)]
+        load: bool,
     },
 }
 
@@ -534,6 +538,97 @@ fn bench_rerank(encoder: &Encoder) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Peak resident set of this process so far (Linux VmHWM), in MB; None where unreadable.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn peak_rss_text() -> String {
+    peak_rss_mb().map_or_else(|| "n/a".into(), |mb| format!("{mb:.0} MB"))
+}
+
+/// The load benchmark (issue 6): the profile, the ranker and the online weights under volume,
+/// with embeddings of the 256 benchmark sentences reused (the encoder is benchmarked apart).
+fn bench_load(model: Option<PathBuf>, tokenizer: Option<PathBuf>, precision: PrecisionArg) -> Result<(), CliError> {
+    use cloister::rank::{Candidate, Related};
+    use cloister::{Event, EventKind, Item, Prior, Recommender, RerankOptions};
+    let encoder = load_encoder(model, tokenizer, precision)?;
+    let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt").lines().map(String::from).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embeddings = encoder.embed(&refs)?;
+    println!("cloister bench --load: peak RSS after loading the model and embedding 256 texts: {}", peak_rss_text());
+    let mut rec = Recommender::new(&Prior::default(), encoder.model_sha256());
+    rec.put_embeddings(&texts, &embeddings)?;
+    let kinds = [EventKind::View, EventKind::Click, EventKind::Dwell, EventKind::Purchase, EventKind::Dismiss, EventKind::Rate];
+
+    let started = Instant::now();
+    for i in 0..100_000usize {
+        let kind = kinds[i % kinds.len()];
+        let value = match kind {
+            EventKind::Dwell => Some(30.0),
+            EventKind::Rate => Some(4.0),
+            _ => None,
+        };
+        let item = Item { id: format!("item-{i}"), text: texts[i % 256].clone(), category: Some(format!("cat{}", i % 13)) };
+        rec.record(Event { item, kind, value, at: i as i64 })?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "100000 events folded into one profile: {:.2} s ({:.1} us/event); saved state {} bytes; peak RSS {}",
+        elapsed,
+        elapsed * 1e6 / 100_000.0,
+        rec.to_bytes().len(),
+        peak_rss_text()
+    );
+
+    let candidates: Vec<Candidate> = (0..10_000usize)
+        .map(|i| Candidate {
+            id: format!("c{i}"),
+            text: texts[i % 256].clone(),
+            server_score: (10_000 - i) as f64,
+            category: Some(format!("cat{}", i % 13)),
+            features: Default::default(),
+            related: vec![Related { id: format!("item-{}", 99_999 - i % 50), weight: 0.5 }],
+            embedding: None,
+            model: None,
+        })
+        .collect();
+    let options = RerankOptions { k: Some(10), ..Default::default() };
+    let mut times = Vec::new();
+    for _ in 0..10 {
+        let list = candidates.clone();
+        let started = Instant::now();
+        rec.rerank(list, &options)?;
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "10000 candidates re-ranked against that profile: median {:.1} ms (10 runs); peak RSS {}",
+        times[times.len() / 2],
+        peak_rss_text()
+    );
+
+    let started = Instant::now();
+    for step in 0..1_000usize {
+        let list: Vec<Candidate> = candidates[(step * 37) % 9_900..][..100].to_vec();
+        let reranked = rec.rerank(list, &options)?;
+        let chosen = reranked.ranking.items[step % 10].id.clone();
+        rec.feedback(&reranked.impression_id, &[chosen])?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let finite = rec.weights().current.values().all(|w| w.is_finite());
+    println!(
+        "1000 feedback steps (rerank 100 + feedback each): {:.2} s ({:.0} us/step); weights finite: {finite}; peak RSS {}",
+        elapsed,
+        elapsed * 1e6 / 1_000.0,
+        peak_rss_text()
+    );
+    Ok(())
+}
+
 impl From<cloister::InputError> for CliError {
     fn from(e: cloister::InputError) -> Self {
         Self::Usage(format!("{}: {}", e.kind, e.message))
@@ -580,7 +675,14 @@ fn main() -> ExitCode {
             wasm,
             sentences,
             threads,
-        } => bench(model, tokenizer, precision, rounds, wasm, sentences, threads),
+            load,
+        } => {
+            if load {
+                bench_load(model, tokenizer, precision)
+            } else {
+                bench(model, tokenizer, precision, rounds, wasm, sentences, threads)
+            }
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
