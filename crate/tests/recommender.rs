@@ -132,6 +132,20 @@ fn sequence_match_uses_related_against_the_private_history() {
     assert_eq!(c1.explanation.source.as_ref().unwrap().id, "h9");
 }
 
+/// Found by the `candidates` fuzz target: a list of one candidate ranks, but feedback on it is
+/// a typed `invalid_feedback` error (a softmax over one item has nothing to learn) and leaves
+/// the weights as they were. The input is kept in crate/fuzz/regressions/candidates-one-item.
+#[test]
+fn feedback_on_a_one_item_list_is_a_typed_error_and_changes_nothing() {
+    let (mut rec, candidates) = two_cluster_setup();
+    let ranked = rec.rerank(candidates[..1].to_vec(), &RerankOptions { k: Some(1), diversity: 0.7, explore: None }).unwrap();
+    assert_eq!(ranked.ranking.items.len(), 1);
+    let before = rec.weights().clone();
+    let err = rec.feedback(&ranked.impression_id, &[ranked.ranking.items[0].id.clone()]).unwrap_err();
+    assert_eq!(err.kind, "invalid_feedback");
+    assert_eq!(rec.weights(), &before);
+}
+
 #[test]
 fn feedback_moves_weights_and_ranking_towards_what_was_chosen() {
     let (mut rec, candidates) = two_cluster_setup();
