@@ -46,6 +46,18 @@ impl Default for EncoderOptions {
     }
 }
 
+impl EncoderOptions {
+    /// The defaults for a backend. On WebGPU every op is a dispatch whose fixed cost dwarfs a
+    /// padded row, so micro-batches are bigger and may carry more padding; on the CPU a padded
+    /// row costs what a real one does.
+    pub fn for_backend(backend: Backend) -> Self {
+        match backend {
+            Backend::Cpu => Self::default(),
+            Backend::WebGpu => Self { micro_batch: 32, max_padding_percent: 50, ..Self::default() },
+        }
+    }
+}
+
 /// Row-major embeddings, one row of `EMBEDDING_DIM` floats per input text, in input order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Embeddings {
@@ -96,7 +108,7 @@ impl Encoder {
         device: Device,
         backend: Backend,
     ) -> Result<Self, EncoderError> {
-        Self::load_with_options(model, tokenizer, device, backend, EncoderOptions::default())
+        Self::load_with_options(model, tokenizer, device, backend, EncoderOptions::for_backend(backend))
     }
 
     pub fn load_with_options(
