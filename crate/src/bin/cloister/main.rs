@@ -487,10 +487,28 @@ fn eval(
     Ok(())
 }
 
+/// Re-ranks `candidates` (shown window 10) `rounds` times; the times in seconds, sorted.
+fn time_reranks(
+    rec: &mut cloister::Recommender,
+    candidates: &[cloister::Candidate],
+    rounds: usize,
+) -> Result<Vec<f64>, CliError> {
+    let options = cloister::RerankOptions { k: Some(10), ..Default::default() };
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let list = candidates.to_vec();
+        let started = Instant::now();
+        rec.rerank(list, &options)?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times)
+}
+
 /// Re-ranking with cached embeddings: 100 and 10,000 candidates against a 30-event profile.
 fn bench_rerank(encoder: &Encoder) -> Result<(), CliError> {
     use cloister::rank::{Candidate, Related};
-    use cloister::{Event, EventKind, Item, Prior, Recommender, RerankOptions};
+    use cloister::{Event, EventKind, Item, Prior, Recommender};
     let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt").lines().map(String::from).collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embeddings = encoder.embed(&refs)?;
@@ -519,20 +537,12 @@ fn bench_rerank(encoder: &Encoder) -> Result<(), CliError> {
                 model: None,
             })
             .collect();
-        let options = RerankOptions { k: Some(10), ..Default::default() };
         let rounds = if n <= 100 { 500 } else { 20 };
-        let mut times = Vec::with_capacity(rounds);
-        for _ in 0..rounds {
-            let list = candidates.clone();
-            let started = Instant::now();
-            rec.rerank(list, &options)?;
-            times.push(started.elapsed().as_secs_f64() * 1e6);
-        }
-        times.sort_by(f64::total_cmp);
+        let times = time_reranks(&mut rec, &candidates, rounds)?;
         println!(
             "rerank {n} candidates (cached embeddings, 30-event profile): median {:.0} us, p90 {:.0} us ({rounds} runs)",
-            times[rounds / 2],
-            times[rounds * 9 / 10]
+            times[rounds / 2] * 1e6,
+            times[rounds * 9 / 10] * 1e6
         );
     }
     Ok(())
@@ -596,20 +606,13 @@ fn bench_load(model: Option<PathBuf>, tokenizer: Option<PathBuf>, precision: Pre
             model: None,
         })
         .collect();
-    let options = RerankOptions { k: Some(10), ..Default::default() };
-    let mut times = Vec::new();
-    for _ in 0..10 {
-        let list = candidates.clone();
-        let started = Instant::now();
-        rec.rerank(list, &options)?;
-        times.push(started.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
+    let times = time_reranks(&mut rec, &candidates, 10)?;
     println!(
         "10000 candidates re-ranked against that profile: median {:.1} ms (10 runs); peak RSS {}",
-        times[times.len() / 2],
+        times[times.len() / 2] * 1e3,
         peak_rss_text()
     );
+    let options = RerankOptions { k: Some(10), ..Default::default() };
 
     let started = Instant::now();
     for step in 0..1_000usize {
