@@ -46,6 +46,38 @@ fn int8_matches_the_reference() {
     assert!(min >= 0.9995, "int8 min cosine {min}");
 }
 
+/// The int8 file through the integer kernel (the browser's CPU path) and through burn's f32
+/// matmul (WebGPU's path, and the native default) give the same embeddings, up to the
+/// kernel's 16-bit activations.
+#[test]
+fn int8_with_f32_matmul_agrees_with_the_integer_kernel() {
+    let with = |int8_matmul| {
+        Encoder::load_with_options(
+            model_file("model.int8.bpk"),
+            &model_file("tokenizer.json"),
+            cpu_device(),
+            Backend::Cpu,
+            EncoderOptions { int8_matmul, ..Default::default() },
+        )
+        .unwrap()
+    };
+    let (integer, float) = (with(true), with(false));
+    assert!(integer.int8_matmul() && !float.int8_matmul());
+    let min = min_cosine(&integer);
+    println!("int8, integer kernel, min cosine {min:.7}");
+    assert!(min >= 0.9995, "int8 with the integer kernel: min cosine {min}");
+    let min = min_cosine(&float);
+    println!("int8, f32 matmul, min cosine {min:.7}");
+    assert!(min >= 0.9995, "int8 with f32 matmul: min cosine {min}");
+    let reference = reference();
+    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let (a, b) = (integer.embed(&texts).unwrap(), float.embed(&texts).unwrap());
+    for i in 0..texts.len() {
+        let c = cosine(a.row(i), b.row(i));
+        assert!(c > 0.99999, "text {i}: integer vs f32 matmul cosine {c}");
+    }
+}
+
 #[test]
 fn batch_size_and_padding_do_not_change_embeddings() {
     let reference = reference();

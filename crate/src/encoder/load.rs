@@ -1,5 +1,6 @@
 //! Bytes to a ready model: format detection, the HF safetensors checkpoint (fp32), the
-//! converted burnpack record (int8 per-block-32, dequantized once here), and the conversion.
+//! converted burnpack record (int8 per-block-32 along each linear's inputs, see `record`), and
+//! the conversion.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::store::burn_pack::Error as PackError;
@@ -15,8 +16,9 @@ use burn::tensor::{Bytes, DType, Device, Tensor};
 
 use sha2::Digest;
 
-use super::bert::BertModel;
+use super::bert::{BertModel, Int8Layers};
 use super::config::MiniLmConfig;
+use super::record::Int8Record;
 use crate::error::EncoderError;
 
 /// How the weights are stored in the file given to `Encoder::load`.
@@ -24,7 +26,8 @@ use crate::error::EncoderError;
 pub enum Precision {
     /// The original fp32 checkpoint (safetensors). Used for parity checks.
     Fp32,
-    /// Int8 per-block(32) weights in a burnpack record, dequantized to fp32 at load.
+    /// Int8 per-block(32) weights in a burnpack record: run by the integer kernel on the CPU,
+    /// dequantized to fp32 at load for WebGPU.
     Int8,
 }
 
@@ -87,35 +90,46 @@ fn is_unused_hf_tensor(name: &str) -> bool {
     name == "embeddings.position_ids" || name.starts_with("pooler.")
 }
 
-/// Loads model bytes (either format) into a module on `device`, fp32 in memory.
+/// Loads model bytes (either format) into a module on `device`. With `int8_matmul` an int8
+/// file's linear layers go to the integer kernel instead ([`Int8Layers`], CPU only) and the
+/// module keeps only the rest; otherwise everything is fp32 in memory.
 pub fn load_model(
     bytes: Vec<u8>,
     config: &MiniLmConfig,
     device: &Device,
-) -> Result<(BertModel, Precision), EncoderError> {
+    int8_matmul: bool,
+) -> Result<(BertModel, Option<Int8Layers>, Precision), EncoderError> {
     let precision = detect_format(&bytes)?;
     // Weights are read and dequantized on the CPU whatever the target: burn's quantized
     // kernels are slow on wgpu (and stalled on SwiftShader), and this is a one-off cost.
     let cpu = Device::flex();
-    let mut model = BertModel::new(config, &cpu);
-    let result = match precision {
+    let (model, int8) = match precision {
         Precision::Fp32 => {
+            let mut model = BertModel::new(config, &cpu);
             let mut store = HF_TO_BURN.iter().fold(
                 SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter),
                 |store, (from, to)| store.with_key_remapping(*from, *to),
             );
-            model.load_from(&mut store).map_err(safetensors_error)?
+            check_apply_result(&model.load_from(&mut store).map_err(safetensors_error)?)?;
+            (model, None)
         }
         Precision::Int8 => {
+            let mut record = Int8Record::new(config, &cpu);
             let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
-            model.load_from(&mut store).map_err(burnpack_error)?
+            check_apply_result(&record.load_from(&mut store).map_err(burnpack_error)?)?;
+            // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
+            // The integer kernel recovers the exact int8 values from the dequantized weights.
+            let record = record.map(&mut Dequantizer);
+            let int8 = if int8_matmul {
+                Some(Int8Layers::from_record(&record, config.heads)?)
+            } else {
+                None
+            };
+            (record.into_model(config, &cpu, int8.is_none()), int8)
         }
     };
-    check_apply_result(&result)?;
-    // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
-    let model = model.map(&mut Dequantizer);
     let model = if *device == cpu { model } else { model.to_device(device) };
-    Ok((model, precision))
+    Ok((model, int8, precision))
 }
 
 /// The store's first line only: its summaries are long tables meant for terminals.
@@ -196,7 +210,8 @@ pub fn int8_scheme() -> QuantScheme {
         .per_block([32], ScaleDtype::F16)
 }
 
-/// Quantizes the weights of every linear layer and the word-embedding table.
+/// Quantizes the weights of every linear layer (stored `[outputs][inputs]`, so the blocks of
+/// 32 run along the inputs) and the word-embedding table.
 struct Int8Quantizer {
     scheme: QuantScheme,
     path: Vec<String>,
@@ -216,7 +231,8 @@ impl ModuleMapper for Int8Quantizer {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let path = self.path.join(".");
-        let in_linear = self.containers.last().map(String::as_str) == Some("Struct:Linear");
+        let in_linear =
+            self.containers.last().map(String::as_str) == Some("Struct:TransposedLinear");
         let quantize = (in_linear && path.ends_with(".weight"))
             || path == "embeddings.word_embeddings.weight";
         if !quantize {
@@ -271,7 +287,7 @@ pub fn convert_to_int8(
     );
     let result = model.load_from(&mut store).map_err(safetensors_error)?;
     check_apply_result(&result)?;
-    let model = model.map(&mut Int8Quantizer {
+    let model = Int8Record::from_model(model).map(&mut Int8Quantizer {
         scheme: int8_scheme(),
         path: Vec::new(),
         containers: Vec::new(),
@@ -279,7 +295,10 @@ pub fn convert_to_int8(
     // Parameter ids are random at init; derive them from the path so the same checkpoint
     // always converts to the same bytes (the manifest pins their sha256).
     let model = model.map(&mut StableIds { path: Vec::new() });
-    let mut out = BurnpackStore::from_bytes(None).metadata("model", "all-MiniLM-L6-v2 int8 per-block-32, f16 scales");
+    let mut out = BurnpackStore::from_bytes(None).metadata(
+        "model",
+        "all-MiniLM-L6-v2 int8 per-block-32, f16 scales; linear weights [outputs][inputs]",
+    );
     model
         .save_into(&mut out)
         .map_err(|e| EncoderError::Backend(format!("could not write the burnpack record: {e}")))?;

@@ -9,7 +9,7 @@ use std::time::Instant;
 mod requests;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use cloister::encoder::{self, device::cpu_device, Backend, Encoder, MiniLmConfig};
+use cloister::encoder::{self, device::cpu_device, Backend, Encoder, EncoderOptions, MiniLmConfig};
 use cloister::manifest::{sha256_hex, FilePin, Manifest};
 use cloister::EncoderError;
 
@@ -174,13 +174,17 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::Io(path.to_path_buf(), e))
 }
 
+fn tokenizer_path(given: &Option<PathBuf>) -> PathBuf {
+    given.clone().unwrap_or_else(|| model_dir().join("tokenizer.json"))
+}
+
 fn load_encoder(
     model: Option<PathBuf>,
     tokenizer: Option<PathBuf>,
     precision: PrecisionArg,
 ) -> Result<Encoder, CliError> {
     let model_path = model.unwrap_or_else(|| default_model(precision));
-    let tokenizer_path = tokenizer.unwrap_or_else(|| model_dir().join("tokenizer.json"));
+    let tokenizer_path = tokenizer_path(&tokenizer);
     let bytes = read(&model_path)?;
     let found = encoder::detect_format(&bytes)?;
     let wanted = match precision {
@@ -227,7 +231,8 @@ fn convert(
         size: bytes.len() as u64,
         gzip_size: gzip_size(&bytes),
         recipe: "cloister convert: linear weights and word embeddings int8 symmetric, \
-                 per-block 32, f16 scales; biases, LayerNorm and position tables fp32"
+                 per-block 32 along the inputs (linear weights stored [outputs][inputs]), f16 scales; \
+                 biases, LayerNorm and position tables fp32"
             .into(),
     };
     let text = std::fs::read_to_string(&manifest_path)
@@ -329,7 +334,7 @@ fn bench(
             .map_err(|e| CliError::Usage(format!("--threads {n}: {e}")))?;
     }
     let model_path = model.clone().unwrap_or_else(|| default_model(precision));
-    let encoder = load_encoder(model, tokenizer, precision)?;
+    let encoder = load_encoder(model, tokenizer.clone(), precision)?;
     let text = match &sentences_file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| CliError::Io(path.clone(), e))?,
         None => BENCH_SENTENCES.to_string(),
@@ -347,23 +352,20 @@ fn bench(
         encoder.backend().as_str(),
         rayon::current_num_threads()
     );
-    // Warm-up: first calls allocate and pick kernels.
-    encoder.embed(&sentences[..8.min(sentences.len())])?;
-    for batch in [1usize, 32] {
-        let mut rates = Vec::new();
-        for _ in 0..rounds {
-            let started = Instant::now();
-            for chunk in sentences.chunks(batch) {
-                encoder.embed(chunk)?;
-            }
-            rates.push(sentences.len() as f64 / started.elapsed().as_secs_f64());
-        }
-        rates.sort_by(f64::total_cmp);
-        println!(
-            "batch {batch:>2}: {:.1} sentences/s (median of {rounds}; rounds {})",
-            rates[rates.len() / 2],
-            rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
-        );
+    if encoder.int8_matmul() {
+        // The same int8 model with burn's f32 matmul over dequantized weights, timed in
+        // alternation with the integer kernel so both see the same machine.
+        let f32_matmul = Encoder::load_with_options(
+            read(&model_path)?,
+            &read(&tokenizer_path(&tokenizer))?,
+            cpu_device(),
+            Backend::Cpu,
+            EncoderOptions { int8_matmul: false, ..EncoderOptions::default() },
+        )?;
+        time_embed(&encoder, "int8 matmul", &sentences, rounds)?;
+        time_embed(&f32_matmul, "f32 matmul (dequantized)", &sentences, rounds)?;
+    } else {
+        time_embed(&encoder, "", &sentences, rounds)?;
     }
     bench_rerank(&encoder)?;
     let model_bytes = read(&model_path)?;
@@ -382,6 +384,30 @@ fn bench(
             gzip_size(&bytes)
         ),
         Err(e) => println!("wasm {}: not measured ({e})", wasm_path.display()),
+    }
+    Ok(())
+}
+
+/// Sentences/s at batch 1 and 32 after a warm-up: the median of `rounds` passes, all listed.
+fn time_embed(encoder: &Encoder, label: &str, sentences: &[&str], rounds: usize) -> Result<(), CliError> {
+    // Warm-up: first calls allocate and pick kernels.
+    encoder.embed(&sentences[..8.min(sentences.len())])?;
+    let label = if label.is_empty() { String::new() } else { format!(" ({label})") };
+    for batch in [1usize, 32] {
+        let mut rates = Vec::new();
+        for _ in 0..rounds {
+            let started = Instant::now();
+            for chunk in sentences.chunks(batch) {
+                encoder.embed(chunk)?;
+            }
+            rates.push(sentences.len() as f64 / started.elapsed().as_secs_f64());
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "batch {batch:>2}{label}: {:.1} sentences/s (median of {rounds}; rounds {})",
+            rates[rates.len() / 2],
+            rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(())
 }

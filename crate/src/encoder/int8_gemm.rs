@@ -1,0 +1,454 @@
+//! Integer matrix products for the CPU path: int8 weights times 16-bit activations.
+//!
+//! On one wasm core the encoder is bound by its f32 matrix products (about three quarters of
+//! batch-1 time). `i32x4.dot_i16x8_s` does eight multiply-adds per instruction where f32x4 does
+//! four, and the weights stream at one byte instead of four.
+//!
+//! The weights are the model file's own int8 values, with one scale per output column and block
+//! of 32 inputs (the file stores each linear weight transposed so that burn's blocks of 32 run
+//! along the input axis). The integer sum of each block is converted and scaled once per block.
+//! Activations are quantized per row to 16 bits, which adds no error worth measuring, so the
+//! int8 file alone sets the accuracy. (Re-quantizing weights from another layout at load cost
+//! up to 0.0015 of min cosine; quantizing activations per block of weight scales cost more time
+//! than the integer products saved.)
+//!
+//! Plain Rust: a SIMD128 kernel in wasm, the same kernel in SSE2 on x86_64, a portable one
+//! elsewhere; all compute the same integer sums and the same f32 operations in the same order,
+//! so native tests check what the browser runs.
+
+/// Output columns per packed panel (two i16x8 vectors of four column pairs).
+const PANEL: usize = 8;
+/// Inputs sharing one weight scale (the model file's blocks).
+pub const BLOCK: usize = 32;
+/// Rows per kernel call: 4 rows x 2 vectors of integer and float accumulators.
+const MR: usize = 4;
+/// Rows per cache block: their quantized activations stay in L2 while every panel streams.
+const ROW_BLOCK: usize = 64;
+/// Largest activation magnitude after quantization. A block's integer sum is at most
+/// 32 * 127 * 32767 < 2^31, and it is converted to f32 after every block.
+const ACT_MAX: f32 = 32767.0;
+
+/// A linear layer `y = x Wᵀ + b` with int8 weights and one f32 scale per output and block of 32
+/// inputs. Panels of 8 outputs hold `[inputs/2][8][2]` bytes (pairs of inputs per output) and
+/// `[inputs/32][8]` scales.
+#[derive(Debug, Clone)]
+pub struct Int8Linear {
+    inputs: usize,
+    outputs: usize,
+    packed: Vec<i8>,
+    scales: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl Int8Linear {
+    /// Quantizes `weight` (`[outputs][inputs]`, row-major) with a symmetric scale per output and
+    /// block of 32 inputs. Weights dequantized from that layout (the int8 model file's) come
+    /// back to their exact int8 values. `inputs` must be a multiple of 32 and `outputs` of 8;
+    /// MiniLM's fixed shapes are.
+    pub fn new(weight: &[f32], bias: &[f32], inputs: usize, outputs: usize) -> Option<Self> {
+        if inputs == 0
+            || inputs % BLOCK != 0
+            || outputs % PANEL != 0
+            || weight.len() != inputs * outputs
+            || bias.len() != outputs
+        {
+            return None;
+        }
+        let blocks = inputs / BLOCK;
+        // [outputs][blocks]
+        let block_scales: Vec<f32> = weight
+            .chunks_exact(BLOCK)
+            .map(|block| {
+                let max = block.iter().filter(|w| w.is_finite()).fold(0f32, |m, w| m.max(w.abs()));
+                if max > 0.0 { max / 127.0 } else { 1.0 }
+            })
+            .collect();
+        let mut packed = Vec::with_capacity(inputs * outputs);
+        let mut scales = Vec::with_capacity(blocks * outputs);
+        for panel in (0..outputs).step_by(PANEL) {
+            for pair in 0..inputs / 2 {
+                for c in panel..panel + PANEL {
+                    for k in [2 * pair, 2 * pair + 1] {
+                        let q = (weight[c * inputs + k] / block_scales[c * blocks + k / BLOCK]).round();
+                        packed.push(if q.is_finite() { q.clamp(-127.0, 127.0) as i8 } else { 0 });
+                    }
+                }
+            }
+            for b in 0..blocks {
+                scales.extend((panel..panel + PANEL).map(|c| block_scales[c * blocks + b]));
+            }
+        }
+        Some(Self { inputs, outputs, packed, scales, bias: bias.to_vec() })
+    }
+
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    /// `x` is `[rows][inputs]`; returns `[rows][outputs]`. A short `x` gives the rows it holds.
+    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        let rows = x.len() / self.inputs;
+        let mut out = vec![0f32; rows * self.outputs];
+        let mut quantized = vec![0i16; ROW_BLOCK.min(rows) * self.inputs];
+        let mut row_scales = vec![0f32; ROW_BLOCK.min(rows)];
+        let blocks = self.inputs / BLOCK;
+        let panels = self
+            .packed
+            .chunks_exact(self.inputs * PANEL)
+            .zip(self.scales.chunks_exact(blocks * PANEL))
+            .enumerate();
+        for block_start in (0..rows).step_by(ROW_BLOCK) {
+            let block_rows = (rows - block_start).min(ROW_BLOCK);
+            let x_block = &x[block_start * self.inputs..(block_start + block_rows) * self.inputs];
+            quantize_rows(x_block, self.inputs, &mut quantized, &mut row_scales);
+            for (p, (weights, scales)) in panels.clone() {
+                let col = p * PANEL;
+                let mut row = 0;
+                while row < block_rows {
+                    let n = (block_rows - row).min(MR);
+                    let tile = Tile {
+                        activations: &quantized[row * self.inputs..(row + n) * self.inputs],
+                        weights,
+                        scales,
+                        inputs: self.inputs,
+                    };
+                    let dst = &mut out[(block_start + row) * self.outputs + col..];
+                    let bias = &self.bias[col..col + PANEL];
+                    let row_scales = &row_scales[row..row + n];
+                    match n {
+                        4 => write(&tile.dots::<4>(), row_scales, bias, dst, self.outputs),
+                        3 => write(&tile.dots::<3>(), row_scales, bias, dst, self.outputs),
+                        2 => write(&tile.dots::<2>(), row_scales, bias, dst, self.outputs),
+                        _ => write(&tile.dots::<1>(), row_scales, bias, dst, self.outputs),
+                    }
+                    row += n;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `dst[r * stride + c] = dots[r][c] * row_scales[r] + bias[c]` for one tile.
+fn write<const R: usize>(
+    dots: &[[f32; PANEL]; R],
+    row_scales: &[f32],
+    bias: &[f32],
+    dst: &mut [f32],
+    stride: usize,
+) {
+    for ((dots, scale), r) in dots.iter().zip(row_scales).zip(0..) {
+        let out = &mut dst[r * stride..r * stride + PANEL];
+        for ((o, d), b) in out.iter_mut().zip(dots).zip(bias) {
+            *o = d * scale + b;
+        }
+    }
+}
+
+/// Symmetric per-row quantization to ±`ACT_MAX` as i16. Non-finite values become 0; an
+/// all-zero row gets scale 1.
+fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mut [f32]) {
+    for ((row, q), row_scale) in
+        x.chunks_exact(width).zip(quantized.chunks_exact_mut(width)).zip(row_scales.iter_mut())
+    {
+        let mut max = 0f32;
+        for v in row {
+            // `> max` is false for NaN, so a NaN never becomes the maximum.
+            if v.abs() > max && v.is_finite() {
+                max = v.abs();
+            }
+        }
+        let scale = if max > 0.0 { max / ACT_MAX } else { 1.0 };
+        let inv = 1.0 / scale;
+        for (q, v) in q.iter_mut().zip(row) {
+            let r = (v * inv).round();
+            *q = if r.is_finite() { r.clamp(-ACT_MAX, ACT_MAX) as i16 } else { 0 };
+        }
+        *row_scale = scale;
+    }
+}
+
+/// Up to `MR` quantized rows against one panel of 8 outputs.
+struct Tile<'a> {
+    activations: &'a [i16],
+    weights: &'a [i8],
+    scales: &'a [f32],
+    inputs: usize,
+}
+
+impl Tile<'_> {
+    /// Panics unless the slices hold what the kernels read; `forward` slices them so.
+    fn check<const R: usize>(&self) {
+        assert!(
+            self.inputs % BLOCK == 0
+                && self.weights.len() >= self.inputs * PANEL
+                && self.scales.len() >= self.inputs / BLOCK * PANEL
+                && self.activations.len() >= R * self.inputs
+        );
+    }
+
+    /// `Σ_blocks f32(Σ_block a·q) · scale` for `R` rows and 8 outputs, in SIMD128.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    fn dots<const R: usize>(&self) -> [[f32; PANEL]; R] {
+        use core::arch::wasm32::*;
+        self.check::<R>();
+        let (w, a, s) = (self.weights.as_ptr(), self.activations.as_ptr(), self.scales.as_ptr());
+        let mut out = [[0f32; PANEL]; R];
+        // SAFETY: `check` bounds every load below; unaligned v128 loads are allowed in wasm.
+        unsafe {
+            let mut sum = [[f32x4_splat(0.0); 2]; R];
+            for block in 0..self.inputs / BLOCK {
+                let mut acc = [[i32x4_splat(0); 2]; R];
+                for p in block * BLOCK / 2..(block + 1) * BLOCK / 2 {
+                    let packed = v128_load(w.add(p * 16) as *const v128);
+                    let lo = i16x8_extend_low_i8x16(packed);
+                    let hi = i16x8_extend_high_i8x16(packed);
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let pair = v128_load32_splat(a.add(r * self.inputs + 2 * p) as *const u32);
+                        acc[0] = i32x4_add(acc[0], i32x4_dot_i16x8(pair, lo));
+                        acc[1] = i32x4_add(acc[1], i32x4_dot_i16x8(pair, hi));
+                    }
+                }
+                let s0 = v128_load(s.add(block * PANEL) as *const v128);
+                let s1 = v128_load(s.add(block * PANEL + 4) as *const v128);
+                for (sum, acc) in sum.iter_mut().zip(acc) {
+                    sum[0] = f32x4_add(sum[0], f32x4_mul(f32x4_convert_i32x4(acc[0]), s0));
+                    sum[1] = f32x4_add(sum[1], f32x4_mul(f32x4_convert_i32x4(acc[1]), s1));
+                }
+            }
+            for (o, sum) in out.iter_mut().zip(sum) {
+                v128_store(o.as_mut_ptr() as *mut v128, sum[0]);
+                v128_store(o.as_mut_ptr().add(4) as *mut v128, sum[1]);
+            }
+        }
+        out
+    }
+
+    /// The wasm kernel, instruction for instruction: V8 lowers `i32x4.dot_i16x8_s` to the
+    /// same `pmaddwd`. SSE2 is part of x86_64, so this needs no runtime detection.
+    #[cfg(target_arch = "x86_64")]
+    fn dots<const R: usize>(&self) -> [[f32; PANEL]; R] {
+        use core::arch::x86_64::*;
+        self.check::<R>();
+        let (w, a, s) = (self.weights.as_ptr(), self.activations.as_ptr(), self.scales.as_ptr());
+        let mut out = [[0f32; PANEL]; R];
+        // SAFETY: SSE2 is always present on x86_64; `check` bounds every (unaligned) load.
+        unsafe {
+            let mut sum = [[_mm_setzero_ps(); 2]; R];
+            for block in 0..self.inputs / BLOCK {
+                let mut acc = [[_mm_setzero_si128(); 2]; R];
+                for p in block * BLOCK / 2..(block + 1) * BLOCK / 2 {
+                    let packed = _mm_loadu_si128(w.add(p * 16) as *const __m128i);
+                    // Sign-extend i8 to i16: duplicate each byte, shift right arithmetically.
+                    let lo = _mm_srai_epi16(_mm_unpacklo_epi8(packed, packed), 8);
+                    let hi = _mm_srai_epi16(_mm_unpackhi_epi8(packed, packed), 8);
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let pair = (a.add(r * self.inputs + 2 * p) as *const i32).read_unaligned();
+                        let pair = _mm_set1_epi32(pair);
+                        acc[0] = _mm_add_epi32(acc[0], _mm_madd_epi16(pair, lo));
+                        acc[1] = _mm_add_epi32(acc[1], _mm_madd_epi16(pair, hi));
+                    }
+                }
+                let s0 = _mm_loadu_ps(s.add(block * PANEL));
+                let s1 = _mm_loadu_ps(s.add(block * PANEL + 4));
+                for (sum, acc) in sum.iter_mut().zip(acc) {
+                    sum[0] = _mm_add_ps(sum[0], _mm_mul_ps(_mm_cvtepi32_ps(acc[0]), s0));
+                    sum[1] = _mm_add_ps(sum[1], _mm_mul_ps(_mm_cvtepi32_ps(acc[1]), s1));
+                }
+            }
+            for (o, sum) in out.iter_mut().zip(sum) {
+                _mm_storeu_ps(o.as_mut_ptr(), sum[0]);
+                _mm_storeu_ps(o.as_mut_ptr().add(4), sum[1]);
+            }
+        }
+        out
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+    fn dots<const R: usize>(&self) -> [[f32; PANEL]; R] {
+        self.dots_portable::<R>()
+    }
+
+    /// The same sums in plain Rust (other targets; the SIMD kernels are tested against it).
+    #[cfg_attr(any(target_arch = "x86_64", target_arch = "wasm32"), allow(dead_code))]
+    fn dots_portable<const R: usize>(&self) -> [[f32; PANEL]; R] {
+        self.check::<R>();
+        let mut sum = [[0f32; PANEL]; R];
+        for block in 0..self.inputs / BLOCK {
+            let mut acc = [[0i32; PANEL]; R];
+            for p in block * BLOCK / 2..(block + 1) * BLOCK / 2 {
+                let w = &self.weights[p * 2 * PANEL..(p + 1) * 2 * PANEL];
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let a0 = self.activations[r * self.inputs + 2 * p] as i32;
+                    let a1 = self.activations[r * self.inputs + 2 * p + 1] as i32;
+                    for c in 0..PANEL {
+                        acc[c] += a0 * w[2 * c] as i32 + a1 * w[2 * c + 1] as i32;
+                    }
+                }
+            }
+            let scales = &self.scales[block * PANEL..(block + 1) * PANEL];
+            for (sum, acc) in sum.iter_mut().zip(acc) {
+                for c in 0..PANEL {
+                    sum[c] += acc[c] as f32 * scales[c];
+                }
+            }
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `x Wᵀ + b` in f64, `w` as `[outputs][inputs]`.
+    fn reference(x: &[f32], w: &[f32], b: &[f32], inputs: usize, outputs: usize) -> Vec<f32> {
+        let rows = x.len() / inputs;
+        let mut y = vec![0f32; rows * outputs];
+        for r in 0..rows {
+            for c in 0..outputs {
+                let dot: f64 = (0..inputs)
+                    .map(|k| x[r * inputs + k] as f64 * w[c * inputs + k] as f64)
+                    .sum();
+                y[r * outputs + c] = dot as f32 + b[c];
+            }
+        }
+        y
+    }
+
+    /// Deterministic values in [-1, 1) with a few outliers, like a transformer's.
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let v = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+                if i % 97 == 0 { v * 8.0 } else { v }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_a_float_product_for_every_row_tail() {
+        let (inputs, outputs) = (96, 24);
+        let w = values(inputs * outputs, 1);
+        let b = values(outputs, 2);
+        let layer = Int8Linear::new(&w, &b, inputs, outputs).unwrap();
+        let dequantized = int8_round_trip(&w);
+        // 1..=9 rows covers every kernel height (4, 3, 2, 1) and more than one tile.
+        for rows in 1..=9 {
+            let x = values(rows * inputs, 3 + rows as u64);
+            let got = layer.forward(&x);
+            // Against the int8 weights themselves only the 16-bit activations differ.
+            let exact = reference(&x, &dequantized, &b, inputs, outputs);
+            assert!(relative_error(&got, &exact) < 1e-4, "rows {rows}: {}", relative_error(&got, &exact));
+            // Against the float weights the int8 rounding shows (outlier blocks are coarse).
+            let float = reference(&x, &w, &b, inputs, outputs);
+            assert!(relative_error(&got, &float) < 0.03, "rows {rows}: {}", relative_error(&got, &float));
+        }
+    }
+
+    fn relative_error(got: &[f32], want: &[f32]) -> f32 {
+        assert_eq!(got.len(), want.len());
+        let err: f32 = got.iter().zip(want).map(|(g, e)| (g - e).powi(2)).sum::<f32>().sqrt();
+        err / want.iter().map(|e| e * e).sum::<f32>().sqrt()
+    }
+
+    /// What the int8 file holds for `w`: each block of 32 rounded to its max / 127 steps.
+    fn int8_round_trip(w: &[f32]) -> Vec<f32> {
+        w.chunks_exact(BLOCK)
+            .flat_map(|block| {
+                let step = block.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                block.iter().map(move |v| (v / step).round() * step)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_simd_kernel_computes_what_the_portable_one_does() {
+        let inputs = 64;
+        let weights: Vec<i8> = values(inputs * PANEL, 11).iter().map(|v| (v * 15.0) as i8).collect();
+        let activations: Vec<i16> = values(4 * inputs, 12).iter().map(|v| (v * 4000.0) as i16).collect();
+        let scales: Vec<f32> = values(inputs / BLOCK * PANEL, 13).iter().map(|v| v.abs() + 0.01).collect();
+        let tile = Tile { activations: &activations, weights: &weights, scales: &scales, inputs };
+        assert_eq!(tile.dots::<4>(), tile.dots_portable::<4>());
+        assert_eq!(tile.dots::<3>(), tile.dots_portable::<3>());
+        assert_eq!(tile.dots::<1>(), tile.dots_portable::<1>());
+    }
+
+    #[test]
+    fn more_rows_than_a_cache_block() {
+        let (inputs, outputs) = (32, 8);
+        let w = values(inputs * outputs, 5);
+        let b = vec![0.0; outputs];
+        let layer = Int8Linear::new(&w, &b, inputs, outputs).unwrap();
+        let x = values((ROW_BLOCK + 7) * inputs, 6);
+        let got = layer.forward(&x);
+        // Each row alone must give what it gives inside the big batch.
+        for r in [0, ROW_BLOCK - 1, ROW_BLOCK, ROW_BLOCK + 6] {
+            let alone = layer.forward(&x[r * inputs..(r + 1) * inputs]);
+            assert_eq!(&got[r * outputs..(r + 1) * outputs], &alone[..]);
+        }
+    }
+
+    #[test]
+    fn refuses_shapes_the_kernel_cannot_run() {
+        let w = vec![0.5; 64 * 8];
+        assert!(Int8Linear::new(&w, &[0.0; 8], 64, 8).is_some());
+        assert!(Int8Linear::new(&w[..48 * 8], &[0.0; 8], 48, 8).is_none(), "48 inputs");
+        assert!(Int8Linear::new(&w[..64 * 4], &[0.0; 4], 64, 4).is_none(), "4 outputs");
+        assert!(Int8Linear::new(&w, &[0.0; 7], 64, 8).is_none(), "bias length");
+        assert!(Int8Linear::new(&[], &[], 0, 0).is_none(), "empty");
+    }
+
+    #[test]
+    fn weights_dequantized_from_the_file_layout_come_back_exactly() {
+        // int8 values with an f16-representable scale per output and block of 32 inputs, each
+        // block holding a +-127 (what min-max calibration produces).
+        let (inputs, outputs) = (64, 16);
+        let mut q = vec![0i8; inputs * outputs];
+        let mut w = vec![0f32; inputs * outputs];
+        for c in 0..outputs {
+            for k in 0..inputs {
+                let v = ((k * 31 + c * 17) % 255) as i32 - 127;
+                let v = if k % BLOCK == c { -127 } else { v };
+                let scale = half_float(0.001 + 0.0003 * (c * 2 + k / BLOCK) as f32);
+                q[c * inputs + k] = v as i8;
+                w[c * inputs + k] = v as f32 * scale;
+            }
+        }
+        let layer = Int8Linear::new(&w, &vec![0.0; outputs], inputs, outputs).unwrap();
+        for panel in 0..outputs / PANEL {
+            for pair in 0..inputs / 2 {
+                for (i, c) in (panel * PANEL..(panel + 1) * PANEL).enumerate() {
+                    for (j, k) in [2 * pair, 2 * pair + 1].into_iter().enumerate() {
+                        let at = panel * inputs * PANEL + pair * 2 * PANEL + 2 * i + j;
+                        assert_eq!(layer.packed[at], q[c * inputs + k], "k {k}, output {c}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rounds to the nearest f16 value (as the model file stores scales).
+    fn half_float(v: f32) -> f32 {
+        let bits = v.to_bits();
+        f32::from_bits((bits + 0x1000) & !0x1fff)
+    }
+
+    #[test]
+    fn zero_and_non_finite_inputs_stay_finite() {
+        let w = values(32 * 8, 7);
+        let layer = Int8Linear::new(&w, &[1.0; 8], 32, 8).unwrap();
+        let zeros = layer.forward(&[0.0; 32]);
+        assert!(zeros.iter().all(|&v| v == 1.0), "{zeros:?}");
+        let mut x = values(32, 8);
+        x[3] = f32::NAN;
+        x[5] = f32::INFINITY;
+        assert!(layer.forward(&x).iter().all(|v| v.is_finite()));
+    }
+}
