@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one build entry point. Leaves:
 #   dist/cloister                      the native CLI
-#   dist/pkg/                          the browser package's wasm (SIMD128 and relaxed-SIMD builds),
-#                                      JS glue and types
+#   dist/pkg/                          the browser package's WebGPU build (wasm, JS glue, types)
+#   dist/pkg/cpu/                      its CPU-only build
 #   models/all-MiniLM-L6-v2/           the fetched checkpoint and the converted int8 record
 # Every step is idempotent: tools, model and outputs are only (re)made when missing or stale.
 # Environment: CARGO_TARGET_DIR (default ~/.cache/cloister-target, outside the clone so CI
@@ -54,41 +54,39 @@ else
   echo "up to date ($PIN)"
 fi
 
-step "wasm: cargo build --release --target wasm32-unknown-unknown (SIMD128 baseline)"
+# Two builds of the same core and API (js/wasm.js picks one per page): with burn-wgpu, and the
+# CPU-only build browsers without a hardware WebGPU adapter load, about 4 MB smaller gzipped.
+# One target dir: cargo keeps each feature set's artifacts, so neither invalidates the other;
+# each build's output is copied aside before the next overwrites it.
+WASM_OUT="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/cloister.wasm"
+WASM_WEBGPU="$CARGO_TARGET_DIR/cloister-webgpu.wasm"
+WASM_CPU="$CARGO_TARGET_DIR/cloister-cpu.wasm"
+step "wasm: cargo build --release --target wasm32-unknown-unknown --features webgpu (WebGPU build)"
+cargo build --release --lib --target wasm32-unknown-unknown --features webgpu
+cp "$WASM_OUT" "$WASM_WEBGPU"
+step "wasm: cargo build --release --target wasm32-unknown-unknown (CPU-only build)"
 cargo build --release --lib --target wasm32-unknown-unknown
-# The second build: relaxed SIMD, fused multiply-add in the matmul microkernels (the patched
-# gemm-f32 in vendor/). js/wasm.js loads it where the browser validates relaxed SIMD. Its own
-# target dir, so the two builds' different flags never invalidate each other.
-step "wasm: cargo build (relaxed-SIMD build)"
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$(python3 -c 'import tomllib;print(" ".join(tomllib.load(open(".cargo/config.toml","rb"))["target"]["wasm32-unknown-unknown"]["rustflags"]))') --cfg cloister_relaxed_simd" \
-  cargo build --release --lib --target wasm32-unknown-unknown --target-dir "$CARGO_TARGET_DIR/relaxed-simd"
-WASM_IN="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/cloister.wasm"
-WASM_RELAXED="$CARGO_TARGET_DIR/relaxed-simd/wasm32-unknown-unknown/release/cloister.wasm"
+cp "$WASM_OUT" "$WASM_CPU"
 mkdir -p dist/pkg
 STAMP="dist/pkg/.built-from"
-WANT="$(sha256sum "$WASM_IN" | cut -d' ' -f1) $(sha256sum "$WASM_RELAXED" | cut -d' ' -f1) opt=$WASM_OPT"
-if [ ! -f dist/pkg/cloister_bg.wasm ] || [ ! -f dist/pkg/cloister_bg.relaxed.wasm ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial/relaxed
-  wasm-bindgen --target web --out-dir dist/pkg.partial --out-name cloister "$WASM_IN"
-  wasm-bindgen --target web --out-dir dist/pkg.partial/relaxed --out-name cloister "$WASM_RELAXED"
-  # One JS glue serves both builds: refuse to ship them if it differs.
-  cmp dist/pkg.partial/cloister.js dist/pkg.partial/relaxed/cloister.js
-  mv dist/pkg.partial/relaxed/cloister_bg.wasm dist/pkg.partial/cloister_bg.relaxed.wasm
-  rm -rf dist/pkg.partial/relaxed
+WANT="$(sha256sum "$WASM_WEBGPU" | cut -d' ' -f1) $(sha256sum "$WASM_CPU" | cut -d' ' -f1) opt=$WASM_OPT"
+if [ ! -f dist/pkg/cloister_bg.wasm ] || [ ! -f dist/pkg/cpu/cloister_bg.wasm ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial/cpu
+  wasm-bindgen --target web --out-dir dist/pkg.partial --out-name cloister "$WASM_WEBGPU"
+  wasm-bindgen --target web --out-dir dist/pkg.partial/cpu --out-name cloister "$WASM_CPU"
   if [ "$WASM_OPT" = "1" ]; then
     step "wasm-opt -Oz, both builds at once (npm binaryen; never Debian's 108, which miscompiles reference types)"
     OPT_FLAGS=(-Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int
       --enable-sign-ext --enable-multivalue --enable-mutable-globals --enable-simd)
     node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/cloister_bg.wasm -o dist/pkg.partial/cloister_bg.opt.wasm &
-    BASE_PID=$!
-    node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --enable-relaxed-simd \
-      dist/pkg.partial/cloister_bg.relaxed.wasm -o dist/pkg.partial/cloister_bg.relaxed.opt.wasm
-    wait "$BASE_PID"
+    WEBGPU_PID=$!
+    node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/cpu/cloister_bg.wasm -o dist/pkg.partial/cpu/cloister_bg.opt.wasm
+    wait "$WEBGPU_PID"
     mv dist/pkg.partial/cloister_bg.opt.wasm dist/pkg.partial/cloister_bg.wasm
-    mv dist/pkg.partial/cloister_bg.relaxed.opt.wasm dist/pkg.partial/cloister_bg.relaxed.wasm
+    mv dist/pkg.partial/cpu/cloister_bg.opt.wasm dist/pkg.partial/cpu/cloister_bg.wasm
   fi
   echo "$WANT" > dist/pkg.partial/.built-from
   rm -rf dist/pkg && mv dist/pkg.partial dist/pkg
 fi
-ls -l dist/cloister dist/pkg/cloister_bg.wasm dist/pkg/cloister_bg.relaxed.wasm "$BPK"
+ls -l dist/cloister dist/pkg/cloister_bg.wasm dist/pkg/cpu/cloister_bg.wasm "$BPK"
 echo "build.sh: done"

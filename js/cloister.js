@@ -133,7 +133,7 @@ export class Cloister {
 
   /** 'webgpu' or 'cpu' (after a WebGPU device loss, 'cpu'). */
   get backend() { return this.#mirror.backend ?? this.#info.backend; }
-  /** The wasm build running: 'relaxed-simd' (fused multiply-add), 'simd128' or 'custom'. */
+  /** The wasm build running: 'webgpu', 'cpu' (the CPU-only build) or 'custom'. */
   get wasmBuild() { return this.#info.wasmBuild; }
   get backendReason() { return this.#info.backendReason; }
   get precision() { return this.#info.precision; }

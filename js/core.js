@@ -1,7 +1,6 @@
 // The part of the package that runs next to the wasm (in a worker by default): loads model
 // and tokenizer, owns the encoder and the recommender, and persists state after each change.
 // It converts and schedules; ranking and profile logic live in the Rust core.
-import { WasmEncoder, WasmRecommender } from '../dist/pkg/cloister.js';
 import { fromWasm, StorageError } from './errors.js';
 import { forgetModels, loadBytes } from './model.js';
 import { StateStore } from './store.js';
@@ -43,21 +42,24 @@ export class Core {
    */
   async open(options, onProgress) {
     const t0 = performance.now();
-    this.wasmBuild = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl });
+    const backend = options.backend ?? 'auto';
+    const { build, pkg } = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl, backend });
+    this.wasmBuild = build;
+    this.pkg = pkg;
     const [model, tokenizer] = await Promise.all([
       loadBytes(options.model, { what: 'model', sha256: options.integrity?.model, onProgress }),
       loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
     ]);
     this.timings.downloadMs = performance.now() - t0;
     this.options = options;
-    if ((options.backend ?? 'auto') !== 'cpu') {
+    if (backend !== 'cpu') {
       watchGpuDevices((info) => {
         if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
       });
     }
     const t1 = performance.now();
     try {
-      this.encoder = await WasmEncoder.load(model, tokenizer, options.backend ?? 'auto');
+      this.encoder = await pkg.WasmEncoder.load(model, tokenizer, backend);
     } catch (e) {
       throw fromWasm(e);
     }
@@ -66,7 +68,7 @@ export class Core {
     let prior = options.prior;
     if (prior && typeof prior !== 'string') prior = JSON.stringify(prior);
     try {
-      this.rec = new WasmRecommender(this.encoder, prior ?? undefined);
+      this.rec = new pkg.WasmRecommender(this.encoder, prior ?? undefined);
     } catch (e) {
       throw fromWasm(e);
     }
@@ -89,7 +91,7 @@ export class Core {
     ]);
     let cpu;
     try {
-      cpu = await WasmEncoder.load(model, tokenizer, 'cpu');
+      cpu = await this.pkg.WasmEncoder.load(model, tokenizer, 'cpu');
       this.rec?.setEncoder(cpu);
     } catch (e) {
       throw fromWasm(e);

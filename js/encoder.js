@@ -1,12 +1,16 @@
 // The sentence encoder in the browser: fetches the model and tokenizer (URLs or bytes),
 // starts the wasm once, and wraps WasmEncoder with typed errors. Ranking lives in the core.
-import { WasmEncoder } from '../dist/pkg/cloister.js';
 import { fromWasm } from './errors.js';
 import { startWasm } from './wasm.js';
 
-/** Initialises the wasm module once per realm; resolves to the build in use. */
-export function initWasm(wasmUrl) {
-  return startWasm({ wasmUrl });
+/**
+ * Initialises a wasm build once per realm ahead of use; resolves to the build started
+ * ('webgpu' | 'cpu' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`.
+ */
+export async function initWasm(options = {}) {
+  const wasmUrl = typeof options === 'string' ? options : options.wasmUrl;
+  const { build } = await startWasm({ ...(typeof options === 'string' ? {} : options), wasmUrl });
+  return build;
 }
 
 async function bytesOf(source, what) {
@@ -26,15 +30,15 @@ export class SentenceEncoder {
 
   /**
    * @param {{model: string|Uint8Array|ArrayBuffer, tokenizer: string|Uint8Array|ArrayBuffer,
-   *          backend?: 'auto'|'webgpu'|'cpu', wasm?: 'auto'|'relaxed-simd'|'simd128',
-   *          wasmUrl?: string}} options
+   *          backend?: 'auto'|'webgpu'|'cpu', wasm?: 'auto'|'webgpu'|'cpu',
+   *          wasmUrl?: string|{webgpu?: string, cpu?: string}}} options
    */
   static async load({ model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl } = {}) {
-    const wasmBuild = await startWasm({ wasm, wasmUrl });
+    const { build: wasmBuild, pkg } = await startWasm({ wasm, wasmUrl, backend });
     const [modelBytes, tokenizerBytes] = await Promise.all([
       bytesOf(model, 'model'), bytesOf(tokenizer, 'tokenizer')]);
     try {
-      return new SentenceEncoder(await WasmEncoder.load(modelBytes, tokenizerBytes, backend), wasmBuild);
+      return new SentenceEncoder(await pkg.WasmEncoder.load(modelBytes, tokenizerBytes, backend), wasmBuild);
     } catch (error) {
       throw fromWasm(error);
     }

@@ -9,18 +9,24 @@ export interface EncoderLoadOptions {
   /** `auto` (default) takes a hardware WebGPU adapter, else the CPU. */
   backend?: Backend;
   /**
-   * Which wasm build: 'auto' (default) takes the relaxed-SIMD build (fused multiply-add) where
-   * the browser validates relaxed SIMD, else the SIMD128 baseline.
+   * Which wasm build: 'auto' (default) takes the one `backend` needs: the WebGPU build where
+   * WebGPU is asked for or (for 'auto') a hardware adapter is there, else the CPU-only build,
+   * about 4 MB smaller gzipped.
    */
   wasm?: WasmBuildChoice;
-  /** Where a `cloister_bg*.wasm` is served from, if not next to the glue (overrides `wasm`). */
-  wasmUrl?: string;
+  /**
+   * Where the wasm is served from, if not next to its glue: one URL (the WebGPU build, reported
+   * as 'custom') or one per build.
+   */
+  wasmUrl?: string | { webgpu?: string; cpu?: string };
 }
 
-export type WasmBuildChoice = 'auto' | 'relaxed-simd' | 'simd128';
-export type WasmBuild = 'relaxed-simd' | 'simd128' | 'custom';
-/** Whether this engine accepts relaxed SIMD. */
-export declare function supportsRelaxedSimd(): boolean;
+export type WasmBuildChoice = 'auto' | 'webgpu' | 'cpu';
+export type WasmBuild = 'webgpu' | 'cpu' | 'custom';
+/** Whether this realm has a hardware (not software-fallback) WebGPU adapter. */
+export declare function hasHardwareWebGpu(): Promise<boolean>;
+/** The wasm build a backend request loads. */
+export declare function pickWasmBuild(backend?: Backend): Promise<'webgpu' | 'cpu'>;
 
 export declare class SentenceEncoder {
   static load(options: EncoderLoadOptions): Promise<SentenceEncoder>;
@@ -34,7 +40,9 @@ export declare class SentenceEncoder {
   embed(texts: string[]): Promise<Float32Array[]>;
 }
 
-export declare function initWasm(wasmUrl?: string): Promise<WasmBuild>;
+export declare function initWasm(
+  options?: string | { backend?: Backend; wasm?: WasmBuildChoice; wasmUrl?: EncoderLoadOptions['wasmUrl'] },
+): Promise<WasmBuild>;
 
 export declare class CloisterError extends Error {
   readonly kind: string;

@@ -1,7 +1,7 @@
 // The Cloister package: the public entry point.
 export { Cloister } from './cloister.js';
 export { SentenceEncoder, initWasm } from './encoder.js';
-export { supportsRelaxedSimd } from './wasm.js';
+export { hasHardwareWebGpu, pickWasmBuild } from './wasm.js';
 export {
   CloisterError, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
   InvalidInputError, InvalidCandidateError, BackendError, StorageError,

@@ -18,6 +18,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     const r = await page.evaluate(() => window.parity({ model: 'model.safetensors', backend: 'webgpu' }));
     console.log(`webgpu fp32: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms, ${r.reason}`);
     assert.equal(r.backend, 'webgpu');
+    assert.equal(r.wasmBuild, 'webgpu');
     assert.equal(r.precision, 'fp32');
     assert.deepEqual(r.idMismatches, []);
     assert.ok(r.minCosine >= 0.99999, `min cosine ${r.minCosine}`);
@@ -32,11 +33,23 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
   });
 
-  test('auto skips a software (fallback) adapter and says why', async () => {
+  test('auto skips a software (fallback) adapter, says why, and loads the CPU-only build', async () => {
     const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
     assert.equal(r.backend, 'cpu');
+    assert.equal(r.wasmBuild, 'cpu');
     assert.match(r.reason, /software fallback/);
     assert.ok(r.minCosine >= 0.9995);
+  });
+
+  test('the CPU-only build asked for WebGPU is a typed WebGPUUnavailableError', async () => {
+    const cpuOnly = await openPage(browser, '/tests/pages/encoder.html?wasm=cpu');
+    try {
+      const e = await cpuOnly.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'webgpu' }));
+      assert.equal(e?.name, 'WebGPUUnavailableError');
+      assert.match(e?.message, /CPU-only build/);
+    } finally {
+      await cpuOnly.close();
+    }
   });
 
   test('WebGPU and CPU agree on the same input', async () => {
@@ -70,20 +83,21 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.match(r.reason, /no adapter|navigator\.gpu/);
     assert.deepEqual(r.idMismatches, []);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
-    // Chromium validates relaxed SIMD, so 'auto' runs the fused multiply-add build.
-    assert.equal(r.wasmBuild, 'relaxed-simd');
+    // No WebGPU here: the package loads the CPU-only build.
+    assert.equal(r.wasmBuild, 'cpu');
   });
 
-  test('the SIMD128 baseline build (browsers without relaxed SIMD) matches the reference too', async () => {
-    const baseline = await openPage(browser, '/tests/pages/encoder.html?wasm=simd128');
+  test('the CPU path of the WebGPU build (a lost GPU device falls back to it) matches the reference too', async () => {
+    const full = await openPage(browser, '/tests/pages/encoder.html?wasm=webgpu');
     try {
-      const r = await baseline.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'cpu' }));
-      console.log(`cpu int8, simd128 build: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
-      assert.equal(r.wasmBuild, 'simd128');
+      const r = await full.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'cpu' }));
+      console.log(`cpu int8, WebGPU build: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
+      assert.equal(r.wasmBuild, 'webgpu');
+      assert.equal(r.backend, 'cpu');
       assert.deepEqual(r.idMismatches, []);
       assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
     } finally {
-      await baseline.close();
+      await full.close();
     }
   });
 

@@ -102,11 +102,21 @@ async fn probe_webgpu() -> Result<AdapterProbe, String> {
     })
 }
 
+#[cfg(feature = "webgpu")]
 thread_local! {
     // burn's wgpu runtime initialises once per page; later loads reuse its device.
     static WGPU_DEVICE: RefCell<Option<Device>> = const { RefCell::new(None) };
 }
 
+/// The CPU-only build (no `webgpu` feature) has no WebGPU backend to start.
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu_device() -> Result<Device, String> {
+    Err("this is the CPU-only build of the wasm, which has no WebGPU backend \
+         (the package loads the WebGPU build when WebGPU is asked for)"
+        .into())
+}
+
+#[cfg(feature = "webgpu")]
 async fn webgpu_device() -> Result<Device, String> {
     if let Some(device) = WGPU_DEVICE.with(|d| d.borrow().clone()) {
         return Ok(device);

@@ -2,7 +2,7 @@
 import { SentenceEncoder } from '/js/encoder.js';
 
 const MODELS = '/models/all-MiniLM-L6-v2';
-// ?wasm=simd128 loads the baseline build (once per page: the wasm starts once per realm).
+// ?wasm=webgpu|cpu forces a wasm build (default 'auto': the one the backend needs).
 const WASM = new URLSearchParams(location.search).get('wasm') ?? 'auto';
 const encoders = new Map();
 
@@ -63,7 +63,7 @@ window.loadError = async ({ model, tokenizer, backend, mangle }) => {
     ? new TextEncoder().encode('{not json')
     : `${MODELS}/tokenizer.json`;
   try {
-    await SentenceEncoder.load({ model: modelBytes, tokenizer: tokenizerBytes, backend });
+    await SentenceEncoder.load({ model: modelBytes, tokenizer: tokenizerBytes, backend, wasm: WASM });
     return null;
   } catch (e) {
     return { name: e.name, kind: e.kind, message: e.message };
