@@ -230,9 +230,10 @@ fn convert(
         sha256: sha256_hex(&bytes),
         size: bytes.len() as u64,
         gzip_size: gzip_size(&bytes),
-        recipe: "cloister convert: linear weights and word embeddings int8 symmetric, \
-                 per-block 32 along the inputs (linear weights stored [outputs][inputs]), f16 scales; \
-                 biases, LayerNorm and position tables fp32"
+        recipe: "cloister convert: linear weights, word and position embeddings int8 \
+                 symmetric, f16 scales per block of 32 (linear weights stored [outputs][inputs], \
+                 so along the inputs; the word table per 64); biases, LayerNorm and the \
+                 token-type table fp32"
             .into(),
     };
     let text = std::fs::read_to_string(&manifest_path)
@@ -352,18 +353,22 @@ fn bench(
         encoder.backend().as_str(),
         rayon::current_num_threads()
     );
-    if encoder.int8_matmul() {
-        // The same int8 model with burn's f32 matmul over dequantized weights, timed in
-        // alternation with the integer kernel so both see the same machine.
-        let f32_matmul = Encoder::load_with_options(
+    if encoder.precision() == encoder::Precision::Int8 {
+        // The int8 model both ways, one after the other so both see the same machine: the
+        // integer kernel (the default in wasm) and burn's f32 matmul over dequantized weights
+        // (the default natively).
+        let other = Encoder::load_with_options(
             read(&model_path)?,
             &read(&tokenizer_path(&tokenizer))?,
             cpu_device(),
             Backend::Cpu,
-            EncoderOptions { int8_matmul: false, ..EncoderOptions::default() },
+            EncoderOptions { int8_matmul: !encoder.int8_matmul(), ..EncoderOptions::default() },
         )?;
-        time_embed(&encoder, "int8 matmul", &sentences, rounds)?;
-        time_embed(&f32_matmul, "f32 matmul (dequantized)", &sentences, rounds)?;
+        let (integer, float) =
+            if encoder.int8_matmul() { (&encoder, &other) } else { (&other, &encoder) };
+        let default = |e: &Encoder| if std::ptr::eq(e, &encoder) { ", the default" } else { "" };
+        time_embed(integer, &format!("int8 matmul{}", default(integer)), &sentences, rounds)?;
+        time_embed(float, &format!("f32 matmul{}", default(float)), &sentences, rounds)?;
     } else {
         time_embed(&encoder, "", &sentences, rounds)?;
     }
