@@ -102,6 +102,21 @@ fn a_tensor_with_the_wrong_shape_is_the_wrong_model() {
     assert!(err.to_string().contains("intermediate") || err.to_string().contains("linear_inner"), "{err}");
 }
 
+/// A burnpack of burn's own modules (`Linear` weights `[inputs][outputs]`, what `cloister
+/// convert` wrote before the int8 kernel) must not load into the transposed record, where the
+/// square projections would fit and give wrong vectors: it is refused as `wrong_model`.
+#[test]
+fn a_burnpack_in_the_untransposed_layout_is_the_wrong_model() {
+    use burn::store::{BurnpackStore, ModuleSnapshot};
+    use cloister::encoder::{BertModel, MiniLmConfig};
+    let model = BertModel::new(&MiniLmConfig::ALL_MINILM_L6_V2, &cpu_device());
+    let mut store = BurnpackStore::from_bytes(None);
+    model.save_into(&mut store).unwrap();
+    let bytes = store.get_bytes().unwrap().to_vec();
+    let err = load(bytes).err().unwrap();
+    assert_eq!(err.kind(), "wrong_model", "{err}");
+}
+
 #[test]
 fn a_file_of_other_tensors_is_the_wrong_model() {
     let err = load(safetensors(&[("classifier.weight", vec![2, 384])])).err().unwrap();
