@@ -46,9 +46,8 @@ fn int8_matches_the_reference() {
     assert!(min >= 0.9995, "int8 min cosine {min}");
 }
 
-/// The int8 file through the integer kernel (the browser's CPU path) and through burn's f32
-/// matmul (WebGPU's path, and the native default) give the same embeddings, up to the
-/// kernel's 16-bit activations.
+/// The int8 file through the integer kernel (the CPU path) and through burn's f32 matmul
+/// (WebGPU's path) give the same embeddings, up to the kernel's 16-bit activations.
 #[test]
 fn int8_with_f32_matmul_agrees_with_the_integer_kernel() {
     let with = |int8_matmul| {

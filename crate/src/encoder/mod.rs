@@ -38,9 +38,9 @@ pub struct EncoderOptions {
     pub max_padding_percent: usize,
     /// Run the linear projections of an int8 model as integer products (`int8_gemm`) rather
     /// than burn's f32 matmul over dequantized weights. CPU only; ignored for fp32 models.
-    /// On by default in wasm, where SIMD128 makes f32 four-wide and the integer kernel is
-    /// about 1.8x faster; off natively, where burn's f32 matmul has AVX2 FMA and wins
-    /// (docs/benchmarks.md has both).
+    /// On by default where the kernel has SIMD: wasm (about 1.8x burn's four-wide f32 matmul)
+    /// and x86_64 (AVX2, else SSE2; 1.3-1.4x burn's AVX2 f32 matmul at batch 1, though burn's
+    /// threads win at batch 32 on 2 cores). Off elsewhere (docs/benchmarks.md has the figures).
     pub int8_matmul: bool,
 }
 
@@ -50,7 +50,7 @@ impl Default for EncoderOptions {
             max_tokens: DEFAULT_MAX_TOKENS,
             micro_batch: 8,
             max_padding_percent: 5,
-            int8_matmul: cfg!(target_arch = "wasm32"),
+            int8_matmul: cfg!(any(target_arch = "wasm32", target_arch = "x86_64")),
         }
     }
 }

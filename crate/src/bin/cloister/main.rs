@@ -355,8 +355,7 @@ fn bench(
     );
     if encoder.precision() == encoder::Precision::Int8 {
         // The int8 model both ways, one after the other so both see the same machine: the
-        // integer kernel (the default in wasm) and burn's f32 matmul over dequantized weights
-        // (the default natively).
+        // integer kernel and burn's f32 matmul over dequantized weights.
         let other = Encoder::load_with_options(
             read(&model_path)?,
             &read(&tokenizer_path(&tokenizer))?,
