@@ -8,8 +8,7 @@ import { startWasm } from './wasm.js';
  * ('webgpu' | 'cpu' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`.
  */
 export async function initWasm(options = {}) {
-  const wasmUrl = typeof options === 'string' ? options : options.wasmUrl;
-  const { build } = await startWasm({ ...(typeof options === 'string' ? {} : options), wasmUrl });
+  const { build } = await startWasm(typeof options === 'string' ? { wasmUrl: options } : options);
   return build;
 }
 

@@ -129,13 +129,12 @@ struct Int8Layer {
     output: Int8Linear,
     inner: Int8Linear,
     outer: Int8Linear,
-    heads: usize,
 }
 
 impl Int8Layers {
     /// Packs the (dequantized) linear weights of the int8 file's record. Errors if a shape does
     /// not fit the kernel, which MiniLM's fixed shapes always do.
-    pub fn from_record(record: &Int8Record, heads: usize) -> Result<Self, EncoderError> {
+    pub fn from_record(record: &Int8Record) -> Result<Self, EncoderError> {
         let layers = record
             .layers
             .iter()
@@ -145,7 +144,6 @@ impl Int8Layers {
                     output: pack(&[&layer.attention_output])?,
                     inner: pack(&[&layer.intermediate])?,
                     outer: pack(&[&layer.output])?,
-                    heads,
                 })
             })
             .collect::<Result<_, EncoderError>>()?;
@@ -163,12 +161,12 @@ impl Int8Layer {
     ) -> Result<Tensor<3>, EncoderError> {
         let [batch, seq, hidden] = x.dims();
         let device = x.device();
-        let head_dim = hidden / self.heads;
+        let (heads, head_dim) = (layer.mha.n_heads, layer.mha.d_k);
         let qkv = project(&self.qkv, x.clone(), &device)?;
         let split = |i: usize| {
             qkv.clone()
                 .slice([0..batch, 0..seq, i * hidden..(i + 1) * hidden])
-                .reshape([batch, seq, self.heads, head_dim])
+                .reshape([batch, seq, heads, head_dim])
                 .swap_dims(1, 2)
         };
         let (query, key, value) = (split(0), split(1), split(2));

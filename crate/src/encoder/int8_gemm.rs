@@ -81,10 +81,6 @@ impl Int8Linear {
         Some(Self { inputs, outputs, packed, scales, bias: bias.to_vec() })
     }
 
-    pub fn inputs(&self) -> usize {
-        self.inputs
-    }
-
     pub fn outputs(&self) -> usize {
         self.outputs
     }

@@ -121,7 +121,7 @@ pub fn load_model(
             // The integer kernel recovers the exact int8 values from the dequantized weights.
             let record = record.map(&mut Dequantizer);
             let int8 = if int8_matmul {
-                Some(Int8Layers::from_record(&record, config.heads)?)
+                Some(Int8Layers::from_record(&record)?)
             } else {
                 None
             };

@@ -174,17 +174,22 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
     std::fs::read(path).map_err(|e| CliError::Io(path.to_path_buf(), e))
 }
 
-fn tokenizer_path(given: &Option<PathBuf>) -> PathBuf {
-    given.clone().unwrap_or_else(|| model_dir().join("tokenizer.json"))
-}
-
 fn load_encoder(
     model: Option<PathBuf>,
     tokenizer: Option<PathBuf>,
     precision: PrecisionArg,
 ) -> Result<Encoder, CliError> {
+    load_encoder_with(model, tokenizer, precision, EncoderOptions::default())
+}
+
+fn load_encoder_with(
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+    precision: PrecisionArg,
+    options: EncoderOptions,
+) -> Result<Encoder, CliError> {
     let model_path = model.unwrap_or_else(|| default_model(precision));
-    let tokenizer_path = tokenizer_path(&tokenizer);
+    let tokenizer_path = tokenizer.unwrap_or_else(|| model_dir().join("tokenizer.json"));
     let bytes = read(&model_path)?;
     let found = encoder::detect_format(&bytes)?;
     let wanted = match precision {
@@ -200,12 +205,7 @@ fn load_encoder(
         )));
     }
     let tokenizer_bytes = read(&tokenizer_path)?;
-    Ok(Encoder::load(
-        bytes,
-        &tokenizer_bytes,
-        cpu_device(),
-        Backend::Cpu,
-    )?)
+    Ok(Encoder::load_with_options(bytes, &tokenizer_bytes, cpu_device(), Backend::Cpu, options)?)
 }
 
 fn convert(
@@ -335,7 +335,7 @@ fn bench(
             .map_err(|e| CliError::Usage(format!("--threads {n}: {e}")))?;
     }
     let model_path = model.clone().unwrap_or_else(|| default_model(precision));
-    let encoder = load_encoder(model, tokenizer.clone(), precision)?;
+    let encoder = load_encoder(model.clone(), tokenizer.clone(), precision)?;
     let text = match &sentences_file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| CliError::Io(path.clone(), e))?,
         None => BENCH_SENTENCES.to_string(),
@@ -356,18 +356,19 @@ fn bench(
     if encoder.precision() == encoder::Precision::Int8 {
         // The int8 model both ways, one after the other so both see the same machine: the
         // integer kernel and burn's f32 matmul over dequantized weights.
-        let other = Encoder::load_with_options(
-            read(&model_path)?,
-            &read(&tokenizer_path(&tokenizer))?,
-            cpu_device(),
-            Backend::Cpu,
+        let other = load_encoder_with(
+            model,
+            tokenizer,
+            precision,
             EncoderOptions { int8_matmul: !encoder.int8_matmul(), ..EncoderOptions::default() },
         )?;
-        let (integer, float) =
-            if encoder.int8_matmul() { (&encoder, &other) } else { (&other, &encoder) };
-        let default = |e: &Encoder| if std::ptr::eq(e, &encoder) { ", the default" } else { "" };
-        time_embed(integer, &format!("int8 matmul{}", default(integer)), &sentences, rounds)?;
-        time_embed(float, &format!("f32 matmul{}", default(float)), &sentences, rounds)?;
+        let ((integer, int8_label), (float, f32_label)) = if encoder.int8_matmul() {
+            ((&encoder, "int8 matmul, the default"), (&other, "f32 matmul"))
+        } else {
+            ((&other, "int8 matmul"), (&encoder, "f32 matmul, the default"))
+        };
+        time_embed(integer, int8_label, &sentences, rounds)?;
+        time_embed(float, f32_label, &sentences, rounds)?;
     } else {
         time_embed(&encoder, "", &sentences, rounds)?;
     }
