@@ -49,6 +49,10 @@ export class SentenceEncoder {
   get backendReason() { return this.#inner.backendReason; }
   /** 'int8' or 'fp32'. */
   get precision() { return this.#inner.precision; }
+  /** Diagnostics: what runs the linear layers ('int8', 'f32-matmul' or 'webgpu-linear'). */
+  get linearKernel() { return this.#inner.linearKernel; }
+  /** Diagnostics: linear layers the WebGPU kernel left to burn's matmul (0 expected). */
+  get linearFallbacks() { return this.#inner.linearFallbacks; }
 
   /** Token ids per text. */
   tokenize(texts) {

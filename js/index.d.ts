@@ -35,6 +35,10 @@ export declare class SentenceEncoder {
   /** The wasm build running. */
   readonly wasmBuild: WasmBuild;
   readonly precision: 'int8' | 'fp32';
+  /** Diagnostics: what runs the linear layers. */
+  readonly linearKernel: 'int8' | 'f32-matmul' | 'webgpu-linear';
+  /** Diagnostics: linear layers the WebGPU kernel left to burn's slower matmul (0 expected). */
+  readonly linearFallbacks: number;
   tokenize(texts: string[]): number[][];
   /** One unit-length Float32Array(384) per text. */
   embed(texts: string[]): Promise<Float32Array[]>;

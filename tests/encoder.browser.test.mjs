@@ -22,6 +22,10 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.equal(r.precision, 'fp32');
     assert.deepEqual(r.idMismatches, []);
     assert.ok(r.minCosine >= 0.99999, `min cosine ${r.minCosine}`);
+    // The 22 sentences run as micro-batches of assorted row counts (not all multiples of the
+    // kernel's 8 rows); every projection must have gone through Cloister's kernel.
+    assert.equal(r.linearKernel, 'webgpu-linear');
+    assert.equal(r.linearFallbacks, 0);
   });
 
   test('int8 on forced WebGPU matches the reference', async () => {
@@ -31,6 +35,8 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.equal(r.backend, 'webgpu');
     assert.equal(r.precision, 'int8');
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+    assert.equal(r.linearKernel, 'webgpu-linear');
+    assert.equal(r.linearFallbacks, 0);
   });
 
   test('auto skips a software (fallback) adapter, says why, and loads the CPU-only build', async () => {
@@ -63,6 +69,8 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
   test('empty and 1 MB texts embed on WebGPU; an empty batch is a typed error', async () => {
     const r = await page.evaluate(() => window.edgeInputs({ model: 'model.int8.bpk', backend: 'webgpu' }));
     for (const n of r.norms) assert.ok(Math.abs(n - 1) < 1e-4, `norm ${n}`);
+    assert.equal(r.linearKernel, 'webgpu-linear');
+    assert.equal(r.linearFallbacks, 0);
     assert.equal(r.emptyBatch?.name, 'InvalidInputError');
     assert.equal(r.emptyBatch?.kind, 'empty_batch');
   });
@@ -83,6 +91,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.match(r.reason, /no adapter|navigator\.gpu/);
     assert.deepEqual(r.idMismatches, []);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+    assert.equal(r.linearKernel, 'int8');
     // No WebGPU here: the package loads the CPU-only build.
     assert.equal(r.wasmBuild, 'cpu');
   });
@@ -104,6 +113,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   test('fp32 on the CPU matches the reference', async () => {
     const r = await page.evaluate(() => window.parity({ model: 'model.safetensors', backend: 'cpu' }));
     console.log(`cpu fp32: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
+    assert.equal(r.linearKernel, 'f32-matmul');
     assert.ok(r.minCosine >= 0.99999, `min cosine ${r.minCosine}`);
   });
 

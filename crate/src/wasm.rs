@@ -215,6 +215,18 @@ impl WasmEncoder {
         self.inner.precision().as_str().into()
     }
 
+    /// What runs the linear projections: "int8", "f32-matmul" or "webgpu-linear" (diagnostics).
+    #[wasm_bindgen(getter, js_name = linearKernel)]
+    pub fn linear_kernel(&self) -> String {
+        self.inner.linear_kernel().into()
+    }
+
+    /// Projections the WebGPU kernel left to burn's slower matmul (diagnostics; 0 expected).
+    #[wasm_bindgen(getter, js_name = linearFallbacks)]
+    pub fn linear_fallbacks(&self) -> usize {
+        self.inner.linear_fallbacks()
+    }
+
     /// Token ids per text (an array of arrays), as the model sees them.
     pub fn tokenize(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();

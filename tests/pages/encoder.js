@@ -37,6 +37,7 @@ window.parity = async ({ model, backend }) => {
   return {
     backend: enc.backend, reason: enc.backendReason, precision: enc.precision,
     wasmBuild: enc.wasmBuild, idMismatches, minCosine: Math.min(...cosines), ms,
+    linearKernel: enc.linearKernel, linearFallbacks: enc.linearFallbacks,
     first: Array.from(rows[0]),
   };
 };
@@ -52,7 +53,7 @@ window.edgeInputs = async ({ model, backend }) => {
   } catch (e) {
     emptyBatch = { name: e.name, kind: e.kind, message: e.message };
   }
-  return { norms, emptyBatch };
+  return { norms, emptyBatch, linearKernel: enc.linearKernel, linearFallbacks: enc.linearFallbacks };
 };
 
 window.loadError = async ({ model, tokenizer, backend, mangle }) => {

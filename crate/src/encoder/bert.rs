@@ -75,19 +75,29 @@ impl BertModel {
         mean_pool_normalized(hidden, padding)
     }
 
-    /// As [`BertModel::embed`], with every linear projection run by `int8` instead of burn's
-    /// f32 matmul.
-    pub fn embed_int8(
+    /// As [`BertModel::embed`], with the linear projections run as `projections` says.
+    pub fn embed_with(
         &self,
-        int8: &Int8Layers,
+        projections: &Projections,
         input_ids: Tensor<2, Int>,
         padding: Tensor<2, Bool>,
     ) -> Result<Tensor<2>, EncoderError> {
-        let mut x = self.embed_tokens(input_ids);
-        for (layer, weights) in self.encoder.layers.iter().zip(&int8.layers) {
-            x = weights.forward(layer, x, &padding)?;
+        let run = |project: &dyn Fn(usize, Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>| {
+            let mut x = self.embed_tokens(input_ids.clone());
+            for (i, layer) in self.encoder.layers.iter().enumerate() {
+                x = layer_forward(layer, x, &padding, &|p, x| project(i, p, x))?;
+            }
+            Ok(mean_pool_normalized(x, padding.clone()))
+        };
+        match projections {
+            Projections::Burn => Ok(self.embed(input_ids, padding)),
+            Projections::Int8(int8) => run(&|i, p, x| {
+                let device = x.device();
+                project_int8(int8.layers[i].get(p), x, &device)
+            }),
+            #[cfg(feature = "webgpu")]
+            Projections::WebGpu(gpu) => run(&|i, p, x| Ok(gpu.forward(i, p, x))),
         }
-        Ok(mean_pool_normalized(x, padding))
     }
 
     /// Word + position + token-type embeddings, then LayerNorm: `[batch, seq, hidden]`.
@@ -152,37 +162,178 @@ impl Int8Layers {
 }
 
 impl Int8Layer {
-    /// burn's post-norm `TransformerEncoderLayer::forward` (dropout 0), projections in int8.
-    fn forward(
-        &self,
-        layer: &TransformerEncoderLayer,
-        x: Tensor<3>,
-        padding: &Tensor<2, Bool>,
-    ) -> Result<Tensor<3>, EncoderError> {
-        let [batch, seq, hidden] = x.dims();
-        let device = x.device();
-        let (heads, head_dim) = (layer.mha.n_heads, layer.mha.d_k);
-        let qkv = project(&self.qkv, x.clone(), &device)?;
-        let split = |i: usize| {
-            qkv.clone()
-                .slice([0..batch, 0..seq, i * hidden..(i + 1) * hidden])
-                .reshape([batch, seq, heads, head_dim])
-                .swap_dims(1, 2)
-        };
-        let (query, key, value) = (split(0), split(1), split(2));
-        let scores = query
-            .matmul(key.swap_dims(2, 3))
-            .div_scalar((head_dim as f32).sqrt())
-            .mask_fill(padding.clone().reshape([batch, 1, 1, seq]), layer.mha.min_float);
-        let context = softmax(scores, 3)
-            .matmul(value)
+    fn get(&self, projection: Projection) -> &Int8Linear {
+        match projection {
+            Projection::Qkv => &self.qkv,
+            Projection::Output => &self.output,
+            Projection::Inner => &self.inner,
+            Projection::Outer => &self.outer,
+        }
+    }
+}
+
+/// How the encoder layers run their linear projections.
+#[derive(Debug, Clone)]
+pub enum Projections {
+    /// burn's `Linear` modules: f32 matmul on the model's device.
+    Burn,
+    /// Int8 integer products on the CPU (`int8_gemm`).
+    Int8(Int8Layers),
+    /// The small-row kernel of `gpu_linear` on WebGPU.
+    #[cfg(feature = "webgpu")]
+    WebGpu(GpuLayers),
+}
+
+impl Projections {
+    /// What runs the projections: `f32-matmul` (burn), `int8` or `webgpu-linear`.
+    pub fn kernel(&self) -> &'static str {
+        match self {
+            Self::Burn => "f32-matmul",
+            Self::Int8(_) => "int8",
+            #[cfg(feature = "webgpu")]
+            Self::WebGpu(_) => "webgpu-linear",
+        }
+    }
+
+    /// How many projections the WebGPU kernel handed to burn's matmul because its input did
+    /// not fit (always 0 for the model's own shapes; tests check it stays so).
+    pub fn fallbacks(&self) -> usize {
+        match self {
+            #[cfg(feature = "webgpu")]
+            Self::WebGpu(gpu) => gpu.fallbacks.load(std::sync::atomic::Ordering::Relaxed),
+            _ => 0,
+        }
+    }
+}
+
+/// The four projections of an encoder layer; query, key and value are one fused product.
+#[derive(Debug, Clone, Copy)]
+enum Projection {
+    Qkv,
+    Output,
+    Inner,
+    Outer,
+}
+
+/// burn's post-norm `TransformerEncoderLayer::forward` (dropout 0) with the linear projections
+/// done by `project`; attention, softmax, LayerNorm and GELU are burn ops.
+fn layer_forward(
+    layer: &TransformerEncoderLayer,
+    x: Tensor<3>,
+    padding: &Tensor<2, Bool>,
+    project: &dyn Fn(Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>,
+) -> Result<Tensor<3>, EncoderError> {
+    let [batch, seq, hidden] = x.dims();
+    let (heads, head_dim) = (layer.mha.n_heads, layer.mha.d_k);
+    let qkv = project(Projection::Qkv, x.clone())?;
+    let split = |i: usize| {
+        qkv.clone()
+            .slice([0..batch, 0..seq, i * hidden..(i + 1) * hidden])
+            .reshape([batch, seq, heads, head_dim])
             .swap_dims(1, 2)
-            .reshape([batch, seq, hidden]);
-        let attended = project(&self.output, context, &device)?;
-        let x = layer.norm_1.forward(x + attended);
-        let inner = layer.pwff.activation.forward(project(&self.inner, x.clone(), &device)?);
-        let outer = project(&self.outer, inner, &device)?;
-        Ok(layer.norm_2.forward(x + outer))
+    };
+    let (query, key, value) = (split(0), split(1), split(2));
+    let scores = query
+        .matmul(key.swap_dims(2, 3))
+        .div_scalar((head_dim as f32).sqrt())
+        .mask_fill(padding.clone().reshape([batch, 1, 1, seq]), layer.mha.min_float);
+    let context = softmax(scores, 3)
+        .matmul(value)
+        .swap_dims(1, 2)
+        .reshape([batch, seq, hidden]);
+    let attended = project(Projection::Output, context)?;
+    let x = layer.norm_1.forward(x + attended);
+    let inner = layer.pwff.activation.forward(project(Projection::Inner, x.clone())?);
+    let outer = project(Projection::Outer, inner)?;
+    Ok(layer.norm_2.forward(x + outer))
+}
+
+/// The linear projections of every encoder layer as f32 weights on the WebGPU device, run by
+/// `gpu_linear`'s kernel; query, key and value concatenated into one product.
+#[cfg(feature = "webgpu")]
+#[derive(Debug, Clone)]
+pub struct GpuLayers {
+    layers: Vec<GpuLayer>,
+    fallbacks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[cfg(feature = "webgpu")]
+#[derive(Debug, Clone)]
+struct GpuLayer {
+    qkv: GpuLinear,
+    output: GpuLinear,
+    inner: GpuLinear,
+    outer: GpuLinear,
+}
+
+#[cfg(feature = "webgpu")]
+#[derive(Debug, Clone)]
+struct GpuLinear {
+    /// `[inputs, outputs]`, burn's `Linear` layout.
+    weight: Tensor<2>,
+    bias: Tensor<1>,
+}
+
+#[cfg(feature = "webgpu")]
+impl GpuLayers {
+    /// Takes the weights of `model`'s encoder layers (already on the WebGPU device).
+    pub fn from_model(model: &BertModel) -> Result<Self, EncoderError> {
+        let linear = |linears: &[&burn::nn::Linear]| -> Result<GpuLinear, EncoderError> {
+            let mut weights = Vec::new();
+            let mut biases = Vec::new();
+            for linear in linears {
+                weights.push(linear.weight.val());
+                biases.push(linear.bias.as_ref().map(|b| b.val()).ok_or_else(|| {
+                    EncoderError::WrongModel("a linear layer without a bias".into())
+                })?);
+            }
+            Ok(GpuLinear {
+                weight: Tensor::cat(weights, 1),
+                bias: Tensor::cat(biases, 0),
+            })
+        };
+        let layers = model
+            .encoder
+            .layers
+            .iter()
+            .map(|layer| {
+                Ok(GpuLayer {
+                    qkv: linear(&[&layer.mha.query, &layer.mha.key, &layer.mha.value])?,
+                    output: linear(&[&layer.mha.output])?,
+                    inner: linear(&[&layer.pwff.linear_inner])?,
+                    outer: linear(&[&layer.pwff.linear_outer])?,
+                })
+            })
+            .collect::<Result<_, EncoderError>>()?;
+        Ok(Self {
+            layers,
+            fallbacks: Default::default(),
+        })
+    }
+
+    /// `projection` of layer `layer` over the last axis of `x` (`[batch, seq, inputs]`).
+    fn forward(&self, layer: usize, projection: Projection, x: Tensor<3>) -> Tensor<3> {
+        let linear = self.layers[layer].get(projection);
+        let [batch, seq, inputs] = x.dims();
+        let outputs = linear.bias.dims()[0];
+        let rows = x.reshape([batch * seq, inputs]);
+        let y = super::gpu_linear::linear(&rows, &linear.weight, &linear.bias).unwrap_or_else(|| {
+            self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            rows.matmul(linear.weight.clone()) + linear.bias.clone().unsqueeze::<2>()
+        });
+        y.reshape([batch, seq, outputs])
+    }
+}
+
+#[cfg(feature = "webgpu")]
+impl GpuLayer {
+    fn get(&self, projection: Projection) -> &GpuLinear {
+        match projection {
+            Projection::Qkv => &self.qkv,
+            Projection::Output => &self.output,
+            Projection::Inner => &self.inner,
+            Projection::Outer => &self.outer,
+        }
     }
 }
 
@@ -207,7 +358,7 @@ fn pack(linears: &[&TransposedLinear]) -> Result<Int8Linear, EncoderError> {
 }
 
 /// `linear` over the last axis of `x` (`[batch, seq, inputs]`).
-fn project(linear: &Int8Linear, x: Tensor<3>, device: &Device) -> Result<Tensor<3>, EncoderError> {
+fn project_int8(linear: &Int8Linear, x: Tensor<3>, device: &Device) -> Result<Tensor<3>, EncoderError> {
     let [batch, seq, _] = x.dims();
     let y = linear.forward(&read_f32(x.into_data())?);
     Ok(Tensor::from_data(TensorData::new(y, [batch, seq, linear.outputs()]), device))

@@ -8,13 +8,15 @@
 pub mod bert;
 pub mod config;
 pub mod device;
+#[cfg(feature = "webgpu")]
+pub mod gpu_linear;
 pub mod int8_gemm;
 pub mod load;
 pub mod record;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-pub use bert::{BertModel, Int8Layers};
+pub use bert::{BertModel, Int8Layers, Projections};
 pub use config::MiniLmConfig;
 pub use device::Backend;
 pub use load::{convert_to_int8, detect_format, Precision};
@@ -105,8 +107,9 @@ struct MicroBatch {
 
 pub struct Encoder {
     model: BertModel,
-    /// Set when the projections run as integer products (`EncoderOptions::int8_matmul`).
-    int8: Option<Int8Layers>,
+    /// How the linear projections run: burn's matmul, integer products on the CPU
+    /// (`EncoderOptions::int8_matmul`), or the small-row kernel on WebGPU.
+    projections: Projections,
     tokenizer: TextTokenizer,
     device: Device,
     backend: Backend,
@@ -146,10 +149,18 @@ impl Encoder {
         let model_sha256 = crate::manifest::sha256_hex(&model);
         let int8_matmul = options.int8_matmul && backend == Backend::Cpu;
         let (model, int8, precision) = load::load_model(model, &config, &device, int8_matmul)?;
+        let projections = match int8 {
+            Some(int8) => Projections::Int8(int8),
+            #[cfg(feature = "webgpu")]
+            None if backend == Backend::WebGpu => {
+                Projections::WebGpu(bert::GpuLayers::from_model(&model)?)
+            }
+            None => Projections::Burn,
+        };
         Ok(Self {
             model_sha256,
             model,
-            int8,
+            projections,
             tokenizer,
             device,
             backend,
@@ -168,7 +179,17 @@ impl Encoder {
 
     /// Whether the linear projections run as int8 integer products.
     pub fn int8_matmul(&self) -> bool {
-        self.int8.is_some()
+        matches!(self.projections, Projections::Int8(_))
+    }
+
+    /// What runs the linear projections: `int8`, `f32-matmul` (burn) or `webgpu-linear`.
+    pub fn linear_kernel(&self) -> &'static str {
+        self.projections.kernel()
+    }
+
+    /// Projections the WebGPU kernel left to burn's matmul so far (0 for this model's shapes).
+    pub fn linear_fallbacks(&self) -> usize {
+        self.projections.fallbacks()
     }
 
     /// sha256 of the model file this encoder was loaded from (server-side embeddings name it).
@@ -197,10 +218,9 @@ impl Encoder {
         let batches = self.plan(texts)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
-            let pooled = match &self.int8 {
-                Some(int8) => self.model.embed_int8(int8, batch.input_ids, batch.padding)?,
-                None => self.model.embed(batch.input_ids, batch.padding),
-            };
+            let pooled = self
+                .model
+                .embed_with(&self.projections, batch.input_ids, batch.padding)?;
             let data = pooled
                 .try_into_data()
                 .map_err(|e| EncoderError::Backend(format!("{e:?}")))?;
@@ -214,10 +234,9 @@ impl Encoder {
         let batches = self.plan(texts)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
-            let pooled = match &self.int8 {
-                Some(int8) => self.model.embed_int8(int8, batch.input_ids, batch.padding)?,
-                None => self.model.embed(batch.input_ids, batch.padding),
-            };
+            let pooled = self
+                .model
+                .embed_with(&self.projections, batch.input_ids, batch.padding)?;
             let data = pooled
                 .into_data_async()
                 .await
