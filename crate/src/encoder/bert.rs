@@ -82,21 +82,33 @@ impl BertModel {
         input_ids: Tensor<2, Int>,
         padding: Tensor<2, Bool>,
     ) -> Result<Tensor<2>, EncoderError> {
-        let run = |project: &dyn Fn(usize, Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>| {
+        type Project<'a> = &'a dyn Fn(usize, Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>;
+        type Attend<'a> = &'a dyn Fn(&TransformerEncoderLayer, Tensor<3>) -> Tensor<3>;
+        let run = |project: Project, attend: Attend| {
             let mut x = self.embed_tokens(input_ids.clone());
             for (i, layer) in self.encoder.layers.iter().enumerate() {
-                x = layer_forward(layer, x, &padding, &|p, x| project(i, p, x))?;
+                x = layer_forward(layer, x, &|p, x| project(i, p, x), &|qkv| attend(layer, qkv))?;
             }
             Ok(mean_pool_normalized(x, padding.clone()))
         };
+        let burn_attend = |layer: &TransformerEncoderLayer, qkv| attention(layer, qkv, &padding);
         match projections {
             Projections::Burn => Ok(self.embed(input_ids, padding)),
-            Projections::Int8(int8) => run(&|i, p, x| {
-                let device = x.device();
-                project_int8(int8.layers[i].get(p), x, &device)
-            }),
+            Projections::Int8(int8) => run(
+                &|i, p, x| {
+                    let device = x.device();
+                    project_int8(int8.layers[i].get(p), x, &device)
+                },
+                &burn_attend,
+            ),
             #[cfg(feature = "webgpu")]
-            Projections::WebGpu(gpu) => run(&|i, p, x| Ok(gpu.forward(i, p, x))),
+            Projections::WebGpu(gpu) => {
+                // Added to every score against a padding key: its softmax weight becomes 0.
+                let mask = padding.clone().float().mul_scalar(-1.0e9);
+                run(&|i, p, x| Ok(gpu.forward(i, p, x)), &|layer, qkv| {
+                    gpu.attention(layer, qkv, &mask, &padding)
+                })
+            }
         }
     }
 
@@ -179,7 +191,7 @@ pub enum Projections {
     Burn,
     /// Int8 integer products on the CPU (`int8_gemm`).
     Int8(Int8Layers),
-    /// The small-row kernel of `gpu_linear` on WebGPU.
+    /// The small-row kernel of `gpu_kernels` on WebGPU.
     #[cfg(feature = "webgpu")]
     WebGpu(GpuLayers),
 }
@@ -195,8 +207,8 @@ impl Projections {
         }
     }
 
-    /// How many projections the WebGPU kernel handed to burn's matmul because its input did
-    /// not fit (always 0 for the model's own shapes; tests check it stays so).
+    /// How many projections or attentions the WebGPU kernels handed to burn's ops because the
+    /// input did not fit (always 0 for the model's own shapes; tests check it stays so).
     pub fn fallbacks(&self) -> usize {
         match self {
             #[cfg(feature = "webgpu")]
@@ -216,16 +228,28 @@ enum Projection {
 }
 
 /// burn's post-norm `TransformerEncoderLayer::forward` (dropout 0) with the linear projections
-/// done by `project`; attention, softmax, LayerNorm and GELU are burn ops.
+/// done by `project` and the attention over the fused query/key/value projection by `attend`;
+/// LayerNorm and GELU are burn ops.
 fn layer_forward(
     layer: &TransformerEncoderLayer,
     x: Tensor<3>,
-    padding: &Tensor<2, Bool>,
     project: &dyn Fn(Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>,
+    attend: &dyn Fn(Tensor<3>) -> Tensor<3>,
 ) -> Result<Tensor<3>, EncoderError> {
-    let [batch, seq, hidden] = x.dims();
+    let context = attend(project(Projection::Qkv, x.clone())?);
+    let attended = project(Projection::Output, context)?;
+    let x = layer.norm_1.forward(x + attended);
+    let inner = layer.pwff.activation.forward(project(Projection::Inner, x.clone())?);
+    let outer = project(Projection::Outer, inner)?;
+    Ok(layer.norm_2.forward(x + outer))
+}
+
+/// Multi-head self-attention in burn ops, from `qkv [batch, seq, 3 * hidden]` to the context
+/// `[batch, seq, hidden]`; padding keys are masked as burn's `MultiHeadAttention` does.
+fn attention(layer: &TransformerEncoderLayer, qkv: Tensor<3>, padding: &Tensor<2, Bool>) -> Tensor<3> {
+    let [batch, seq, width] = qkv.dims();
+    let hidden = width / 3;
     let (heads, head_dim) = (layer.mha.n_heads, layer.mha.d_k);
-    let qkv = project(Projection::Qkv, x.clone())?;
     let split = |i: usize| {
         qkv.clone()
             .slice([0..batch, 0..seq, i * hidden..(i + 1) * hidden])
@@ -237,19 +261,14 @@ fn layer_forward(
         .matmul(key.swap_dims(2, 3))
         .div_scalar((head_dim as f32).sqrt())
         .mask_fill(padding.clone().reshape([batch, 1, 1, seq]), layer.mha.min_float);
-    let context = softmax(scores, 3)
+    softmax(scores, 3)
         .matmul(value)
         .swap_dims(1, 2)
-        .reshape([batch, seq, hidden]);
-    let attended = project(Projection::Output, context)?;
-    let x = layer.norm_1.forward(x + attended);
-    let inner = layer.pwff.activation.forward(project(Projection::Inner, x.clone())?);
-    let outer = project(Projection::Outer, inner)?;
-    Ok(layer.norm_2.forward(x + outer))
+        .reshape([batch, seq, hidden])
 }
 
 /// The linear projections of every encoder layer as f32 weights on the WebGPU device, run by
-/// `gpu_linear`'s kernel; query, key and value concatenated into one product.
+/// `gpu_kernels`'s kernel; query, key and value concatenated into one product.
 #[cfg(feature = "webgpu")]
 #[derive(Debug, Clone)]
 pub struct GpuLayers {
@@ -317,11 +336,25 @@ impl GpuLayers {
         let [batch, seq, inputs] = x.dims();
         let outputs = linear.bias.dims()[0];
         let rows = x.reshape([batch * seq, inputs]);
-        let y = super::gpu_linear::linear(&rows, &linear.weight, &linear.bias).unwrap_or_else(|| {
+        let y = super::gpu_kernels::linear(&rows, &linear.weight, &linear.bias).unwrap_or_else(|| {
             self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             rows.matmul(linear.weight.clone()) + linear.bias.clone().unsqueeze::<2>()
         });
         y.reshape([batch, seq, outputs])
+    }
+
+    /// Attention by `gpu_kernels::attention`, or burn's ops where it does not apply.
+    fn attention(
+        &self,
+        layer: &TransformerEncoderLayer,
+        qkv: Tensor<3>,
+        mask: &Tensor<2>,
+        padding: &Tensor<2, Bool>,
+    ) -> Tensor<3> {
+        super::gpu_kernels::attention(&qkv, mask, layer.mha.n_heads).unwrap_or_else(|| {
+            self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            attention(layer, qkv, padding)
+        })
     }
 }
 
