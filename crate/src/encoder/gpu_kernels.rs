@@ -25,6 +25,12 @@ const UNITS_PER_GROUP: usize = 32;
 /// Rows each invocation accumulates, reusing each weight load for all of them.
 const ROWS_PER_UNIT: usize = 8;
 
+/// What both kernels index as plain rows: contiguous f32, not storage-tiled (burn-cubecl panics
+/// when a tiled tensor is bound to any kernel but its matmul, and a panic kills the instance).
+fn plain_f32(t: &CubeTensor) -> bool {
+    t.dtype == DType::F32 && t.is_contiguous() && !t.meta.is_tiled()
+}
+
 #[cube(launch_unchecked)]
 fn linear_kernel<N: Size>(
     x: &Tensor<Vector<f32, N>>,
@@ -95,10 +101,7 @@ pub fn linear(
     let x: CubeTensor = x.clone().try_into_primitive::<CubeBackend>().ok()?;
     let weight: CubeTensor = weight.clone().try_into_primitive::<CubeBackend>().ok()?;
     let bias: CubeTensor = bias.clone().try_into_primitive::<CubeBackend>().ok()?;
-    if [&x, &weight, &bias]
-        .iter()
-        .any(|t| t.dtype != DType::F32 || !t.is_contiguous())
-    {
+    if [&x, &weight, &bias].iter().any(|t| !plain_f32(t)) {
         return None;
     }
     let client = x.client.clone();
@@ -221,10 +224,7 @@ pub fn attention(qkv: &BurnTensor<3>, mask: &BurnTensor<2>, heads: usize) -> Opt
     let head_dim = hidden / heads;
     let qkv: CubeTensor = qkv.clone().try_into_primitive::<CubeBackend>().ok()?;
     let mask: CubeTensor = mask.clone().try_into_primitive::<CubeBackend>().ok()?;
-    if [&qkv, &mask]
-        .iter()
-        .any(|t| t.dtype != DType::F32 || !t.is_contiguous())
-    {
+    if [&qkv, &mask].iter().any(|t| !plain_f32(t)) {
         return None;
     }
     let client = qkv.client.clone();
