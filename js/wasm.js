@@ -36,35 +36,45 @@ export async function pickWasmBuild(backend = 'auto') {
   return (await hasHardwareWebGpu()) ? 'webgpu' : 'cpu';
 }
 
+// Per glue module: the build and URL it was started with, and the start itself. wasm-bindgen's
+// glue holds one instance: a second start of the same glue from another URL would silently
+// return the first instance, so that is an error instead.
 const started = new Map();
 
 /**
  * Instantiates a build once per realm; resolves to `{ build, pkg }` (the wasm-bindgen module).
  * `wasm`: 'auto' (default: the build `backend` needs), 'webgpu' or 'cpu'. `wasmUrl`: where the
  * wasm is served from when not next to its glue, one URL (the WebGPU build, reported as
- * 'custom') or `{ webgpu, cpu }`.
+ * 'custom') or `{ webgpu, cpu }`. 'custom' and 'webgpu' share the WebGPU build's glue, so a
+ * realm runs at most one of them.
  */
 export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto' } = {}) {
   if (!['auto', 'webgpu', 'cpu'].includes(wasm)) {
     throw new TypeError(`wasm must be 'auto', 'webgpu' or 'cpu', got '${wasm}'`);
   }
   let build = wasm === 'auto' ? await pickWasmBuild(backend) : wasm;
-  let url = BUILDS[build].wasm;
+  let url = BUILDS[build].wasm();
   if (typeof wasmUrl === 'string' || wasmUrl instanceof URL) {
-    [build, url] = ['custom', () => wasmUrl];
+    [build, url] = ['custom', wasmUrl];
   } else if (wasmUrl?.[build]) {
-    const given = wasmUrl[build];
-    url = () => given;
+    url = wasmUrl[build];
   }
-  if (!started.has(build)) {
-    const glue = build === 'custom' ? BUILDS.webgpu.glue : BUILDS[build].glue;
-    const starting = (async () => {
-      const pkg = await glue();
-      await pkg.default({ module_or_path: url() });
-      return { build, pkg };
-    })();
-    started.set(build, starting);
-    starting.catch(() => started.delete(build)); // a failed start may be retried
+  const glue = build === 'custom' ? 'webgpu' : build;
+  const href = String(url);
+  const running = started.get(glue);
+  if (running) {
+    if (running.build !== build || running.href !== href) {
+      throw new Error(`the ${glue} build's glue already runs ${running.href} (${running.build}) in ` +
+        `this realm and cannot also run ${href} (${build}): a realm runs one wasm per glue`);
+    }
+    return running.start;
   }
-  return started.get(build);
+  const start = (async () => {
+    const pkg = await BUILDS[glue].glue();
+    await pkg.default({ module_or_path: url });
+    return { build, pkg };
+  })();
+  started.set(glue, { build, href, start });
+  start.catch(() => started.delete(glue)); // a failed start may be retried
+  return start;
 }

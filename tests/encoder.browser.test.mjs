@@ -117,6 +117,36 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.ok(r.minCosine >= 0.99999, `min cosine ${r.minCosine}`);
   });
 
+  test('initWasm starts the build a backend needs, a given URL as custom, retries after a failure, and refuses a second wasm for one glue', async () => {
+    const fresh = await openPage(browser, '/tests/pages/encoder.html');
+    try {
+      const r = await fresh.evaluate(async () => {
+        const outcome = async (f) => {
+          try { return { ok: await f() }; } catch (e) { return { error: e.name, message: e.message }; }
+        };
+        return {
+          auto: await outcome(() => window.initWasm()),
+          autoAgain: await outcome(() => window.initWasm()),
+          badOption: await outcome(() => window.initWasm({ wasm: 'gpu' })),
+          missing: await outcome(() => window.initWasm('/dist/pkg/no-such.wasm')),
+          custom: await outcome(() => window.initWasm('/dist/pkg/cloister_bg.wasm')),
+          webgpuBesideCustom: await outcome(() => window.initWasm({ backend: 'webgpu' })),
+        };
+      });
+      // No WebGPU in this browser: auto starts the CPU-only build, once.
+      assert.deepEqual(r.auto, { ok: 'cpu' });
+      assert.deepEqual(r.autoAgain, { ok: 'cpu' });
+      assert.equal(r.badOption.error, 'TypeError');
+      assert.ok(r.missing.error, `a missing wasm must reject: ${JSON.stringify(r.missing)}`);
+      // The failed start is forgotten, so the same glue starts from a good URL.
+      assert.deepEqual(r.custom, { ok: 'custom' });
+      // 'custom' runs on the WebGPU build's glue: the WebGPU build cannot start beside it.
+      assert.match(r.webgpuBesideCustom.message ?? '', /already runs .*cloister_bg\.wasm \(custom\)/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('forcing WebGPU where there is none is a WebGPUUnavailableError', async () => {
     const e = await page.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'webgpu' }));
     assert.equal(e?.name, 'WebGPUUnavailableError');

@@ -1,10 +1,11 @@
 // Test hooks for tests/encoder.browser.test.mjs: each returns plain data for the test to check.
-import { SentenceEncoder } from '/js/encoder.js';
+import { SentenceEncoder, initWasm } from '/js/encoder.js';
 
 const MODELS = '/models/all-MiniLM-L6-v2';
 // ?wasm=webgpu|cpu forces a wasm build (default 'auto': the one the backend needs).
 const WASM = new URLSearchParams(location.search).get('wasm') ?? 'auto';
 const encoders = new Map();
+window.initWasm = initWasm;
 
 async function encoder(model, backend) {
   const key = `${model}|${backend}`;
