@@ -4,8 +4,8 @@
 // same profile measures the cached cold start. Bytes are counted by the server, not guessed.
 //
 // Environment: BENCH_ROUNDS (timed passes per batch size on the CPU paths, default 5),
-// BENCH_GPU_N / BENCH_GPU_ROUNDS (sentences and passes on WebGPU, default 32 / 2: on a machine
-// without a GPU WebGPU runs on SwiftShader at ~1 sentence/s), BENCH_ONLY (comma list of
+// BENCH_GPU_N / BENCH_GPU_ROUNDS (sentences and passes on WebGPU, default 32 / 3: on a machine
+// without a GPU WebGPU runs on SwiftShader, where transformers.js does ~1 sentence/s), BENCH_ONLY (comma list of
 // config names, e.g. cloister-cpu,transformers-wasm,load), BENCH_N (sentences on the CPU paths, default
 // 256), BENCH_OUT (JSON results path), BENCH_LOAD_EVENTS (events in the load benchmark,
 // default 100000; 0 skips it).
@@ -23,7 +23,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CPU_N = Number(process.env.BENCH_N ?? 256);
 const GPU_N = Number(process.env.BENCH_GPU_N ?? 32);
-const GPU_ROUNDS = Number(process.env.BENCH_GPU_ROUNDS ?? 2);
+const GPU_ROUNDS = Number(process.env.BENCH_GPU_ROUNDS ?? 3);
 const OUT = process.env.BENCH_OUT ?? join(ROOT, 'dist/bench/browser.json');
 const ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'];
