@@ -91,7 +91,7 @@ export class Cloister {
 
   /**
    * Opens a recommender. `model`, `tokenizer`: URL or bytes. `integrity`: { model, tokenizer }
-   * sha256 pins (a mismatch is a ModelIntegrityError). `backend`: 'auto' | 'webgpu' | 'cpu'.
+   * sha256 pins (a mismatch is a ModelIntegrityError). `backend`: 'auto' | 'webgpu' | 'cpu' | 'measure'.
    * `namespace`: separates users/sites in storage. `prior`: PRIOR.json (object or text).
    * `onProgress({ what, loaded, total, fraction, cached })`. `worker`: default true.
    * `profile: false` opens the encoder only (for `embed`), with no storage.

@@ -4,6 +4,7 @@
 import { fromWasm, StorageError } from './errors.js';
 import { forgetModels, loadBytes } from './model.js';
 import { StateStore } from './store.js';
+import { loadEncoder } from './measure.js';
 import { startWasm } from './wasm.js';
 
 /**
@@ -59,7 +60,7 @@ export class Core {
     }
     const t1 = performance.now();
     try {
-      this.encoder = await pkg.WasmEncoder.load(model, tokenizer, backend);
+      ({ encoder: this.encoder, reason: this.backendReason } = await loadEncoder(pkg, build, model, tokenizer, backend));
     } catch (e) {
       throw fromWasm(e);
     }
@@ -97,6 +98,7 @@ export class Core {
       throw fromWasm(e);
     }
     this.encoder = cpu;
+    this.backendReason = `the WebGPU device was lost (${why}); CPU`;
     this.warnings.push(`the WebGPU device was lost (${why}); continuing on the CPU`);
   }
 
@@ -119,7 +121,7 @@ export class Core {
     return {
       backend: this.encoder.backend,
       wasmBuild: this.wasmBuild,
-      backendReason: this.encoder.backendReason,
+      backendReason: this.backendReason,
       precision: this.encoder.precision,
       storage: this.store?.status ?? { persistent: false, error: null },
       warnings: this.warnings,

@@ -1,6 +1,7 @@
 // The sentence encoder in the browser: fetches the model and tokenizer (URLs or bytes),
 // starts the wasm once, and wraps WasmEncoder with typed errors. Ranking lives in the core.
 import { fromWasm } from './errors.js';
+import { loadEncoder } from './measure.js';
 import { startWasm } from './wasm.js';
 
 /**
@@ -22,14 +23,16 @@ async function bytesOf(source, what) {
 
 export class SentenceEncoder {
   #inner;
-  constructor(inner, wasmBuild) {
+  #reason;
+  constructor(inner, wasmBuild, reason) {
     this.#inner = inner;
     this.wasmBuild = wasmBuild;
+    this.#reason = reason;
   }
 
   /**
    * @param {{model: string|Uint8Array|ArrayBuffer, tokenizer: string|Uint8Array|ArrayBuffer,
-   *          backend?: 'auto'|'webgpu'|'cpu', wasm?: 'auto'|'webgpu'|'cpu',
+   *          backend?: 'auto'|'webgpu'|'cpu'|'measure', wasm?: 'auto'|'webgpu'|'cpu',
    *          wasmUrl?: string|{webgpu?: string, cpu?: string}}} options
    */
   static async load({ model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl } = {}) {
@@ -37,7 +40,8 @@ export class SentenceEncoder {
     const [modelBytes, tokenizerBytes] = await Promise.all([
       bytesOf(model, 'model'), bytesOf(tokenizer, 'tokenizer')]);
     try {
-      return new SentenceEncoder(await pkg.WasmEncoder.load(modelBytes, tokenizerBytes, backend), wasmBuild);
+      const { encoder, reason } = await loadEncoder(pkg, wasmBuild, modelBytes, tokenizerBytes, backend);
+      return new SentenceEncoder(encoder, wasmBuild, reason);
     } catch (error) {
       throw fromWasm(error);
     }
@@ -46,7 +50,7 @@ export class SentenceEncoder {
   /** 'webgpu' or 'cpu'. */
   get backend() { return this.#inner.backend; }
   /** Why that backend was chosen. */
-  get backendReason() { return this.#inner.backendReason; }
+  get backendReason() { return this.#reason; }
   /** 'int8' or 'fp32'. */
   get precision() { return this.#inner.precision; }
   /** Diagnostics: what runs the linear layers ('int8', 'f32-matmul' or 'webgpu-linear'). */

@@ -1,4 +1,9 @@
-export type Backend = 'auto' | 'webgpu' | 'cpu';
+/**
+ * 'auto': a hardware WebGPU adapter is timed against the CPU path once (a few fixed sentences;
+ * the answer is remembered per adapter and model), no adapter or a software one means the CPU.
+ * 'measure': the same timing on any adapter. 'webgpu' / 'cpu': forced.
+ */
+export type Backend = 'auto' | 'webgpu' | 'cpu' | 'measure';
 export type Bytes = Uint8Array | ArrayBuffer;
 
 export interface EncoderLoadOptions {
@@ -27,6 +32,8 @@ export type WasmBuild = 'webgpu' | 'cpu' | 'custom';
 export declare function hasHardwareWebGpu(): Promise<boolean>;
 /** The wasm build a backend request loads. */
 export declare function pickWasmBuild(backend?: Backend): Promise<'webgpu' | 'cpu'>;
+/** Forgets the remembered backend measurements, so the next 'auto' or 'measure' times again. */
+export declare function forgetBackendChoices(): Promise<void>;
 
 export declare class SentenceEncoder {
   static load(options: EncoderLoadOptions): Promise<SentenceEncoder>;

@@ -2,6 +2,7 @@
 export { Cloister } from './cloister.js';
 export { SentenceEncoder, initWasm } from './encoder.js';
 export { hasHardwareWebGpu, pickWasmBuild } from './wasm.js';
+export { forgetBackendChoices } from './measure.js';
 export {
   CloisterError, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
   InvalidInputError, InvalidCandidateError, BackendError, StorageError,

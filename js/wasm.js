@@ -33,7 +33,16 @@ export async function hasHardwareWebGpu() {
 export async function pickWasmBuild(backend = 'auto') {
   if (backend === 'cpu') return 'cpu';
   if (backend === 'webgpu') return 'webgpu';
+  if (backend === 'measure') return (await hasWebGpuAdapter()) ? 'webgpu' : 'cpu';
   return (await hasHardwareWebGpu()) ? 'webgpu' : 'cpu';
+}
+
+async function hasWebGpuAdapter() {
+  try {
+    return Boolean(await globalThis.navigator?.gpu?.requestAdapter?.());
+  } catch {
+    return false;
+  }
 }
 
 // Per glue module: the build and URL it was started with, and the start itself. wasm-bindgen's

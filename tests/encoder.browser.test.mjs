@@ -47,6 +47,33 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.ok(r.minCosine >= 0.9995);
   });
 
+  test("'measure' times WebGPU against the CPU once, keeps the faster, and remembers the answer", async () => {
+    const fresh = await openPage(browser, '/tests/pages/encoder.html');
+    try {
+      await fresh.evaluate(() => window.forgetBackendChoices());
+      const first = await fresh.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
+      console.log(`measure: ${first.reason}`);
+      const m = first.reason.match(/^measure: measured on software adapter .+: WebGPU ([\d.]+) vs CPU ([\d.]+) sentences\/s$/);
+      assert.ok(m, first.reason);
+      const [gpu, cpu] = [Number(m[1]), Number(m[2])];
+      assert.ok(gpu > 0 && cpu > 0);
+      // Whichever won is the one in use (on SwiftShader that is the CPU path, by far).
+      assert.equal(first.backend, gpu > cpu ? 'webgpu' : 'cpu');
+      assert.equal(first.wasmBuild, 'webgpu');
+      assert.ok(first.minCosine >= 0.9995, `min cosine ${first.minCosine}`);
+      // A later load in the same profile reuses the answer instead of measuring again.
+      const again = await fresh.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
+      assert.match(again.reason, /^measure: remembered for software adapter .+: WebGPU [\d.]+ vs CPU [\d.]+ sentences\/s$/);
+      assert.equal(again.backend, first.backend);
+      // Forgetting it measures again.
+      await fresh.evaluate(() => window.forgetBackendChoices());
+      const third = await fresh.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
+      assert.match(third.reason, /^measure: measured on/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('the CPU-only build asked for WebGPU is a typed WebGPUUnavailableError', async () => {
     const cpuOnly = await openPage(browser, '/tests/pages/encoder.html?wasm=cpu');
     try {
@@ -145,6 +172,14 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     } finally {
       await fresh.close();
     }
+  });
+
+  test("'measure' without any WebGPU adapter loads the CPU-only build and says there was nothing to measure", async () => {
+    const r = await page.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
+    assert.equal(r.backend, 'cpu');
+    assert.equal(r.wasmBuild, 'cpu');
+    assert.match(r.reason, /^measure: nothing to measure against \(auto: requestAdapter\(\) returned no adapter\)$/);
+    assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
   });
 
   test('forcing WebGPU where there is none is a WebGPUUnavailableError', async () => {

@@ -1,11 +1,13 @@
 // Test hooks for tests/encoder.browser.test.mjs: each returns plain data for the test to check.
 import { SentenceEncoder, initWasm } from '/js/encoder.js';
+import { forgetBackendChoices } from '/js/measure.js';
 
 const MODELS = '/models/all-MiniLM-L6-v2';
 // ?wasm=webgpu|cpu forces a wasm build (default 'auto': the one the backend needs).
 const WASM = new URLSearchParams(location.search).get('wasm') ?? 'auto';
 const encoders = new Map();
 window.initWasm = initWasm;
+window.forgetBackendChoices = forgetBackendChoices;
 
 async function encoder(model, backend) {
   const key = `${model}|${backend}`;
@@ -41,6 +43,17 @@ window.parity = async ({ model, backend }) => {
     linearKernel: enc.linearKernel, linearFallbacks: enc.linearFallbacks,
     first: Array.from(rows[0]),
   };
+};
+
+// A new encoder each call (no reuse), so each call goes through the backend choice again.
+window.measured = async ({ model }) => {
+  const enc = await SentenceEncoder.load({
+    model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend: 'measure', wasm: WASM,
+  });
+  const ref = await (await fetch('/crate/tests/fixtures/minilm-l6-reference.json')).json();
+  const rows = await enc.embed(ref.sentences.map((s) => s.text));
+  const cosines = rows.map((row, i) => cosine(row, ref.sentences[i].embedding));
+  return { backend: enc.backend, reason: enc.backendReason, wasmBuild: enc.wasmBuild, minCosine: Math.min(...cosines) };
 };
 
 window.edgeInputs = async ({ model, backend }) => {
