@@ -4,7 +4,7 @@
 import { fromWasm, StorageError } from './errors.js';
 import { forgetModels, loadBytes } from './model.js';
 import { StateStore } from './store.js';
-import { loadEncoder } from './measure.js';
+import { forgetBackendChoices, loadEncoder } from './measure.js';
 import { startWasm } from './wasm.js';
 
 /**
@@ -210,7 +210,7 @@ export class Core {
 
   /**
    * Deletes the profile from memory and IndexedDB (quarantined copies too) and, unless
-   * `keepModel`, the cached model from the Cache API.
+   * `keepModel`, the cached model and the remembered backend measurements from the Cache API.
    */
   async forget({ keepModel = false } = {}) {
     this.#requireProfile();
@@ -220,7 +220,7 @@ export class Core {
       this.rev = 0;
     });
     this.warnings = [];
-    if (!keepModel) await forgetModels();
+    if (!keepModel) await Promise.all([forgetModels(), forgetBackendChoices()]);
   }
 
   /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */

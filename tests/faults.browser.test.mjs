@@ -80,12 +80,16 @@ describe('faults and the data promise', { timeout: 600_000 }, () => {
     let snap = await page.evaluate(() => window.storageSnapshot('forget'));
     assert.equal(snap.record, true);
     assert.equal(snap.caches['cloister-models-v1']?.length, 2, 'model and tokenizer cached');
+    // A remembered backend measurement, as `auto` writes on a hardware adapter (none here).
+    await page.evaluate(async () => (await caches.open('cloister-backend-v1')).put('/__cloister_backend_choice__/gpu%7Csha',
+      new Response(JSON.stringify({ backend: 'cpu', webgpu: 1, cpu: 2, at: 0 }))));
 
     await page.evaluate(() => window.rec.forget({ keepModel: true }));
     snap = await page.evaluate(() => window.storageSnapshot('forget'));
     assert.equal(snap.record, false);
     assert.equal(snap.quarantine, 0);
     assert.equal(snap.caches['cloister-models-v1']?.length, 2, 'keepModel keeps the model (and its tokenizer)');
+    assert.equal(snap.caches['cloister-backend-v1']?.length, 1, 'keepModel keeps the measurement made with it');
     const after = await page.evaluate(async () => ({ exported: await window.rec.exportProfile(), interests: window.rec.interests() }));
     assert.equal(after.exported.state.profile.events, 0);
     assert.deepEqual(after.interests, []);
@@ -96,6 +100,7 @@ describe('faults and the data promise', { timeout: 600_000 }, () => {
     snap = await page.evaluate(() => window.storageSnapshot('forget'));
     assert.equal(snap.record, false);
     assert.equal(snap.caches['cloister-models-v1'], undefined, 'the model cache is gone too');
+    assert.equal(snap.caches['cloister-backend-v1'], undefined, 'and the remembered backend measurements');
     assert.equal(await page.evaluate(() => localStorage.length), 0);
     await page.close();
   });
