@@ -75,7 +75,8 @@ impl BertModel {
         mean_pool_normalized(hidden, padding)
     }
 
-    /// As [`BertModel::embed`], with the linear projections run as `projections` says.
+    /// As [`BertModel::embed`], with the linear projections (and on WebGPU the attention) run
+    /// as `projections` says.
     pub fn embed_with(
         &self,
         projections: &Projections,
@@ -268,7 +269,8 @@ fn attention(layer: &TransformerEncoderLayer, qkv: Tensor<3>, padding: &Tensor<2
 }
 
 /// The linear projections of every encoder layer as f32 weights on the WebGPU device, run by
-/// `gpu_kernels`'s kernel; query, key and value concatenated into one product.
+/// `gpu_kernels`'s kernels together with attention; query, key and value concatenated into one
+/// product (a copy: about 10 MB of device memory beside burn's `Linear` weights).
 #[cfg(feature = "webgpu")]
 #[derive(Debug, Clone)]
 pub struct GpuLayers {
@@ -305,6 +307,13 @@ impl GpuLayers {
                 biases.push(linear.bias.as_ref().map(|b| b.val()).ok_or_else(|| {
                     EncoderError::WrongModel("a linear layer without a bias".into())
                 })?);
+            }
+            // One linear shares burn's tensors; only the fused query/key/value is a copy.
+            if weights.len() == 1 {
+                return Ok(GpuLinear {
+                    weight: weights.remove(0),
+                    bias: biases.remove(0),
+                });
             }
             Ok(GpuLinear {
                 weight: Tensor::cat(weights, 1),

@@ -24,6 +24,9 @@ const VECTOR: usize = 4;
 const UNITS_PER_GROUP: usize = 32;
 /// Rows each invocation accumulates, reusing each weight load for all of them.
 const ROWS_PER_UNIT: usize = 8;
+/// WebGPU's default `maxComputeWorkgroupsPerDimension`: a bigger grid is a validation error, so
+/// such inputs (far beyond the encoder's micro-batches) go to burn's ops instead.
+const MAX_GROUPS: usize = 65_535;
 
 /// What both kernels index as plain rows: contiguous f32, not storage-tiled (burn-cubecl panics
 /// when a tiled tensor is bound to any kernel but its matmul, and a panic kills the instance).
@@ -94,7 +97,9 @@ pub fn linear(
         && inputs == weight_inputs
         && bias.dims()[0] == outputs
         && inputs % VECTOR == 0
-        && outputs % (VECTOR * UNITS_PER_GROUP) == 0;
+        && outputs % (VECTOR * UNITS_PER_GROUP) == 0
+        && outputs / (VECTOR * UNITS_PER_GROUP) <= MAX_GROUPS
+        && rows.div_ceil(ROWS_PER_UNIT) <= MAX_GROUPS;
     if !fits {
         return None;
     }
@@ -217,7 +222,8 @@ pub fn attention(qkv: &BurnTensor<3>, mask: &BurnTensor<2>, heads: usize) -> Opt
         && width == 3 * hidden
         && hidden % heads == 0
         && (hidden / heads) % VECTOR == 0
-        && mask.dims() == [batch, seq];
+        && mask.dims() == [batch, seq]
+        && [seq.div_ceil(QUERIES_PER_GROUP), heads, batch].iter().all(|&n| n <= MAX_GROUPS);
     if !fits {
         return None;
     }
