@@ -5,6 +5,7 @@
 // have it), and reuses it on later visits. `backend: 'measure'` does the same on any adapter,
 // software ones included. The measurement runs on the device; nothing is sent anywhere.
 import { sha256Hex } from './model.js';
+import { adapterInfo } from './wasm.js';
 
 const CACHE = 'cloister-backend-v1';
 
@@ -19,22 +20,6 @@ const PROBE = [
   'kids bike with training wheels 16 inch',
   'Stainless steel water bottle that keeps drinks cold for 24 hours',
 ];
-
-/** What the browser says about its WebGPU adapter, or null without a usable one. */
-export async function adapterInfo() {
-  try {
-    const adapter = await globalThis.navigator?.gpu?.requestAdapter?.();
-    if (!adapter) return null;
-    const info = adapter.info ?? {};
-    return {
-      fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false),
-      description: [info.vendor, info.architecture, info.device, info.description]
-        .filter(Boolean).join(' ') || 'unnamed adapter',
-    };
-  } catch {
-    return null;
-  }
-}
 
 function cacheKey(adapter, modelSha) {
   const id = encodeURIComponent(`${adapter.description}|${modelSha}`);

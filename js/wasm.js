@@ -16,33 +16,39 @@ const BUILDS = {
 };
 
 /**
+ * What the browser says about its WebGPU adapter: `{ fallback, description }`, or null without a
+ * usable one. `fallback` marks a software adapter (SwiftShader).
+ */
+export async function adapterInfo() {
+  try {
+    const adapter = await globalThis.navigator?.gpu?.requestAdapter?.();
+    if (!adapter) return null;
+    const info = adapter.info ?? {};
+    return {
+      fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false),
+      description: [info.vendor, info.architecture, info.device, info.description]
+        .filter(Boolean).join(' ') || 'unnamed adapter',
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Whether this realm has a hardware WebGPU adapter: what `backend: 'auto'` runs on. A software
  * adapter (`isFallbackAdapter`, SwiftShader) does not count: the CPU path is far faster.
  */
 export async function hasHardwareWebGpu() {
-  try {
-    const adapter = await globalThis.navigator?.gpu?.requestAdapter?.();
-    if (!adapter) return false;
-    return !(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false);
-  } catch {
-    return false;
-  }
+  const adapter = await adapterInfo();
+  return Boolean(adapter && !adapter.fallback);
 }
 
 /** The build a backend request needs: 'webgpu' | 'cpu'. */
 export async function pickWasmBuild(backend = 'auto') {
   if (backend === 'cpu') return 'cpu';
   if (backend === 'webgpu') return 'webgpu';
-  if (backend === 'measure') return (await hasWebGpuAdapter()) ? 'webgpu' : 'cpu';
+  if (backend === 'measure') return (await adapterInfo()) ? 'webgpu' : 'cpu';
   return (await hasHardwareWebGpu()) ? 'webgpu' : 'cpu';
-}
-
-async function hasWebGpuAdapter() {
-  try {
-    return Boolean(await globalThis.navigator?.gpu?.requestAdapter?.());
-  } catch {
-    return false;
-  }
 }
 
 // Per glue module: the build and URL it was started with, and the start itself. wasm-bindgen's

@@ -143,15 +143,27 @@ impl BertModel {
 /// output and the two feed-forward projections.
 #[derive(Debug, Clone)]
 pub struct Int8Layers {
-    layers: Vec<Int8Layer>,
+    layers: Vec<LayerLinears<Int8Linear>>,
 }
 
+/// The four linear projections of one encoder layer, in the form one kernel runs them.
 #[derive(Debug, Clone)]
-struct Int8Layer {
-    qkv: Int8Linear,
-    output: Int8Linear,
-    inner: Int8Linear,
-    outer: Int8Linear,
+struct LayerLinears<T> {
+    qkv: T,
+    output: T,
+    inner: T,
+    outer: T,
+}
+
+impl<T> LayerLinears<T> {
+    fn get(&self, projection: Projection) -> &T {
+        match projection {
+            Projection::Qkv => &self.qkv,
+            Projection::Output => &self.output,
+            Projection::Inner => &self.inner,
+            Projection::Outer => &self.outer,
+        }
+    }
 }
 
 impl Int8Layers {
@@ -162,7 +174,7 @@ impl Int8Layers {
             .layers
             .iter()
             .map(|layer| {
-                Ok(Int8Layer {
+                Ok(LayerLinears {
                     qkv: pack(&[&layer.query, &layer.key, &layer.value])?,
                     output: pack(&[&layer.attention_output])?,
                     inner: pack(&[&layer.intermediate])?,
@@ -171,17 +183,6 @@ impl Int8Layers {
             })
             .collect::<Result<_, EncoderError>>()?;
         Ok(Self { layers })
-    }
-}
-
-impl Int8Layer {
-    fn get(&self, projection: Projection) -> &Int8Linear {
-        match projection {
-            Projection::Qkv => &self.qkv,
-            Projection::Output => &self.output,
-            Projection::Inner => &self.inner,
-            Projection::Outer => &self.outer,
-        }
     }
 }
 
@@ -274,17 +275,8 @@ fn attention(layer: &TransformerEncoderLayer, qkv: Tensor<3>, padding: &Tensor<2
 #[cfg(feature = "webgpu")]
 #[derive(Debug, Clone)]
 pub struct GpuLayers {
-    layers: Vec<GpuLayer>,
+    layers: Vec<LayerLinears<GpuLinear>>,
     fallbacks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-#[cfg(feature = "webgpu")]
-#[derive(Debug, Clone)]
-struct GpuLayer {
-    qkv: GpuLinear,
-    output: GpuLinear,
-    inner: GpuLinear,
-    outer: GpuLinear,
 }
 
 #[cfg(feature = "webgpu")]
@@ -325,7 +317,7 @@ impl GpuLayers {
             .layers
             .iter()
             .map(|layer| {
-                Ok(GpuLayer {
+                Ok(LayerLinears {
                     qkv: linear(&[&layer.mha.query, &layer.mha.key, &layer.mha.value])?,
                     output: linear(&[&layer.mha.output])?,
                     inner: linear(&[&layer.pwff.linear_inner])?,
@@ -364,18 +356,6 @@ impl GpuLayers {
             self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             attention(layer, qkv, padding)
         })
-    }
-}
-
-#[cfg(feature = "webgpu")]
-impl GpuLayer {
-    fn get(&self, projection: Projection) -> &GpuLinear {
-        match projection {
-            Projection::Qkv => &self.qkv,
-            Projection::Output => &self.output,
-            Projection::Inner => &self.inner,
-            Projection::Outer => &self.outer,
-        }
     }
 }
 

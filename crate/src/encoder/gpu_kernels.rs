@@ -34,6 +34,14 @@ fn plain_f32(t: &CubeTensor) -> bool {
     t.dtype == DType::F32 && t.is_contiguous() && !t.meta.is_tiled()
 }
 
+/// An uninitialised contiguous f32 tensor of `shape` on `like`'s device (each kernel writes
+/// every element of its output).
+fn empty_f32_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    let bytes = shape.num_elements() * size_of::<f32>();
+    let handle = like.client.empty(bytes);
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, handle, DType::F32)
+}
+
 #[cube(launch_unchecked)]
 fn linear_kernel<N: Size>(
     x: &Tensor<Vector<f32, N>>,
@@ -110,13 +118,7 @@ pub fn linear(
         return None;
     }
     let client = x.client.clone();
-    let out = CubeTensor::new_contiguous(
-        client.clone(),
-        x.device.clone(),
-        Shape::new([rows, outputs]),
-        client.empty(rows * outputs * size_of::<f32>()),
-        DType::F32,
-    );
+    let out = empty_f32_like(&x, Shape::new([rows, outputs]));
     let groups = CubeCount::Static(
         (outputs / (VECTOR * UNITS_PER_GROUP)) as u32,
         rows.div_ceil(ROWS_PER_UNIT) as u32,
@@ -234,13 +236,7 @@ pub fn attention(qkv: &BurnTensor<3>, mask: &BurnTensor<2>, heads: usize) -> Opt
         return None;
     }
     let client = qkv.client.clone();
-    let out = CubeTensor::new_contiguous(
-        client.clone(),
-        qkv.device.clone(),
-        Shape::new([batch, seq, hidden]),
-        client.empty(batch * seq * hidden * size_of::<f32>()),
-        DType::F32,
-    );
+    let out = empty_f32_like(&qkv, Shape::new([batch, seq, hidden]));
     let groups = CubeCount::Static(
         seq.div_ceil(QUERIES_PER_GROUP) as u32,
         heads as u32,
