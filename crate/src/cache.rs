@@ -19,7 +19,11 @@ pub struct EmbeddingCache {
 
 impl EmbeddingCache {
     pub fn new(capacity: usize) -> Self {
-        Self { entries: HashMap::new(), capacity: capacity.max(1), tick: 0 }
+        Self {
+            entries: HashMap::new(),
+            capacity: capacity.max(1),
+            tick: 0,
+        }
     }
 
     pub fn len(&self) -> usize {

@@ -108,9 +108,16 @@ impl Recommender {
         )
     }
 
-    pub fn put_embeddings(&mut self, texts: &[String], embeddings: &Embeddings) -> Result<(), InputError> {
+    pub fn put_embeddings(
+        &mut self,
+        texts: &[String],
+        embeddings: &Embeddings,
+    ) -> Result<(), InputError> {
         if texts.len() != embeddings.len() {
-            return Err(InputError::new("invalid_embedding", "one embedding per text"));
+            return Err(InputError::new(
+                "invalid_embedding",
+                "one embedding per text",
+            ));
         }
         for (t, row) in texts.iter().zip(embeddings.rows()) {
             self.cache.insert(t, row.to_vec());
@@ -125,7 +132,10 @@ impl Recommender {
 
     fn cached(&self, text: &str) -> Result<Vec<f32>, InputError> {
         self.cache.peek(text).map(<[f32]>::to_vec).ok_or_else(|| {
-            InputError::new("missing_embedding", format!("no embedding for text {:?}", preview(text)))
+            InputError::new(
+                "missing_embedding",
+                format!("no embedding for text {:?}", preview(text)),
+            )
         })
     }
 
@@ -135,7 +145,10 @@ impl Recommender {
     pub fn record(&mut self, event: Event) -> Result<(), InputError> {
         let event = event.validate()?;
         if event.item.text.trim().is_empty() {
-            return Err(InputError::new("invalid_event", "item.text must not be empty"));
+            return Err(InputError::new(
+                "invalid_event",
+                "item.text must not be empty",
+            ));
         }
         let embedding = self.cached(&event.item.text)?;
         self.profile.observe(&event, &embedding)
@@ -155,7 +168,11 @@ impl Recommender {
 
     /// Validates the list, then ranks it. Texts without a usable server embedding must be in
     /// the cache. The head of the list is remembered as an impression for `feedback`.
-    pub fn rerank(&mut self, candidates: Vec<Candidate>, options: &RerankOptions) -> Result<Reranked, InputError> {
+    pub fn rerank(
+        &mut self,
+        candidates: Vec<Candidate>,
+        options: &RerankOptions,
+    ) -> Result<Reranked, InputError> {
         let candidates = validate_candidates(candidates)?;
         let vectors = self.candidate_vectors(&candidates)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
@@ -168,12 +185,18 @@ impl Recommender {
             id: id.clone(),
             ids: kept.iter().map(|&i| candidates[i].id.clone()).collect(),
             names: ranking.features.names.clone(),
-            z: kept.iter().map(|&i| ranking.features.z[i].clone()).collect(),
+            z: kept
+                .iter()
+                .map(|&i| ranking.features.z[i].clone())
+                .collect(),
         });
         while self.impressions.len() > MAX_IMPRESSIONS {
             self.impressions.pop_front();
         }
-        Ok(Reranked { impression_id: id, ranking })
+        Ok(Reranked {
+            impression_id: id,
+            ranking,
+        })
     }
 
     fn candidate_vectors(&self, candidates: &[Candidate]) -> Result<Vec<Vec<f32>>, InputError> {
@@ -191,7 +214,11 @@ impl Recommender {
     }
 
     /// The user chose `chosen` among the items shown for `impression_id`: one online step.
-    pub fn feedback(&mut self, impression_id: &str, chosen: &[String]) -> Result<Weights, InputError> {
+    pub fn feedback(
+        &mut self,
+        impression_id: &str,
+        chosen: &[String],
+    ) -> Result<Weights, InputError> {
         let imp = self
             .impressions
             .iter()
@@ -199,7 +226,14 @@ impl Recommender {
             .ok_or_else(|| InputError::new("unknown_impression", format!("no impression '{impression_id}' (only the last {MAX_IMPRESSIONS} are kept)")))?;
         let idx = chosen
             .iter()
-            .map(|c| imp.ids.iter().position(|i| i == c).ok_or_else(|| InputError::new("invalid_feedback", format!("'{c}' was not shown in {impression_id}"))))
+            .map(|c| {
+                imp.ids.iter().position(|i| i == c).ok_or_else(|| {
+                    InputError::new(
+                        "invalid_feedback",
+                        format!("'{c}' was not shown in {impression_id}"),
+                    )
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let z: Vec<&[f32]> = imp.z.iter().map(Vec::as_slice).collect();
         let names = imp.names.clone();
@@ -208,10 +242,26 @@ impl Recommender {
 
     /// Feedback on explicit lists (the CLI's replay): `shown` and `chosen` are ids in
     /// `candidates`, whose features are computed against the current profile.
-    pub fn feedback_on(&mut self, candidates: &[Candidate], shown: &[String], chosen: &[String]) -> Result<Weights, InputError> {
+    pub fn feedback_on(
+        &mut self,
+        candidates: &[Candidate],
+        shown: &[String],
+        chosen: &[String],
+    ) -> Result<Weights, InputError> {
         let subset: Vec<Candidate> = shown
             .iter()
-            .map(|id| candidates.iter().find(|c| &c.id == id).cloned().ok_or_else(|| InputError::new("invalid_feedback", format!("shown id '{id}' is not a candidate"))))
+            .map(|id| {
+                candidates
+                    .iter()
+                    .find(|c| &c.id == id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        InputError::new(
+                            "invalid_feedback",
+                            format!("shown id '{id}' is not a candidate"),
+                        )
+                    })
+            })
             .collect::<Result<_, _>>()?;
         let subset = validate_candidates(subset)?;
         let vectors = self.candidate_vectors(&subset)?;
@@ -219,7 +269,11 @@ impl Recommender {
         let features = crate::rank::features::compute(&self.profile, &subset, &refs);
         let idx = chosen
             .iter()
-            .map(|c| shown.iter().position(|s| s == c).ok_or_else(|| InputError::new("invalid_feedback", format!("chosen '{c}' was not shown"))))
+            .map(|c| {
+                shown.iter().position(|s| s == c).ok_or_else(|| {
+                    InputError::new("invalid_feedback", format!("chosen '{c}' was not shown"))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let z: Vec<&[f32]> = features.z.iter().map(Vec::as_slice).collect();
         self.weights.update(&features.names, &z, &idx)
@@ -227,7 +281,11 @@ impl Recommender {
 
     /// The candidates' standardised features against the current profile, with the index of
     /// `target` (None when the target is not among them), for offline fitting.
-    pub fn train_list(&self, candidates: Vec<Candidate>, target: &str) -> Result<Option<crate::rank::fit::TrainList>, InputError> {
+    pub fn train_list(
+        &self,
+        candidates: Vec<Candidate>,
+        target: &str,
+    ) -> Result<Option<crate::rank::fit::TrainList>, InputError> {
         let candidates = validate_candidates(candidates)?;
         let Some(target) = candidates.iter().position(|c| c.id == target) else {
             return Ok(None);
@@ -235,13 +293,20 @@ impl Recommender {
         let vectors = self.candidate_vectors(&candidates)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
-        Ok(Some(crate::rank::fit::TrainList { names: features.names, z: features.z, target }))
+        Ok(Some(crate::rank::fit::TrainList {
+            names: features.names,
+            z: features.z,
+            target,
+        }))
     }
 
     // ---- persistence ------------------------------------------------------------------
 
     pub fn saved_state(&self) -> SavedState {
-        SavedState { profile: self.profile.clone(), weights: self.weights.clone() }
+        SavedState {
+            profile: self.profile.clone(),
+            weights: self.weights.clone(),
+        }
     }
 
     /// Profile and weights as one versioned, checksummed record.
@@ -274,7 +339,11 @@ impl Recommender {
     /// Forgets everything about the user: profile, adapted weights (back to the prior),
     /// cached embeddings, impressions.
     pub fn forget(&mut self) {
-        let prior = Prior { weights: self.weights.prior.clone(), online: self.weights.config, fitted: None };
+        let prior = Prior {
+            weights: self.weights.prior.clone(),
+            online: self.weights.config,
+            fitted: None,
+        };
         self.profile = InterestProfile::new(self.profile.config);
         self.weights = OnlineWeights::new(&prior);
         self.cache.clear();
@@ -289,19 +358,29 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     let p = &state.profile;
     let c = &p.config;
     let bad = |what: &str| Err(StoreError::Corrupt(format!("state out of bounds: {what}")));
-    if c.recent_len > 10_000 || c.centroids > 64 || c.max_interests > 1024 || c.max_categories > 10_000 || c.max_dismissed > 100_000 {
+    if c.recent_len > 10_000
+        || c.centroids > 64
+        || c.max_interests > 1024
+        || c.max_categories > 10_000
+        || c.max_dismissed > 100_000
+    {
         return bad("config");
     }
     let vectors = [&p.short_term, &p.long_term_sum, &p.negative];
     if vectors.iter().any(|v| v.len() != EMBEDDING_DIM)
         || p.recent.iter().any(|e| e.embedding.len() != EMBEDDING_DIM)
         || p.centroids.iter().any(|k| k.mean.len() != EMBEDDING_DIM)
-        || p.interests.iter().any(|i| i.embedding.len() != EMBEDDING_DIM)
+        || p.interests
+            .iter()
+            .any(|i| i.embedding.len() != EMBEDDING_DIM)
     {
         return bad("vector width");
     }
-    if p.recent.len() > c.recent_len || p.centroids.len() > c.centroids || p.interests.len() > c.max_interests
-        || p.categories.len() > c.max_categories || p.dismissed.len() > c.max_dismissed
+    if p.recent.len() > c.recent_len
+        || p.centroids.len() > c.centroids
+        || p.interests.len() > c.max_interests
+        || p.categories.len() > c.max_categories
+        || p.dismissed.len() > c.max_dismissed
         || p.consumed.len() > c.max_dismissed
     {
         return bad("lengths");
@@ -310,7 +389,11 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
         return bad("masses");
     }
     let w = &state.weights;
-    if w.current.values().chain(w.prior.values()).any(|x| !x.is_finite()) {
+    if w.current
+        .values()
+        .chain(w.prior.values())
+        .any(|x| !x.is_finite())
+    {
         return bad("weights");
     }
     Ok(())

@@ -42,17 +42,28 @@ pub fn encode_record(kind: RecordKind, payload: &[u8]) -> Vec<u8> {
 /// Checks magic, version, kind, length and checksum; returns the payload and its version.
 pub fn decode_record(bytes: &[u8], kind: RecordKind) -> Result<(&[u8], u16), StoreError> {
     if bytes.len() < HEADER + CHECKSUM {
-        return Err(StoreError::Corrupt(format!("{} bytes is too short for a record", bytes.len())));
+        return Err(StoreError::Corrupt(format!(
+            "{} bytes is too short for a record",
+            bytes.len()
+        )));
     }
     if &bytes[..4] != MAGIC {
-        return Err(StoreError::Corrupt("not a Cloister record (bad magic)".into()));
+        return Err(StoreError::Corrupt(
+            "not a Cloister record (bad magic)".into(),
+        ));
     }
     let version = u16::from_le_bytes([bytes[4], bytes[5]]);
     if version == 0 || version > RECORD_VERSION {
-        return Err(StoreError::Version { found: version, supported: RECORD_VERSION });
+        return Err(StoreError::Version {
+            found: version,
+            supported: RECORD_VERSION,
+        });
     }
     if bytes[6] != kind as u8 {
-        return Err(StoreError::Corrupt(format!("record kind {} where {} was expected", bytes[6], kind as u8)));
+        return Err(StoreError::Corrupt(format!(
+            "record kind {} where {} was expected",
+            bytes[6], kind as u8
+        )));
     }
     let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
     if bytes.len() != HEADER + len + CHECKSUM {
@@ -86,7 +97,10 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     pub fn with_quota(quota: usize) -> Self {
-        Self { records: HashMap::new(), quota: Some(quota) }
+        Self {
+            records: HashMap::new(),
+            quota: Some(quota),
+        }
     }
 }
 
@@ -97,7 +111,12 @@ impl Store for MemoryStore {
 
     fn put(&mut self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
         if let Some(quota) = self.quota {
-            let others: usize = self.records.iter().filter(|(k, _)| *k != key).map(|(_, v)| v.len()).sum();
+            let others: usize = self
+                .records
+                .iter()
+                .filter(|(k, _)| *k != key)
+                .map(|(_, v)| v.len())
+                .sum();
             if others + bytes.len() > quota {
                 return Err(StoreError::Full(format!(
                     "{} bytes do not fit in the {quota}-byte quota",
@@ -124,17 +143,22 @@ pub struct FileStore {
 impl FileStore {
     pub fn new(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
-        std::fs::create_dir_all(&dir).map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::Io(format!("{}: {e}", dir.display())))?;
         Ok(Self { dir })
     }
 
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         let ok = !key.is_empty()
             && key.len() <= 128
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && !key.starts_with('.');
         if !ok {
-            return Err(StoreError::Io(format!("invalid key '{key}': use [A-Za-z0-9._-], at most 128")));
+            return Err(StoreError::Io(format!(
+                "invalid key '{key}': use [A-Za-z0-9._-], at most 128"
+            )));
         }
         Ok(self.dir.join(format!("{key}.clst")))
     }
@@ -192,7 +216,10 @@ mod tests {
         for i in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[i] ^= 0x01;
-            assert!(decode_record(&bad, RecordKind::State).is_err(), "flip at {i} accepted");
+            assert!(
+                decode_record(&bad, RecordKind::State).is_err(),
+                "flip at {i} accepted"
+            );
         }
         for cut in 0..bytes.len() {
             assert!(decode_record(&bytes[..cut], RecordKind::State).is_err());
@@ -203,7 +230,10 @@ mod tests {
     fn newer_versions_are_refused_by_name() {
         let mut bytes = encode_record(RecordKind::State, b"{}");
         bytes[4] = 9;
-        assert!(matches!(decode_record(&bytes, RecordKind::State), Err(StoreError::Version { found: 9, .. })));
+        assert!(matches!(
+            decode_record(&bytes, RecordKind::State),
+            Err(StoreError::Version { found: 9, .. })
+        ));
     }
 
     #[test]

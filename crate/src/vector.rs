@@ -12,7 +12,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
             acc[i] += x[i] * y[i];
         }
     }
-    let tail: f32 = a[n - n % 8..].iter().zip(&b[n - n % 8..]).map(|(x, y)| x * y).sum();
+    let tail: f32 = a[n - n % 8..]
+        .iter()
+        .zip(&b[n - n % 8..])
+        .map(|(x, y)| x * y)
+        .sum();
     acc.iter().sum::<f32>() + tail
 }
 
@@ -56,11 +60,16 @@ pub fn project_2d(vectors: &[Vec<f32>]) -> Vec<(f32, f32)> {
             *m += x / n as f32;
         }
     }
-    let centred: Vec<Vec<f32>> = vectors.iter().map(|v| v.iter().zip(&mean).map(|(x, m)| x - m).collect()).collect();
+    let centred: Vec<Vec<f32>> = vectors
+        .iter()
+        .map(|v| v.iter().zip(&mean).map(|(x, m)| x - m).collect())
+        .collect();
     let mut axes: Vec<Vec<f32>> = Vec::new();
     for a in 0..2 {
         // Deterministic start; power iteration on C = X'X without forming it.
-        let mut axis: Vec<f32> = (0..dim).map(|i| ((i * 7 + a * 13) % 11) as f32 - 5.0).collect();
+        let mut axis: Vec<f32> = (0..dim)
+            .map(|i| ((i * 7 + a * 13) % 11) as f32 - 5.0)
+            .collect();
         for _ in 0..50 {
             let scores: Vec<f32> = centred.iter().map(|x| dot(x, &axis)).collect();
             let mut next = vec![0f32; dim];
@@ -83,7 +92,10 @@ pub fn project_2d(vectors: &[Vec<f32>]) -> Vec<(f32, f32)> {
         }
         axes.push(axis);
     }
-    centred.iter().map(|x| (dot(x, &axes[0]), dot(x, &axes[1]))).collect()
+    centred
+        .iter()
+        .map(|x| (dot(x, &axes[0]), dot(x, &axes[1])))
+        .collect()
 }
 
 #[cfg(test)]

@@ -111,9 +111,11 @@ thread_local! {
 /// The CPU-only build (no `webgpu` feature) has no WebGPU backend to start.
 #[cfg(not(feature = "webgpu"))]
 async fn webgpu_device() -> Result<Device, String> {
-    Err("this is the CPU-only build of the wasm, which has no WebGPU backend \
+    Err(
+        "this is the CPU-only build of the wasm, which has no WebGPU backend \
          (the package loads the WebGPU build when WebGPU is asked for)"
-        .into())
+            .into(),
+    )
 }
 
 #[cfg(feature = "webgpu")]
@@ -268,8 +270,12 @@ fn store_error(e: crate::StoreError) -> JsValue {
 }
 
 fn from_js<T: serde::de::DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| input_error(crate::InputError::new("invalid_input", format!("{what}: {e}"))))
+    serde_wasm_bindgen::from_value(value).map_err(|e| {
+        input_error(crate::InputError::new(
+            "invalid_input",
+            format!("{what}: {e}"),
+        ))
+    })
 }
 
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
@@ -279,14 +285,20 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 }
 
 /// Encodes the texts the recommender lacks, without holding its borrow across the await.
-async fn fill_cache(rec: &RefCell<crate::Recommender>, encoder: &Encoder, texts: Vec<String>) -> Result<(), JsValue> {
+async fn fill_cache(
+    rec: &RefCell<crate::Recommender>,
+    encoder: &Encoder,
+    texts: Vec<String>,
+) -> Result<(), JsValue> {
     let texts: Vec<String> = texts.into_iter().filter(|t| !t.trim().is_empty()).collect();
     if texts.is_empty() {
         return Ok(());
     }
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embeddings = encoder.embed_async(&refs).await.map_err(js_error)?;
-    rec.borrow_mut().put_embeddings(&texts, &embeddings).map_err(input_error)
+    rec.borrow_mut()
+        .put_embeddings(&texts, &embeddings)
+        .map_err(input_error)
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -302,20 +314,29 @@ struct JsRerankOptions {
 #[serde(untagged)]
 enum JsExplore {
     Flag(bool),
-    Settings { seed: Option<u64>, scale: Option<f32> },
+    Settings {
+        seed: Option<u64>,
+        scale: Option<f32>,
+    },
 }
 
 #[wasm_bindgen]
 impl WasmRecommender {
     /// `prior_json`: the site's PRIOR.json text, or undefined for the built-in prior.
     #[wasm_bindgen(constructor)]
-    pub fn new(encoder: &WasmEncoder, prior_json: Option<String>) -> Result<WasmRecommender, JsValue> {
+    pub fn new(
+        encoder: &WasmEncoder,
+        prior_json: Option<String>,
+    ) -> Result<WasmRecommender, JsValue> {
         let prior = match prior_json {
             Some(text) => crate::Prior::from_json(&text).map_err(input_error)?,
             None => crate::Prior::default(),
         };
         let rec = crate::Recommender::new(&prior, encoder.inner.model_sha256());
-        Ok(WasmRecommender { rec: Rc::new(RefCell::new(rec)), encoder: Rc::clone(&encoder.inner) })
+        Ok(WasmRecommender {
+            rec: Rc::new(RefCell::new(rec)),
+            encoder: Rc::clone(&encoder.inner),
+        })
     }
 
     /// Swaps the encoder (the WebGPU device was lost: the JS layer loads a CPU one). Profile,
@@ -352,7 +373,10 @@ impl WasmRecommender {
             let trimmed = text.trim().to_string();
             let texts = rec.borrow().missing_texts([trimmed.as_str()]);
             fill_cache(&rec, &encoder, texts).await?;
-            let id = rec.borrow_mut().state_interest(&trimmed, weight).map_err(input_error)?;
+            let id = rec
+                .borrow_mut()
+                .state_interest(&trimmed, weight)
+                .map_err(input_error)?;
             Ok(JsValue::from_f64(id as f64))
         })
     }
@@ -379,7 +403,8 @@ impl WasmRecommender {
         let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
         wasm_bindgen_futures::future_to_promise(async move {
             let candidates: Vec<crate::Candidate> = from_js(candidates, "candidates")?;
-            let candidates = crate::rank::candidate::validate_candidates(candidates).map_err(input_error)?;
+            let candidates =
+                crate::rank::candidate::validate_candidates(candidates).map_err(input_error)?;
             let options: JsRerankOptions = if options.is_undefined() || options.is_null() {
                 JsRerankOptions::default()
             } else {
@@ -387,7 +412,10 @@ impl WasmRecommender {
             };
             let explore = match options.explore {
                 None | Some(JsExplore::Flag(false)) => None,
-                Some(JsExplore::Flag(true)) => Some(crate::rank::Explore { seed: js_sys::Date::now() as u64, scale: 0.3 }),
+                Some(JsExplore::Flag(true)) => Some(crate::rank::Explore {
+                    seed: js_sys::Date::now() as u64,
+                    scale: 0.3,
+                }),
                 Some(JsExplore::Settings { seed, scale }) => Some(crate::rank::Explore {
                     seed: seed.unwrap_or(js_sys::Date::now() as u64),
                     scale: scale.unwrap_or(0.3),
@@ -395,8 +423,15 @@ impl WasmRecommender {
             };
             let texts = rec.borrow().texts_for_candidates(&candidates);
             fill_cache(&rec, &encoder, texts).await?;
-            let opts = crate::RerankOptions { k: options.k, diversity: options.diversity, explore };
-            let ranked = rec.borrow_mut().rerank(candidates, &opts).map_err(input_error)?;
+            let opts = crate::RerankOptions {
+                k: options.k,
+                diversity: options.diversity,
+                explore,
+            };
+            let ranked = rec
+                .borrow_mut()
+                .rerank(candidates, &opts)
+                .map_err(input_error)?;
             let take = options.k.unwrap_or(usize::MAX);
             let items: Vec<serde_json::Value> = ranked
                 .ranking
@@ -415,7 +450,11 @@ impl WasmRecommender {
 
     /// The user chose `chosen` among the items shown for `impression_id`; returns the weight changes.
     pub fn feedback(&self, impression_id: String, chosen: Vec<String>) -> Result<JsValue, JsValue> {
-        let delta = self.rec.borrow_mut().feedback(&impression_id, &chosen).map_err(input_error)?;
+        let delta = self
+            .rec
+            .borrow_mut()
+            .feedback(&impression_id, &chosen)
+            .map_err(input_error)?;
         to_js(&delta)
     }
 
@@ -461,7 +500,9 @@ impl WasmRecommender {
         let doc: Doc = serde_json::from_str(&json)
             .map_err(|e| store_error(crate::StoreError::Corrupt(format!("profile JSON: {e}"))))?;
         if doc.format != "cloister-profile" {
-            return Err(store_error(crate::StoreError::Corrupt("not a cloister-profile document".into())));
+            return Err(store_error(crate::StoreError::Corrupt(
+                "not a cloister-profile document".into(),
+            )));
         }
         let payload = serde_json::to_vec(&doc.state).map_err(|e| JsValue::from(e.to_string()))?;
         let bytes = crate::store::encode_record(crate::store::RecordKind::State, &payload);
@@ -477,7 +518,11 @@ impl WasmRecommender {
     /// given candidate ids' cached embeddings, projected to 2D (top two principal axes).
     #[wasm_bindgen(js_name = profileMap)]
     pub fn profile_map(&self, candidates: JsValue) -> Result<JsValue, JsValue> {
-        let candidates: Vec<(String, String)> = if candidates.is_undefined() { vec![] } else { from_js(candidates, "candidates")? };
+        let candidates: Vec<(String, String)> = if candidates.is_undefined() {
+            vec![]
+        } else {
+            from_js(candidates, "candidates")?
+        };
         let rec = self.rec.borrow();
         let mut labels = Vec::new();
         let mut vectors: Vec<Vec<f32>> = Vec::new();

@@ -17,7 +17,12 @@ fn embed(args: &[&str], input: &str) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -25,8 +30,15 @@ fn embed(args: &[&str], input: &str) -> std::process::Output {
 fn one_line_in_one_vector_out_in_order() {
     let dir = common::model_dir();
     let model = dir.join("model.int8.bpk");
-    let out = embed(&["--model", model.to_str().unwrap()], "red running shoes\n\nA quiet mystery novel\r\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = embed(
+        &["--model", model.to_str().unwrap()],
+        "red running shoes\n\nA quiet mystery novel\r\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<Vec<f32>> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -34,7 +46,9 @@ fn one_line_in_one_vector_out_in_order() {
         .collect();
     assert_eq!(lines.len(), 3, "the empty line is an item too");
     let encoder = common::encoder("model.int8.bpk");
-    let direct = encoder.embed(&["red running shoes", "", "A quiet mystery novel"]).unwrap();
+    let direct = encoder
+        .embed(&["red running shoes", "", "A quiet mystery novel"])
+        .unwrap();
     for (i, line) in lines.iter().enumerate() {
         assert_eq!(line.len(), 384);
         assert!(common::cosine(line, direct.row(i)) > 0.999999);
@@ -45,11 +59,21 @@ fn one_line_in_one_vector_out_in_order() {
 fn fp32_precision_reads_the_safetensors() {
     let dir = common::model_dir();
     let model = dir.join("model.safetensors");
-    let out = embed(&["--precision", "fp32", "--model", model.to_str().unwrap()], "hello\n");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = embed(
+        &["--precision", "fp32", "--model", model.to_str().unwrap()],
+        "hello\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // And the int8 file under --precision fp32 is refused with a reason.
     let int8 = dir.join("model.int8.bpk");
-    let out = embed(&["--precision", "fp32", "--model", int8.to_str().unwrap()], "hello\n");
+    let out = embed(
+        &["--precision", "fp32", "--model", int8.to_str().unwrap()],
+        "hello\n",
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("int8"));
 }

@@ -17,10 +17,23 @@ fn run(args: &[&str], input: &str) -> (Vec<Value>, String, bool) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let lines = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    (lines, String::from_utf8_lossy(&out.stderr).into_owned(), out.status.success())
+    let lines = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.success(),
+    )
 }
 
 fn ev(id: &str, text: &str, kind: &str) -> Value {
@@ -51,12 +64,25 @@ fn rerank_ranks_every_candidate_with_scores_and_explanations() {
     assert!(ok, "{stderr}");
     let r = &lines[0];
     assert_eq!(r["id"], "req-1");
-    let ranking: Vec<&str> = r["ranking"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let ranking: Vec<&str> = r["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(ranking.len(), 4);
     assert_eq!(ranking[0], "space", "{r}");
     assert_eq!(r["scores"].as_array().unwrap().len(), 4);
-    let scores: Vec<f64> = r["scores"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
+    let scores: Vec<f64> = r["scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
     let first = &r["explanations"][0];
     assert!(first["reason"].as_str().unwrap().len() > 5, "{first}");
 }
@@ -67,11 +93,25 @@ fn feedback_is_replayed_before_ranking() {
     let mut with_fb = base.clone();
     with_fb["id"] = json!("b");
     // The user keeps choosing the cookbook over the others.
-    with_fb["feedback"] = json!((0..20).map(|_| json!({"shown": ["cook", "space", "boots", "tea"], "chosen": ["cook"]})).collect::<Vec<_>>());
+    with_fb["feedback"] = json!((0..20)
+        .map(|_| json!({"shown": ["cook", "space", "boots", "tea"], "chosen": ["cook"]}))
+        .collect::<Vec<_>>());
     let (lines, stderr, ok) = run(&["rerank"], &format!("{base}\n{with_fb}\n"));
     assert!(ok, "{stderr}");
-    let pos = |r: &Value| r["ranking"].as_array().unwrap().iter().position(|v| v == "cook").unwrap();
-    assert!(pos(&lines[1]) < pos(&lines[0]) || pos(&lines[1]) == 0, "{} vs {}", lines[0], lines[1]);
+    let pos = |r: &Value| {
+        r["ranking"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|v| v == "cook")
+            .unwrap()
+    };
+    assert!(
+        pos(&lines[1]) < pos(&lines[0]) || pos(&lines[1]) == 0,
+        "{} vs {}",
+        lines[0],
+        lines[1]
+    );
 }
 
 #[test]
@@ -89,8 +129,21 @@ fn bad_lines_get_error_objects_and_the_run_goes_on() {
     let (lines, stderr, ok) = run(&["rerank"], &input);
     assert!(ok, "{stderr}");
     assert_eq!(lines.len(), 7);
-    let kinds: Vec<&str> = lines[..6].iter().map(|l| l["error"]["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["invalid_json", "duplicate_candidate", "empty_candidates", "invalid_request", "invalid_request", "invalid_feedback"]);
+    let kinds: Vec<&str> = lines[..6]
+        .iter()
+        .map(|l| l["error"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "invalid_json",
+            "duplicate_candidate",
+            "empty_candidates",
+            "invalid_request",
+            "invalid_request",
+            "invalid_feedback"
+        ]
+    );
     assert_eq!(lines[1]["id"], "dup");
     assert_eq!(lines[6]["id"], "ok");
     assert!(lines[6]["ranking"].is_array());
@@ -102,9 +155,21 @@ fn fit_prior_writes_a_prior_that_rerank_accepts() {
     std::fs::create_dir_all(&dir).unwrap();
     // The target is always the candidate matching the history's topic.
     let topics = [
-        ("Hard science fiction about a generation ship", "A space opera of rival empires and a stolen starship", "space"),
-        ("Slow-cooked Italian family recipes", "An Italian cookbook of slow Sunday sauces", "cook"),
-        ("Mountain trail running in the Alps", "Waterproof leather hiking boots", "boots"),
+        (
+            "Hard science fiction about a generation ship",
+            "A space opera of rival empires and a stolen starship",
+            "space",
+        ),
+        (
+            "Slow-cooked Italian family recipes",
+            "An Italian cookbook of slow Sunday sauces",
+            "cook",
+        ),
+        (
+            "Mountain trail running in the Alps",
+            "Waterproof leather hiking boots",
+            "boots",
+        ),
     ];
     let mut lines = Vec::new();
     for (u, (hist, _, target)) in topics.iter().cycle().take(12).enumerate() {
@@ -120,14 +185,28 @@ fn fit_prior_writes_a_prior_that_rerank_accepts() {
         let (_, stderr, ok) = run(&args, &input);
         assert!(ok, "{stderr}");
         let prior: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-        assert!(prior["weights"]["short_term"].as_f64().unwrap() > 0.0 || prior["weights"]["nn_recent"].as_f64().unwrap() > 0.0, "{prior}");
+        assert!(
+            prior["weights"]["short_term"].as_f64().unwrap() > 0.0
+                || prior["weights"]["nn_recent"].as_f64().unwrap() > 0.0,
+            "{prior}"
+        );
         assert_eq!(prior["fitted"]["lists"], 12);
-        let request = json!({"id": 1, "history": [ev("h", topics[1].0, "purchase")], "candidates": cands()});
-        let (ranked, stderr, ok) = run(&["rerank", "--prior", out.to_str().unwrap()], &format!("{request}\n"));
+        let request =
+            json!({"id": 1, "history": [ev("h", topics[1].0, "purchase")], "candidates": cands()});
+        let (ranked, stderr, ok) = run(
+            &["rerank", "--prior", out.to_str().unwrap()],
+            &format!("{request}\n"),
+        );
         assert!(ok, "{stderr}");
         assert_eq!(ranked[0]["ranking"][0], "cook", "{}", ranked[0]);
     }
-    let (_, stderr, ok) = run(&["fit-prior", "--out", dir.join("x.json").to_str().unwrap()], "garbage\n");
-    assert!(!ok && stderr.contains("no usable training lines"), "{stderr}");
+    let (_, stderr, ok) = run(
+        &["fit-prior", "--out", dir.join("x.json").to_str().unwrap()],
+        "garbage\n",
+    );
+    assert!(
+        !ok && stderr.contains("no usable training lines"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -7,7 +7,12 @@ use cloister::{Backend, Encoder, EncoderError, EncoderOptions};
 use common::model_file;
 
 fn load(model: Vec<u8>) -> Result<Encoder, EncoderError> {
-    Encoder::load(model, &model_file("tokenizer.json"), cpu_device(), Backend::Cpu)
+    Encoder::load(
+        model,
+        &model_file("tokenizer.json"),
+        cpu_device(),
+        Backend::Cpu,
+    )
 }
 
 /// A safetensors file from (name, shape) pairs of f32 zeros.
@@ -42,7 +47,12 @@ fn real_tensor_list() -> Vec<(String, Vec<usize>)> {
         .into_iter()
         .filter(|(name, v)| name != "__metadata__" && v["dtype"] == "F32")
         .map(|(name, v)| {
-            let shape = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            let shape = v["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap() as usize)
+                .collect();
             (name, shape)
         })
         .collect()
@@ -50,7 +60,9 @@ fn real_tensor_list() -> Vec<(String, Vec<usize>)> {
 
 #[test]
 fn garbage_bytes_are_a_format_error() {
-    let err = load(b"this is not a model file at all, just some text".to_vec()).err().unwrap();
+    let err = load(b"this is not a model file at all, just some text".to_vec())
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), "model_format", "{err}");
     let err = load(vec![1, 2, 3]).err().unwrap();
     assert_eq!(err.kind(), "model_corrupt", "{err}");
@@ -60,8 +72,13 @@ fn garbage_bytes_are_a_format_error() {
 fn truncated_burnpack_is_corrupt() {
     let bytes = model_file("model.int8.bpk");
     for cut in [16, 1000, bytes.len() / 2, bytes.len() - 1] {
-        let err = load(bytes[..cut].to_vec()).err().unwrap_or_else(|| panic!("cut at {cut} loaded"));
-        assert!(matches!(err.kind(), "model_corrupt" | "wrong_model"), "cut at {cut}: {err}");
+        let err = load(bytes[..cut].to_vec())
+            .err()
+            .unwrap_or_else(|| panic!("cut at {cut} loaded"));
+        assert!(
+            matches!(err.kind(), "model_corrupt" | "wrong_model"),
+            "cut at {cut}: {err}"
+        );
     }
 }
 
@@ -69,7 +86,9 @@ fn truncated_burnpack_is_corrupt() {
 fn truncated_safetensors_is_corrupt() {
     let bytes = model_file("model.safetensors");
     for cut in [9, 5000, bytes.len() / 2, bytes.len() - 1] {
-        let err = load(bytes[..cut].to_vec()).err().unwrap_or_else(|| panic!("cut at {cut} loaded"));
+        let err = load(bytes[..cut].to_vec())
+            .err()
+            .unwrap_or_else(|| panic!("cut at {cut} loaded"));
         assert_eq!(err.kind(), "model_corrupt", "cut at {cut}: {err}");
     }
 }
@@ -81,7 +100,10 @@ fn corrupt_burnpack_header_is_an_error() {
         *b ^= 0x5a;
     }
     let err = load(bytes).err().unwrap();
-    assert!(matches!(err.kind(), "model_corrupt" | "wrong_model"), "{err}");
+    assert!(
+        matches!(err.kind(), "model_corrupt" | "wrong_model"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -96,10 +118,16 @@ fn a_tensor_with_the_wrong_shape_is_the_wrong_model() {
             }
         })
         .collect();
-    let refs: Vec<(&str, Vec<usize>)> = tensors.iter().map(|(n, s)| (n.as_str(), s.clone())).collect();
+    let refs: Vec<(&str, Vec<usize>)> = tensors
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.clone()))
+        .collect();
     let err = load(safetensors(&refs)).err().unwrap();
     assert_eq!(err.kind(), "wrong_model", "{err}");
-    assert!(err.to_string().contains("intermediate") || err.to_string().contains("linear_inner"), "{err}");
+    assert!(
+        err.to_string().contains("intermediate") || err.to_string().contains("linear_inner"),
+        "{err}"
+    );
 }
 
 /// A burnpack of burn's own modules (`Linear` weights `[inputs][outputs]`, what `cloister
@@ -119,15 +147,22 @@ fn a_burnpack_in_the_untransposed_layout_is_the_wrong_model() {
 
 #[test]
 fn a_file_of_other_tensors_is_the_wrong_model() {
-    let err = load(safetensors(&[("classifier.weight", vec![2, 384])])).err().unwrap();
+    let err = load(safetensors(&[("classifier.weight", vec![2, 384])]))
+        .err()
+        .unwrap();
     assert_eq!(err.kind(), "wrong_model", "{err}");
 }
 
 #[test]
 fn a_tokenizer_that_does_not_parse_is_a_tokenizer_error() {
-    let err = Encoder::load(model_file("model.int8.bpk"), b"{not json", cpu_device(), Backend::Cpu)
-        .err()
-        .unwrap();
+    let err = Encoder::load(
+        model_file("model.int8.bpk"),
+        b"{not json",
+        cpu_device(),
+        Backend::Cpu,
+    )
+    .err()
+    .unwrap();
     assert_eq!(err.kind(), "tokenizer", "{err}");
 }
 
@@ -136,9 +171,18 @@ fn empty_batch_and_bad_options_are_typed() {
     let encoder = common::encoder("model.int8.bpk");
     assert_eq!(encoder.embed(&[]).err().unwrap(), EncoderError::EmptyBatch);
     for options in [
-        EncoderOptions { max_tokens: 1, ..Default::default() },
-        EncoderOptions { max_tokens: 513, ..Default::default() },
-        EncoderOptions { micro_batch: 0, ..Default::default() },
+        EncoderOptions {
+            max_tokens: 1,
+            ..Default::default()
+        },
+        EncoderOptions {
+            max_tokens: 513,
+            ..Default::default()
+        },
+        EncoderOptions {
+            micro_batch: 0,
+            ..Default::default()
+        },
     ] {
         let err = Encoder::load_with_options(
             model_file("model.int8.bpk"),

@@ -8,7 +8,11 @@ use common::{cosine, encoder, model_file, reference};
 
 fn min_cosine(encoder: &Encoder) -> f64 {
     let reference = reference();
-    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = reference
+        .sentences
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
     let embeddings = encoder.embed(&texts).expect("embeds");
     assert_eq!(embeddings.len(), texts.len());
     reference
@@ -23,7 +27,11 @@ fn min_cosine(encoder: &Encoder) -> f64 {
 fn token_ids_match_the_reference() {
     let encoder = encoder("model.int8.bpk");
     let reference = reference();
-    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = reference
+        .sentences
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
     let ids = encoder.tokenize(&texts).unwrap();
     for (got, want) in ids.iter().zip(&reference.sentences) {
         assert_eq!(got, &want.input_ids, "token ids of {:?}", want.text);
@@ -56,7 +64,10 @@ fn int8_with_f32_matmul_agrees_with_the_integer_kernel() {
             &model_file("tokenizer.json"),
             cpu_device(),
             Backend::Cpu,
-            EncoderOptions { int8_matmul, ..Default::default() },
+            EncoderOptions {
+                int8_matmul,
+                ..Default::default()
+            },
         )
         .unwrap()
     };
@@ -64,12 +75,19 @@ fn int8_with_f32_matmul_agrees_with_the_integer_kernel() {
     assert!(integer.int8_matmul() && !float.int8_matmul());
     let min = min_cosine(&integer);
     println!("int8, integer kernel, min cosine {min:.7}");
-    assert!(min >= 0.9995, "int8 with the integer kernel: min cosine {min}");
+    assert!(
+        min >= 0.9995,
+        "int8 with the integer kernel: min cosine {min}"
+    );
     let min = min_cosine(&float);
     println!("int8, f32 matmul, min cosine {min:.7}");
     assert!(min >= 0.9995, "int8 with f32 matmul: min cosine {min}");
     let reference = reference();
-    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = reference
+        .sentences
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
     let (a, b) = (integer.embed(&texts).unwrap(), float.embed(&texts).unwrap());
     for i in 0..texts.len() {
         let c = cosine(a.row(i), b.row(i));
@@ -80,13 +98,20 @@ fn int8_with_f32_matmul_agrees_with_the_integer_kernel() {
 #[test]
 fn batch_size_and_padding_do_not_change_embeddings() {
     let reference = reference();
-    let texts: Vec<&str> = reference.sentences.iter().map(|s| s.text.as_str()).collect();
+    let texts: Vec<&str> = reference
+        .sentences
+        .iter()
+        .map(|s| s.text.as_str())
+        .collect();
     let one_at_a_time = Encoder::load_with_options(
         model_file("model.int8.bpk"),
         &model_file("tokenizer.json"),
         cpu_device(),
         Backend::Cpu,
-        EncoderOptions { micro_batch: 1, ..Default::default() },
+        EncoderOptions {
+            micro_batch: 1,
+            ..Default::default()
+        },
     )
     .unwrap();
     let all_at_once = Encoder::load_with_options(
@@ -95,14 +120,21 @@ fn batch_size_and_padding_do_not_change_embeddings() {
         cpu_device(),
         Backend::Cpu,
         // One batch of all 22, padded to the longest: the padding mask must hold.
-        EncoderOptions { micro_batch: 64, max_padding_percent: usize::MAX, ..Default::default() },
+        EncoderOptions {
+            micro_batch: 64,
+            max_padding_percent: usize::MAX,
+            ..Default::default()
+        },
     )
     .unwrap();
     let a = one_at_a_time.embed(&texts).unwrap();
     let b = all_at_once.embed(&texts).unwrap();
     for i in 0..texts.len() {
         let c = cosine(a.row(i), b.row(i));
-        assert!(c > 0.99999, "text {i} differs between batch 1 and padded batch: {c}");
+        assert!(
+            c > 0.99999,
+            "text {i} differs between batch 1 and padded batch: {c}"
+        );
     }
 }
 
@@ -111,7 +143,11 @@ fn empty_and_huge_texts_are_valid_input() {
     let encoder = encoder("model.int8.bpk");
     let huge = "the quick brown fox jumps over the lazy dog ".repeat(25_000); // ~1.1 MB
     assert!(huge.len() > 1_000_000);
-    let truncated_by_hand: String = huge.split_whitespace().take(254).collect::<Vec<_>>().join(" ");
+    let truncated_by_hand: String = huge
+        .split_whitespace()
+        .take(254)
+        .collect::<Vec<_>>()
+        .join(" ");
     let out = encoder.embed(&["", &huge, &truncated_by_hand]).unwrap();
     for row in out.rows() {
         let norm: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -131,7 +167,10 @@ fn truncation_length_is_configurable() {
         &model_file("tokenizer.json"),
         cpu_device(),
         Backend::Cpu,
-        EncoderOptions { max_tokens: 16, ..Default::default() },
+        EncoderOptions {
+            max_tokens: 16,
+            ..Default::default()
+        },
     )
     .unwrap();
     let long = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen";

@@ -41,7 +41,14 @@ fn arb_events() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
 }
 
 fn arb_candidates() -> impl Strategy<Value = Vec<(u8, f64, Vec<(u8, f64)>)>> {
-    prop::collection::vec((0u8..TEXTS as u8, -1e6f64..1e6, prop::collection::vec((0u8..TEXTS as u8, 0.0f64..10.0), 0..3)), 1..40)
+    prop::collection::vec(
+        (
+            0u8..TEXTS as u8,
+            -1e6f64..1e6,
+            prop::collection::vec((0u8..TEXTS as u8, 0.0f64..10.0), 0..3),
+        ),
+        1..40,
+    )
 }
 
 fn apply_events(rec: &mut Recommender, events: &[(u8, u8, u8)]) {
@@ -52,8 +59,18 @@ fn apply_events(rec: &mut Recommender, events: &[(u8, u8, u8)]) {
             EventKind::Dwell => Some(*stars as f64 * 20.0),
             _ => None,
         };
-        let item = Item { id: format!("i{t}"), text: format!("text {t}"), category: Some(format!("c{}", t % 4)) };
-        rec.record(Event { item, kind, value, at: n as i64 }).unwrap();
+        let item = Item {
+            id: format!("i{t}"),
+            text: format!("text {t}"),
+            category: Some(format!("c{}", t % 4)),
+        };
+        rec.record(Event {
+            item,
+            kind,
+            value,
+            at: n as i64,
+        })
+        .unwrap();
     }
 }
 
@@ -66,7 +83,13 @@ fn candidates(spec: &[(u8, f64, Vec<(u8, f64)>)]) -> Vec<Candidate> {
             server_score: *score,
             category: Some(format!("c{}", t % 4)),
             features: Default::default(),
-            related: related.iter().map(|(r, w)| Related { id: format!("i{r}"), weight: *w }).collect(),
+            related: related
+                .iter()
+                .map(|(r, w)| Related {
+                    id: format!("i{r}"),
+                    weight: *w,
+                })
+                .collect(),
             embedding: None,
             model: None,
         })

@@ -19,13 +19,21 @@ struct Space {
 impl Space {
     fn new(clusters: usize, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let centres = (0..clusters).map(|_| unit(&gauss(&mut rng, 384, 1.0))).collect();
+        let centres = (0..clusters)
+            .map(|_| unit(&gauss(&mut rng, 384, 1.0)))
+            .collect();
         Self { centres, rng }
     }
 
     fn vector(&mut self, cluster: usize) -> Vec<f32> {
         let noise = gauss(&mut self.rng, 384, 0.02);
-        unit(&self.centres[cluster].iter().zip(noise).map(|(c, n)| c + n).collect::<Vec<_>>())
+        unit(
+            &self.centres[cluster]
+                .iter()
+                .zip(noise)
+                .map(|(c, n)| c + n)
+                .collect::<Vec<_>>(),
+        )
     }
 }
 
@@ -42,12 +50,27 @@ fn unit(v: &[f32]) -> Vec<f32> {
 /// A recommender whose cache knows `texts` -> vectors.
 fn with_vectors(texts: &[String], vectors: Vec<Vec<f32>>) -> Recommender {
     let mut rec = Recommender::new(&Prior::default(), "test-model");
-    rec.put_embeddings(texts, &Embeddings { data: vectors.concat() }).unwrap();
+    rec.put_embeddings(
+        texts,
+        &Embeddings {
+            data: vectors.concat(),
+        },
+    )
+    .unwrap();
     rec
 }
 
 fn event(id: &str, text: &str, kind: EventKind, at: i64) -> Event {
-    Event { item: Item { id: id.into(), text: text.into(), category: None }, kind, value: None, at }
+    Event {
+        item: Item {
+            id: id.into(),
+            text: text.into(),
+            category: None,
+        },
+        kind,
+        value: None,
+        at,
+    }
 }
 
 fn candidate(id: &str, text: &str, server_score: f64) -> Candidate {
@@ -78,11 +101,21 @@ fn two_cluster_setup() -> (Recommender, Vec<Candidate>) {
         let cluster = i % 2;
         texts.push(format!("candidate {i}"));
         vectors.push(space.vector(cluster));
-        candidates.push(candidate(&format!("c{i}"), &format!("candidate {i}"), if cluster == 1 { 1.0 } else { 0.9 }));
+        candidates.push(candidate(
+            &format!("c{i}"),
+            &format!("candidate {i}"),
+            if cluster == 1 { 1.0 } else { 0.9 },
+        ));
     }
     let mut rec = with_vectors(&texts, vectors);
     for i in 0..10 {
-        rec.record(event(&format!("h{i}"), &format!("history {i}"), EventKind::Purchase, i)).unwrap();
+        rec.record(event(
+            &format!("h{i}"),
+            &format!("history {i}"),
+            EventKind::Purchase,
+            i,
+        ))
+        .unwrap();
     }
     (rec, candidates)
 }
@@ -90,19 +123,42 @@ fn two_cluster_setup() -> (Recommender, Vec<Candidate>) {
 #[test]
 fn history_pulls_similar_items_up_and_dismissal_pushes_an_item_down() {
     let (mut rec, candidates) = two_cluster_setup();
-    let ranked = rec.rerank(candidates.clone(), &RerankOptions::default()).unwrap();
-    let top5: Vec<&str> = ranked.ranking.items[..5].iter().map(|i| i.id.as_str()).collect();
+    let ranked = rec
+        .rerank(candidates.clone(), &RerankOptions::default())
+        .unwrap();
+    let top5: Vec<&str> = ranked.ranking.items[..5]
+        .iter()
+        .map(|i| i.id.as_str())
+        .collect();
     for id in &top5 {
         let n: usize = id[1..].parse().unwrap();
         assert_eq!(n % 2, 0, "cluster-0 items should lead, got {top5:?}");
     }
-    assert!(ranked.ranking.items[0].explanation.reason.contains("history") || ranked.ranking.items[0].explanation.source.is_some(),
-        "{:?}", ranked.ranking.items[0].explanation);
+    assert!(
+        ranked.ranking.items[0]
+            .explanation
+            .reason
+            .contains("history")
+            || ranked.ranking.items[0].explanation.source.is_some(),
+        "{:?}",
+        ranked.ranking.items[0].explanation
+    );
     let first = ranked.ranking.items[0].id.clone();
-    let text = candidates.iter().find(|c| c.id == first).unwrap().text.clone();
-    rec.record(event(&first, &text, EventKind::Dismiss, 100)).unwrap();
+    let text = candidates
+        .iter()
+        .find(|c| c.id == first)
+        .unwrap()
+        .text
+        .clone();
+    rec.record(event(&first, &text, EventKind::Dismiss, 100))
+        .unwrap();
     let again = rec.rerank(candidates, &RerankOptions::default()).unwrap();
-    let pos = again.ranking.items.iter().position(|i| i.id == first).unwrap();
+    let pos = again
+        .ranking
+        .items
+        .iter()
+        .position(|i| i.id == first)
+        .unwrap();
     assert!(pos >= 5, "dismissed item still at {pos}");
     assert_eq!(again.ranking.items[pos].explanation.feature, "dismissed");
 }
@@ -110,23 +166,51 @@ fn history_pulls_similar_items_up_and_dismissal_pushes_an_item_down() {
 #[test]
 fn an_item_already_bought_moves_down_and_says_why() {
     let (mut rec, candidates) = two_cluster_setup();
-    let first = rec.rerank(candidates.clone(), &RerankOptions::default()).unwrap().ranking.items[0].id.clone();
-    let text = candidates.iter().find(|c| c.id == first).unwrap().text.clone();
-    rec.record(event(&first, &text, EventKind::Purchase, 50)).unwrap();
+    let first = rec
+        .rerank(candidates.clone(), &RerankOptions::default())
+        .unwrap()
+        .ranking
+        .items[0]
+        .id
+        .clone();
+    let text = candidates
+        .iter()
+        .find(|c| c.id == first)
+        .unwrap()
+        .text
+        .clone();
+    rec.record(event(&first, &text, EventKind::Purchase, 50))
+        .unwrap();
     let again = rec.rerank(candidates, &RerankOptions::default()).unwrap();
-    let pos = again.ranking.items.iter().position(|i| i.id == first).unwrap();
+    let pos = again
+        .ranking
+        .items
+        .iter()
+        .position(|i| i.id == first)
+        .unwrap();
     assert!(pos > 0, "a bought item should not stay first");
-    assert_eq!(again.ranking.items[pos].explanation.reason, "you already have this");
+    assert_eq!(
+        again.ranking.items[pos].explanation.reason,
+        "you already have this"
+    );
 }
 
 #[test]
 fn sequence_match_uses_related_against_the_private_history() {
     let (mut rec, mut candidates) = two_cluster_setup();
     // c1 is in the "wrong" cluster but often follows h9, the latest purchase.
-    candidates[1].related = vec![Related { id: "h9".into(), weight: 5.0 }];
+    candidates[1].related = vec![Related {
+        id: "h9".into(),
+        weight: 5.0,
+    }];
     let ranked = rec.rerank(candidates, &RerankOptions::default()).unwrap();
     let c1 = ranked.ranking.items.iter().find(|i| i.id == "c1").unwrap();
-    let seq = c1.contributions.iter().find(|(n, _)| n == "sequence").unwrap().1;
+    let seq = c1
+        .contributions
+        .iter()
+        .find(|(n, _)| n == "sequence")
+        .unwrap()
+        .1;
     assert!(seq > 0.0, "sequence contribution {seq}");
     assert_eq!(c1.explanation.feature, "sequence");
     assert_eq!(c1.explanation.source.as_ref().unwrap().id, "h9");
@@ -138,10 +222,21 @@ fn sequence_match_uses_related_against_the_private_history() {
 #[test]
 fn feedback_on_a_one_item_list_is_a_typed_error_and_changes_nothing() {
     let (mut rec, candidates) = two_cluster_setup();
-    let ranked = rec.rerank(candidates[..1].to_vec(), &RerankOptions { k: Some(1), diversity: 0.7, explore: None }).unwrap();
+    let ranked = rec
+        .rerank(
+            candidates[..1].to_vec(),
+            &RerankOptions {
+                k: Some(1),
+                diversity: 0.7,
+                explore: None,
+            },
+        )
+        .unwrap();
     assert_eq!(ranked.ranking.items.len(), 1);
     let before = rec.weights().clone();
-    let err = rec.feedback(&ranked.impression_id, &[ranked.ranking.items[0].id.clone()]).unwrap_err();
+    let err = rec
+        .feedback(&ranked.impression_id, &[ranked.ranking.items[0].id.clone()])
+        .unwrap_err();
     assert_eq!(err.kind, "invalid_feedback");
     assert_eq!(rec.weights(), &before);
 }
@@ -150,14 +245,25 @@ fn feedback_on_a_one_item_list_is_a_typed_error_and_changes_nothing() {
 fn feedback_moves_weights_and_ranking_towards_what_was_chosen() {
     let (mut rec, candidates) = two_cluster_setup();
     let before = rec.weights().weight("server");
-    let ranked = rec.rerank(candidates.clone(), &RerankOptions { k: Some(10), ..Default::default() }).unwrap();
+    let ranked = rec
+        .rerank(
+            candidates.clone(),
+            &RerankOptions {
+                k: Some(10),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     // The user keeps choosing the server's favourites (cluster 1), against the profile.
     for _ in 0..30 {
-        rec.feedback(&ranked.impression_id, &["c1".into(), "c3".into()]).unwrap();
+        rec.feedback(&ranked.impression_id, &["c1".into(), "c3".into()])
+            .unwrap();
     }
     assert!(rec.weights().weight("server") > before);
     let after = rec.rerank(candidates, &RerankOptions::default()).unwrap();
-    let pos = |r: &cloister::recommender::Reranked, id: &str| r.ranking.items.iter().position(|i| i.id == id).unwrap();
+    let pos = |r: &cloister::recommender::Reranked, id: &str| {
+        r.ranking.items.iter().position(|i| i.id == id).unwrap()
+    };
     assert!(pos(&after, "c1") < pos(&ranked, "c1"), "c1 did not move up");
     for w in rec.weights().current.values() {
         assert!(w.is_finite());
@@ -167,17 +273,40 @@ fn feedback_moves_weights_and_ranking_towards_what_was_chosen() {
 #[test]
 fn stated_interest_works_at_cold_start() {
     let mut space = Space::new(3, 11);
-    let texts: Vec<String> = ["interest", "a", "b", "c"].iter().map(|s| s.to_string()).collect();
-    let vectors = vec![space.vector(2), space.vector(0), space.vector(1), space.vector(2)];
+    let texts: Vec<String> = ["interest", "a", "b", "c"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let vectors = vec![
+        space.vector(2),
+        space.vector(0),
+        space.vector(1),
+        space.vector(2),
+    ];
     let mut rec = with_vectors(&texts, vectors);
-    let candidates = vec![candidate("a", "a", 3.0), candidate("b", "b", 2.0), candidate("c", "c", 1.0)];
-    let cold = rec.rerank(candidates.clone(), &RerankOptions::default()).unwrap();
+    let candidates = vec![
+        candidate("a", "a", 3.0),
+        candidate("b", "b", 2.0),
+        candidate("c", "c", 1.0),
+    ];
+    let cold = rec
+        .rerank(candidates.clone(), &RerankOptions::default())
+        .unwrap();
     let order: Vec<&str> = cold.ranking.items.iter().map(|i| i.id.as_str()).collect();
-    assert_eq!(order, ["a", "b", "c"], "no history, no interests: server order");
+    assert_eq!(
+        order,
+        ["a", "b", "c"],
+        "no history, no interests: server order"
+    );
     let id = rec.state_interest("interest", 1.0).unwrap();
-    let warm = rec.rerank(candidates.clone(), &RerankOptions::default()).unwrap();
+    let warm = rec
+        .rerank(candidates.clone(), &RerankOptions::default())
+        .unwrap();
     assert_eq!(warm.ranking.items[0].id, "c");
-    assert!(warm.ranking.items[0].explanation.reason.contains("interest"));
+    assert!(warm.ranking.items[0]
+        .explanation
+        .reason
+        .contains("interest"));
     assert!(rec.remove_interest(id));
     let again = rec.rerank(candidates, &RerankOptions::default()).unwrap();
     assert_eq!(again.ranking.items[0].id, "a");
@@ -186,27 +315,64 @@ fn stated_interest_works_at_cold_start() {
 #[test]
 fn bad_candidate_lists_are_typed_errors() {
     let (mut rec, candidates) = two_cluster_setup();
-    let kind = |r: Result<cloister::recommender::Reranked, cloister::InputError>| r.err().unwrap().kind;
-    assert_eq!(kind(rec.rerank(vec![], &RerankOptions::default())), "empty_candidates");
+    let kind =
+        |r: Result<cloister::recommender::Reranked, cloister::InputError>| r.err().unwrap().kind;
+    assert_eq!(
+        kind(rec.rerank(vec![], &RerankOptions::default())),
+        "empty_candidates"
+    );
     let mut dup = candidates.clone();
     dup[1].id = dup[0].id.clone();
-    assert_eq!(kind(rec.rerank(dup, &RerankOptions::default())), "duplicate_candidate");
+    assert_eq!(
+        kind(rec.rerank(dup, &RerankOptions::default())),
+        "duplicate_candidate"
+    );
     for bad in [f64::NAN, f64::INFINITY] {
         let mut c = candidates.clone();
         c[3].server_score = bad;
-        assert_eq!(kind(rec.rerank(c, &RerankOptions::default())), "invalid_candidate");
+        assert_eq!(
+            kind(rec.rerank(c, &RerankOptions::default())),
+            "invalid_candidate"
+        );
     }
     let mut c = candidates.clone();
     c[0].id = String::new();
-    assert_eq!(kind(rec.rerank(c, &RerankOptions::default())), "invalid_candidate");
+    assert_eq!(
+        kind(rec.rerank(c, &RerankOptions::default())),
+        "invalid_candidate"
+    );
     let mut c = candidates.clone();
     c[0].features.insert("margin".into(), f64::NAN);
-    assert_eq!(kind(rec.rerank(c, &RerankOptions::default())), "invalid_candidate");
+    assert_eq!(
+        kind(rec.rerank(c, &RerankOptions::default())),
+        "invalid_candidate"
+    );
     let mut c = candidates.clone();
     c[0].text = "never encoded".into();
-    assert_eq!(kind(rec.rerank(c, &RerankOptions::default())), "missing_embedding");
-    assert_eq!(kind(rec.rerank(candidates.clone(), &RerankOptions { diversity: f32::NAN, ..Default::default() })), "invalid_option");
-    assert_eq!(kind(rec.rerank(candidates.clone(), &RerankOptions { k: Some(0), ..Default::default() })), "invalid_option");
+    assert_eq!(
+        kind(rec.rerank(c, &RerankOptions::default())),
+        "missing_embedding"
+    );
+    assert_eq!(
+        kind(rec.rerank(
+            candidates.clone(),
+            &RerankOptions {
+                diversity: f32::NAN,
+                ..Default::default()
+            }
+        )),
+        "invalid_option"
+    );
+    assert_eq!(
+        kind(rec.rerank(
+            candidates.clone(),
+            &RerankOptions {
+                k: Some(0),
+                ..Default::default()
+            }
+        )),
+        "invalid_option"
+    );
     let weights = rec.weights().clone();
     assert!(rec.feedback("imp-999", &["c1".into()]).is_err());
     assert_eq!(rec.weights(), &weights, "a failed feedback changes nothing");
@@ -219,19 +385,34 @@ fn server_side_embeddings_are_used_only_when_valid_for_this_model() {
     candidates[0].text = "text the device never saw".into();
     candidates[0].embedding = Some(good.clone());
     candidates[0].model = Some("test-model".into());
-    assert!(rec.rerank(candidates.clone(), &RerankOptions::default()).is_ok());
+    assert!(rec
+        .rerank(candidates.clone(), &RerankOptions::default())
+        .is_ok());
     // Wrong model, wrong length, not unit, non-finite: ignored, so the text is needed.
     for (emb, model) in [
         (good.clone(), "other-model"),
         (good[..383].to_vec(), "test-model"),
         (vec![1.0; 384], "test-model"),
-        ({ let mut v = good.clone(); v[0] = f32::NAN; v }, "test-model"),
+        (
+            {
+                let mut v = good.clone();
+                v[0] = f32::NAN;
+                v
+            },
+            "test-model",
+        ),
     ] {
         let mut c = candidates.clone();
         c[0].embedding = Some(emb);
         c[0].model = Some(model.into());
-        assert_eq!(rec.texts_for_candidates(&c), vec!["text the device never saw".to_string()]);
-        assert_eq!(rec.rerank(c, &RerankOptions::default()).err().unwrap().kind, "missing_embedding");
+        assert_eq!(
+            rec.texts_for_candidates(&c),
+            vec!["text the device never saw".to_string()]
+        );
+        assert_eq!(
+            rec.rerank(c, &RerankOptions::default()).err().unwrap().kind,
+            "missing_embedding"
+        );
     }
 }
 
@@ -241,15 +422,35 @@ fn ten_thousand_candidates_rank_and_more_are_refused() {
     let texts: Vec<String> = (0..10_000).map(|i| format!("item {i}")).collect();
     let vectors: Vec<Vec<f32>> = (0..10_000).map(|i| space.vector(i % 20)).collect();
     let mut rec = with_vectors(&texts, vectors);
-    let candidates: Vec<Candidate> = (0..10_000).map(|i| candidate(&format!("{i}"), &texts[i], (i % 97) as f64)).collect();
-    let ranked = rec.rerank(candidates.clone(), &RerankOptions { k: Some(20), diversity: 0.5, explore: Some(Explore { seed: 1, scale: 0.3 }) }).unwrap();
+    let candidates: Vec<Candidate> = (0..10_000)
+        .map(|i| candidate(&format!("{i}"), &texts[i], (i % 97) as f64))
+        .collect();
+    let ranked = rec
+        .rerank(
+            candidates.clone(),
+            &RerankOptions {
+                k: Some(20),
+                diversity: 0.5,
+                explore: Some(Explore {
+                    seed: 1,
+                    scale: 0.3,
+                }),
+            },
+        )
+        .unwrap();
     let mut ids: Vec<&str> = ranked.ranking.items.iter().map(|i| i.id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 10_000, "a permutation of the input");
     let mut more = candidates;
     more.push(candidate("extra", "item 0", 1.0));
-    assert_eq!(rec.rerank(more, &RerankOptions::default()).err().unwrap().kind, "too_many_candidates");
+    assert_eq!(
+        rec.rerank(more, &RerankOptions::default())
+            .err()
+            .unwrap()
+            .kind,
+        "too_many_candidates"
+    );
 }
 
 #[test]
@@ -257,18 +458,61 @@ fn exploration_is_reproducible_by_seed_and_diversity_spreads_the_top() {
     let mut space = Space::new(4, 5);
     let texts: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
     // Items 0..10 are near-duplicates with the best server scores.
-    let vectors: Vec<Vec<f32>> = (0..40).map(|i| if i < 10 { space.vector(0) } else { space.vector(1 + i % 3) }).collect();
+    let vectors: Vec<Vec<f32>> = (0..40)
+        .map(|i| {
+            if i < 10 {
+                space.vector(0)
+            } else {
+                space.vector(1 + i % 3)
+            }
+        })
+        .collect();
     let mut rec = with_vectors(&texts, vectors.clone());
-    let candidates: Vec<Candidate> = (0..40).map(|i| candidate(&format!("{i}"), &texts[i], 40.0 - i as f64)).collect();
-    let opts = |seed| RerankOptions { k: Some(10), diversity: 0.0, explore: Some(Explore { seed, scale: 1.0 }) };
-    let a = rec.rerank(candidates.clone(), &opts(42)).unwrap().ranking.order;
-    let b = rec.rerank(candidates.clone(), &opts(42)).unwrap().ranking.order;
+    let candidates: Vec<Candidate> = (0..40)
+        .map(|i| candidate(&format!("{i}"), &texts[i], 40.0 - i as f64))
+        .collect();
+    let opts = |seed| RerankOptions {
+        k: Some(10),
+        diversity: 0.0,
+        explore: Some(Explore { seed, scale: 1.0 }),
+    };
+    let a = rec
+        .rerank(candidates.clone(), &opts(42))
+        .unwrap()
+        .ranking
+        .order;
+    let b = rec
+        .rerank(candidates.clone(), &opts(42))
+        .unwrap()
+        .ranking
+        .order;
     assert_eq!(a, b, "same seed, same order");
-    let plain = rec.rerank(candidates.clone(), &RerankOptions { k: Some(5), ..Default::default() }).unwrap();
-    let diverse = rec.rerank(candidates, &RerankOptions { k: Some(5), diversity: 0.7, explore: None }).unwrap();
+    let plain = rec
+        .rerank(
+            candidates.clone(),
+            &RerankOptions {
+                k: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let diverse = rec
+        .rerank(
+            candidates,
+            &RerankOptions {
+                k: Some(5),
+                diversity: 0.7,
+                explore: None,
+            },
+        )
+        .unwrap();
     let near_dupes = |order: &[usize]| order[..5].iter().filter(|&&i| i < 10).count();
     assert_eq!(near_dupes(&plain.ranking.order), 5);
-    assert!(near_dupes(&diverse.ranking.order) <= 2, "{:?}", &diverse.ranking.order[..5]);
+    assert!(
+        near_dupes(&diverse.ranking.order) <= 2,
+        "{:?}",
+        &diverse.ranking.order[..5]
+    );
 }
 
 #[test]
@@ -277,10 +521,21 @@ fn hundred_thousand_events_stay_in_bounded_memory_and_round_trip() {
     let texts: Vec<String> = (0..500).map(|i| format!("item {i}")).collect();
     let vectors: Vec<Vec<f32>> = (0..500).map(|i| space.vector(i % 8)).collect();
     let mut rec = with_vectors(&texts, vectors);
-    let kinds = [EventKind::View, EventKind::Click, EventKind::Purchase, EventKind::Dismiss, EventKind::Like];
+    let kinds = [
+        EventKind::View,
+        EventKind::Click,
+        EventKind::Purchase,
+        EventKind::Dismiss,
+        EventKind::Like,
+    ];
     let mut sizes = Vec::new();
     for n in 0..100_000usize {
-        let mut e = event(&format!("{}", n % 500), &texts[n % 500], kinds[n % kinds.len()], n as i64);
+        let mut e = event(
+            &format!("{}", n % 500),
+            &texts[n % 500],
+            kinds[n % kinds.len()],
+            n as i64,
+        );
         e.item.category = Some(format!("cat-{}", n % 300));
         rec.record(e).unwrap();
         if n % 20_000 == 19_999 {
@@ -291,8 +546,13 @@ fn hundred_thousand_events_stay_in_bounded_memory_and_round_trip() {
     let (mem, bytes) = *sizes.last().unwrap();
     assert!(mem < 200_000, "profile holds {mem} bytes");
     assert!(bytes < 300_000, "saved state is {bytes} bytes");
-    let (lo, hi) = sizes[1..].iter().fold((usize::MAX, 0), |(lo, hi), (m, _)| (lo.min(*m), hi.max(*m)));
-    assert!(hi - lo < hi / 100, "no growth after the windows filled: {sizes:?}");
+    let (lo, hi) = sizes[1..]
+        .iter()
+        .fold((usize::MAX, 0), |(lo, hi), (m, _)| (lo.min(*m), hi.max(*m)));
+    assert!(
+        hi - lo < hi / 100,
+        "no growth after the windows filled: {sizes:?}"
+    );
     let saved = rec.to_bytes();
     let mut restored = Recommender::new(&Prior::default(), "test-model");
     restored.restore(&saved).unwrap();
@@ -324,18 +584,25 @@ fn a_one_megabyte_text_is_cut_and_still_recorded() {
     };
     let mut rec = with_vectors(&[cut.clone()], vec![unit(&vec![0.5; 384])]);
     // The caller embeds the validated (cut) text; recording the raw event finds it.
-    rec.record(event("big", &huge, EventKind::Click, 1)).unwrap();
+    rec.record(event("big", &huge, EventKind::Click, 1))
+        .unwrap();
     assert!(rec.profile().recent[0].title.chars().count() <= 81);
 }
 
 #[test]
 fn forget_clears_the_user_and_keeps_the_prior() {
     let (mut rec, candidates) = two_cluster_setup();
-    let r = rec.rerank(candidates.clone(), &RerankOptions::default()).unwrap();
+    let r = rec
+        .rerank(candidates.clone(), &RerankOptions::default())
+        .unwrap();
     rec.feedback(&r.impression_id, &["c1".into()]).unwrap();
     rec.forget();
     assert!(rec.profile().is_empty());
     assert_eq!(rec.weights().current, rec.weights().prior);
     assert!(rec.feedback(&r.impression_id, &["c1".into()]).is_err());
-    assert_eq!(rec.texts_for_candidates(&candidates).len(), candidates.len(), "cache emptied");
+    assert_eq!(
+        rec.texts_for_candidates(&candidates).len(),
+        candidates.len(),
+        "cache emptied"
+    );
 }

@@ -9,8 +9,12 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&flags, json)) = data.split_first() else { return };
-    let Ok(candidates) = serde_json::from_slice::<Vec<Candidate>>(json) else { return };
+    let Some((&flags, json)) = data.split_first() else {
+        return;
+    };
+    let Ok(candidates) = serde_json::from_slice::<Vec<Candidate>>(json) else {
+        return;
+    };
     let mut rec = Recommender::new(&Prior::default(), "fuzz");
     // A little history so every feature has something to look at.
     let history: Vec<Event> = serde_json::from_str(
@@ -20,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
     .unwrap();
     let mut texts = rec.texts_for_events(&history);
     texts.extend(rec.texts_for_candidates(&candidates));
-    rec.put_embeddings(&texts, &common::fake_embeddings(&texts)).expect("valid embeddings");
+    rec.put_embeddings(&texts, &common::fake_embeddings(&texts))
+        .expect("valid embeddings");
     for e in history {
         rec.record(e).unwrap();
     }
@@ -28,18 +33,34 @@ fuzz_target!(|data: &[u8]| {
     let options = RerankOptions {
         k: (flags & 1 == 1).then_some(usize::from(flags >> 4)),
         diversity: f32::from(flags & 0x0e) / 14.0,
-        explore: (flags & 0x80 != 0).then_some(Explore { seed: u64::from(flags), scale: 0.5 }),
+        explore: (flags & 0x80 != 0).then_some(Explore {
+            seed: u64::from(flags),
+            scale: 0.5,
+        }),
     };
-    let Ok(reranked) = rec.rerank(candidates, &options) else { return };
+    let Ok(reranked) = rec.rerank(candidates, &options) else {
+        return;
+    };
     let mut order = reranked.ranking.order.clone();
     order.sort_unstable();
-    assert_eq!(order, (0..n).collect::<Vec<_>>(), "a ranking is a permutation of the input");
+    assert_eq!(
+        order,
+        (0..n).collect::<Vec<_>>(),
+        "a ranking is a permutation of the input"
+    );
     if let Some(first) = reranked.ranking.items.first() {
         let before = rec.weights().clone();
         match rec.feedback(&reranked.impression_id, &[first.id.clone()]) {
-            Ok(weights) => assert!(weights.values().all(|w| w.is_finite()), "finite weights after feedback"),
+            Ok(weights) => assert!(
+                weights.values().all(|w| w.is_finite()),
+                "finite weights after feedback"
+            ),
             // A refused step (one-item list, a step that would not be finite) changes nothing.
-            Err(_) => assert_eq!(rec.weights(), &before, "a refused feedback step changed the weights"),
+            Err(_) => assert_eq!(
+                rec.weights(),
+                &before,
+                "a refused feedback step changed the weights"
+            ),
         }
         assert!(rec.weights().current.values().all(|w| w.is_finite()));
     }

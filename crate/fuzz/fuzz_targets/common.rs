@@ -12,7 +12,9 @@ pub fn fake_embeddings(texts: &[String]) -> Embeddings {
         }
         let row: Vec<f32> = (0..EMBEDDING_DIM)
             .map(|i| {
-                h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407 + i as u64);
+                h = h
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407 + i as u64);
                 ((h >> 40) as f32 / (1u64 << 24) as f32) - 0.5
             })
             .collect();

@@ -8,15 +8,19 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(events) = serde_json::from_slice::<Vec<Event>>(data) else { return };
+    let Ok(events) = serde_json::from_slice::<Vec<Event>>(data) else {
+        return;
+    };
     let mut rec = Recommender::new(&Prior::default(), "fuzz");
     let texts = rec.texts_for_events(&events);
-    rec.put_embeddings(&texts, &common::fake_embeddings(&texts)).expect("valid embeddings");
+    rec.put_embeddings(&texts, &common::fake_embeddings(&texts))
+        .expect("valid embeddings");
     for event in events {
         let _ = rec.record(event);
     }
     let bytes = rec.to_bytes();
     let mut back = Recommender::new(&Prior::default(), "fuzz");
-    back.restore(&bytes).expect("a state this build wrote must read back");
+    back.restore(&bytes)
+        .expect("a state this build wrote must read back");
     assert_eq!(back.to_bytes(), bytes, "state round trip");
 });

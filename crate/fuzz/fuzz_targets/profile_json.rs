@@ -12,10 +12,15 @@ fuzz_target!(|data: &[u8]| {
             let _ = Recommender::new(&prior, "fuzz").to_bytes();
         }
     }
-    let Ok(state) = serde_json::from_slice::<SavedState>(data) else { return };
+    let Ok(state) = serde_json::from_slice::<SavedState>(data) else {
+        return;
+    };
     let payload = serde_json::to_vec(&state).expect("serialisable");
     let mut rec = Recommender::new(&Prior::default(), "fuzz");
-    if rec.restore(&encode_record(RecordKind::State, &payload)).is_ok() {
+    if rec
+        .restore(&encode_record(RecordKind::State, &payload))
+        .is_ok()
+    {
         assert!(rec.weights().current.values().all(|w| w.is_finite()));
     }
 });

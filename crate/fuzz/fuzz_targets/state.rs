@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
         Ok(()) => {
             let bytes = rec.to_bytes();
             let mut again = Recommender::new(&Prior::default(), "fuzz");
-            again.restore(&bytes).expect("re-encoded state must read back");
+            again
+                .restore(&bytes)
+                .expect("re-encoded state must read back");
         }
         Err(_) => assert_eq!(rec.to_bytes(), before, "a refused restore changes nothing"),
     }

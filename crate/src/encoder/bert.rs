@@ -5,10 +5,12 @@
 //! ([`Int8Layers`]); attention, LayerNorm and GELU stay burn ops either way.
 
 use burn::module::Module;
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::activation::ActivationConfig;
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::nn::transformer::TransformerEncoderLayer;
+use burn::nn::transformer::{
+    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
+};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
@@ -83,12 +85,15 @@ impl BertModel {
         input_ids: Tensor<2, Int>,
         padding: Tensor<2, Bool>,
     ) -> Result<Tensor<2>, EncoderError> {
-        type Project<'a> = &'a dyn Fn(usize, Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>;
+        type Project<'a> =
+            &'a dyn Fn(usize, Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>;
         type Attend<'a> = &'a dyn Fn(&TransformerEncoderLayer, Tensor<3>) -> Tensor<3>;
         let run = |project: Project, attend: Attend| {
             let mut x = self.embed_tokens(input_ids.clone());
             for (i, layer) in self.encoder.layers.iter().enumerate() {
-                x = layer_forward(layer, x, &|p, x| project(i, p, x), &|qkv| attend(layer, qkv))?;
+                x = layer_forward(layer, x, &|p, x| project(i, p, x), &|qkv| {
+                    attend(layer, qkv)
+                })?;
             }
             Ok(mean_pool_normalized(x, padding.clone()))
         };
@@ -241,14 +246,21 @@ fn layer_forward(
     let context = attend(project(Projection::Qkv, x.clone())?);
     let attended = project(Projection::Output, context)?;
     let x = layer.norm_1.forward(x + attended);
-    let inner = layer.pwff.activation.forward(project(Projection::Inner, x.clone())?);
+    let inner = layer
+        .pwff
+        .activation
+        .forward(project(Projection::Inner, x.clone())?);
     let outer = project(Projection::Outer, inner)?;
     Ok(layer.norm_2.forward(x + outer))
 }
 
 /// Multi-head self-attention in burn ops, from `qkv [batch, seq, 3 * hidden]` to the context
 /// `[batch, seq, hidden]`; padding keys are masked as burn's `MultiHeadAttention` does.
-fn attention(layer: &TransformerEncoderLayer, qkv: Tensor<3>, padding: &Tensor<2, Bool>) -> Tensor<3> {
+fn attention(
+    layer: &TransformerEncoderLayer,
+    qkv: Tensor<3>,
+    padding: &Tensor<2, Bool>,
+) -> Tensor<3> {
     let [batch, seq, width] = qkv.dims();
     let hidden = width / 3;
     let (heads, head_dim) = (layer.mha.n_heads, layer.mha.d_k);
@@ -262,7 +274,10 @@ fn attention(layer: &TransformerEncoderLayer, qkv: Tensor<3>, padding: &Tensor<2
     let scores = query
         .matmul(key.swap_dims(2, 3))
         .div_scalar((head_dim as f32).sqrt())
-        .mask_fill(padding.clone().reshape([batch, 1, 1, seq]), layer.mha.min_float);
+        .mask_fill(
+            padding.clone().reshape([batch, 1, 1, seq]),
+            layer.mha.min_float,
+        );
     softmax(scores, 3)
         .matmul(value)
         .swap_dims(1, 2)
@@ -337,10 +352,12 @@ impl GpuLayers {
         let [batch, seq, inputs] = x.dims();
         let outputs = linear.bias.dims()[0];
         let rows = x.reshape([batch * seq, inputs]);
-        let y = super::gpu_kernels::linear(&rows, &linear.weight, &linear.bias).unwrap_or_else(|| {
-            self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            rows.matmul(linear.weight.clone()) + linear.bias.clone().unsqueeze::<2>()
-        });
+        let y =
+            super::gpu_kernels::linear(&rows, &linear.weight, &linear.bias).unwrap_or_else(|| {
+                self.fallbacks
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                rows.matmul(linear.weight.clone()) + linear.bias.clone().unsqueeze::<2>()
+            });
         y.reshape([batch, seq, outputs])
     }
 
@@ -353,7 +370,8 @@ impl GpuLayers {
         padding: &Tensor<2, Bool>,
     ) -> Tensor<3> {
         super::gpu_kernels::attention(&qkv, mask, layer.mha.n_heads).unwrap_or_else(|| {
-            self.fallbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.fallbacks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             attention(layer, qkv, padding)
         })
     }
@@ -380,10 +398,17 @@ fn pack(linears: &[&TransposedLinear]) -> Result<Int8Linear, EncoderError> {
 }
 
 /// `linear` over the last axis of `x` (`[batch, seq, inputs]`).
-fn project_int8(linear: &Int8Linear, x: Tensor<3>, device: &Device) -> Result<Tensor<3>, EncoderError> {
+fn project_int8(
+    linear: &Int8Linear,
+    x: Tensor<3>,
+    device: &Device,
+) -> Result<Tensor<3>, EncoderError> {
     let [batch, seq, _] = x.dims();
     let y = linear.forward(&read_f32(x.into_data())?);
-    Ok(Tensor::from_data(TensorData::new(y, [batch, seq, linear.outputs()]), device))
+    Ok(Tensor::from_data(
+        TensorData::new(y, [batch, seq, linear.outputs()]),
+        device,
+    ))
 }
 
 fn read_f32(data: TensorData) -> Result<Vec<f32>, EncoderError> {

@@ -39,7 +39,13 @@ fn plain_f32(t: &CubeTensor) -> bool {
 fn empty_f32_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
     let bytes = shape.num_elements() * size_of::<f32>();
     let handle = like.client.empty(bytes);
-    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), shape, handle, DType::F32)
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        handle,
+        DType::F32,
+    )
 }
 
 #[cube(launch_unchecked)]
@@ -225,7 +231,9 @@ pub fn attention(qkv: &BurnTensor<3>, mask: &BurnTensor<2>, heads: usize) -> Opt
         && hidden % heads == 0
         && (hidden / heads) % VECTOR == 0
         && mask.dims() == [batch, seq]
-        && [seq.div_ceil(QUERIES_PER_GROUP), heads, batch].iter().all(|&n| n <= MAX_GROUPS);
+        && [seq.div_ceil(QUERIES_PER_GROUP), heads, batch]
+            .iter()
+            .all(|&n| n <= MAX_GROUPS);
     if !fits {
         return None;
     }

@@ -59,8 +59,15 @@ impl Int8Linear {
         let block_scales: Vec<f32> = weight
             .chunks_exact(BLOCK)
             .map(|block| {
-                let max = block.iter().filter(|w| w.is_finite()).fold(0f32, |m, w| m.max(w.abs()));
-                if max > 0.0 { max / 127.0 } else { 1.0 }
+                let max = block
+                    .iter()
+                    .filter(|w| w.is_finite())
+                    .fold(0f32, |m, w| m.max(w.abs()));
+                if max > 0.0 {
+                    max / 127.0
+                } else {
+                    1.0
+                }
             })
             .collect();
         let mut packed = Vec::with_capacity(inputs * outputs);
@@ -69,8 +76,13 @@ impl Int8Linear {
             for pair in 0..inputs / 2 {
                 for c in panel..panel + PANEL {
                     for k in [2 * pair, 2 * pair + 1] {
-                        let q = (weight[c * inputs + k] / block_scales[c * blocks + k / BLOCK]).round();
-                        packed.push(if q.is_finite() { q.clamp(-127.0, 127.0) as i8 } else { 0 });
+                        let q =
+                            (weight[c * inputs + k] / block_scales[c * blocks + k / BLOCK]).round();
+                        packed.push(if q.is_finite() {
+                            q.clamp(-127.0, 127.0) as i8
+                        } else {
+                            0
+                        });
                     }
                 }
             }
@@ -78,7 +90,13 @@ impl Int8Linear {
                 scales.extend((panel..panel + PANEL).map(|c| block_scales[c * blocks + b]));
             }
         }
-        Some(Self { inputs, outputs, packed, scales, bias: bias.to_vec() })
+        Some(Self {
+            inputs,
+            outputs,
+            packed,
+            scales,
+            bias: bias.to_vec(),
+        })
     }
 
     pub fn outputs(&self) -> usize {
@@ -148,8 +166,10 @@ fn write<const R: usize>(
 /// Symmetric per-row quantization to ±`ACT_MAX` as i16. Non-finite values become 0; an
 /// all-zero row gets scale 1.
 fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mut [f32]) {
-    for ((row, q), row_scale) in
-        x.chunks_exact(width).zip(quantized.chunks_exact_mut(width)).zip(row_scales.iter_mut())
+    for ((row, q), row_scale) in x
+        .chunks_exact(width)
+        .zip(quantized.chunks_exact_mut(width))
+        .zip(row_scales.iter_mut())
     {
         let mut max = 0f32;
         for v in row {
@@ -162,7 +182,11 @@ fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mu
         let inv = 1.0 / scale;
         for (q, v) in q.iter_mut().zip(row) {
             let r = (v * inv).round();
-            *q = if r.is_finite() { r.clamp(-ACT_MAX, ACT_MAX) as i16 } else { 0 };
+            *q = if r.is_finite() {
+                r.clamp(-ACT_MAX, ACT_MAX) as i16
+            } else {
+                0
+            };
         }
         *row_scale = scale;
     }
@@ -192,7 +216,11 @@ impl Tile<'_> {
     fn dots<const R: usize>(&self) -> [[f32; PANEL]; R] {
         use core::arch::wasm32::*;
         self.check::<R>();
-        let (w, a, s) = (self.weights.as_ptr(), self.activations.as_ptr(), self.scales.as_ptr());
+        let (w, a, s) = (
+            self.weights.as_ptr(),
+            self.activations.as_ptr(),
+            self.scales.as_ptr(),
+        );
         let mut out = [[0f32; PANEL]; R];
         // SAFETY: `check` bounds every load below; unaligned v128 loads are allowed in wasm.
         unsafe {
@@ -242,7 +270,11 @@ impl Tile<'_> {
     unsafe fn dots_avx2<const R: usize>(&self) -> [[f32; PANEL]; R] {
         use core::arch::x86_64::*;
         self.check::<R>();
-        let (w, a, s) = (self.weights.as_ptr(), self.activations.as_ptr(), self.scales.as_ptr());
+        let (w, a, s) = (
+            self.weights.as_ptr(),
+            self.activations.as_ptr(),
+            self.scales.as_ptr(),
+        );
         let mut out = [[0f32; PANEL]; R];
         // SAFETY: `check` bounds every (unaligned) load; the caller guarantees AVX2.
         unsafe {
@@ -251,10 +283,14 @@ impl Tile<'_> {
                 let mut acc = [_mm256_setzero_si256(); R];
                 for p in block * BLOCK / 2..(block + 1) * BLOCK / 2 {
                     // 16 int8 weights, (input 2p, 2p+1) for each of the 8 outputs, as i16.
-                    let packed = _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(p * 16) as *const __m128i));
+                    let packed =
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(w.add(p * 16) as *const __m128i));
                     for (r, acc) in acc.iter_mut().enumerate() {
                         let pair = (a.add(r * self.inputs + 2 * p) as *const i32).read_unaligned();
-                        *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(_mm256_set1_epi32(pair), packed));
+                        *acc = _mm256_add_epi32(
+                            *acc,
+                            _mm256_madd_epi16(_mm256_set1_epi32(pair), packed),
+                        );
                     }
                 }
                 let scale = _mm256_loadu_ps(s.add(block * PANEL));
@@ -275,7 +311,11 @@ impl Tile<'_> {
     fn dots_sse2<const R: usize>(&self) -> [[f32; PANEL]; R] {
         use core::arch::x86_64::*;
         self.check::<R>();
-        let (w, a, s) = (self.weights.as_ptr(), self.activations.as_ptr(), self.scales.as_ptr());
+        let (w, a, s) = (
+            self.weights.as_ptr(),
+            self.activations.as_ptr(),
+            self.scales.as_ptr(),
+        );
         let mut out = [[0f32; PANEL]; R];
         // SAFETY: SSE2 is always present on x86_64; `check` bounds every (unaligned) load.
         unsafe {
@@ -309,7 +349,10 @@ impl Tile<'_> {
         out
     }
 
-    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
+    #[cfg(not(any(
+        target_arch = "x86_64",
+        all(target_arch = "wasm32", target_feature = "simd128")
+    )))]
     fn dots<const R: usize>(&self) -> [[f32; PANEL]; R] {
         self.dots_portable::<R>()
     }
@@ -366,9 +409,15 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|i| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 let v = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
-                if i % 97 == 0 { v * 8.0 } else { v }
+                if i % 97 == 0 {
+                    v * 8.0
+                } else {
+                    v
+                }
             })
             .collect()
     }
@@ -386,16 +435,29 @@ mod tests {
             let got = layer.forward(&x);
             // Against the int8 weights themselves only the 16-bit activations differ.
             let exact = reference(&x, &dequantized, &b, inputs, outputs);
-            assert!(relative_error(&got, &exact) < 1e-4, "rows {rows}: {}", relative_error(&got, &exact));
+            assert!(
+                relative_error(&got, &exact) < 1e-4,
+                "rows {rows}: {}",
+                relative_error(&got, &exact)
+            );
             // Against the float weights the int8 rounding shows (outlier blocks are coarse).
             let float = reference(&x, &w, &b, inputs, outputs);
-            assert!(relative_error(&got, &float) < 0.03, "rows {rows}: {}", relative_error(&got, &float));
+            assert!(
+                relative_error(&got, &float) < 0.03,
+                "rows {rows}: {}",
+                relative_error(&got, &float)
+            );
         }
     }
 
     fn relative_error(got: &[f32], want: &[f32]) -> f32 {
         assert_eq!(got.len(), want.len());
-        let err: f32 = got.iter().zip(want).map(|(g, e)| (g - e).powi(2)).sum::<f32>().sqrt();
+        let err: f32 = got
+            .iter()
+            .zip(want)
+            .map(|(g, e)| (g - e).powi(2))
+            .sum::<f32>()
+            .sqrt();
         err / want.iter().map(|e| e * e).sum::<f32>().sqrt()
     }
 
@@ -412,10 +474,24 @@ mod tests {
     #[test]
     fn the_simd_kernel_computes_what_the_portable_one_does() {
         let inputs = 64;
-        let weights: Vec<i8> = values(inputs * PANEL, 11).iter().map(|v| (v * 15.0) as i8).collect();
-        let activations: Vec<i16> = values(4 * inputs, 12).iter().map(|v| (v * 4000.0) as i16).collect();
-        let scales: Vec<f32> = values(inputs / BLOCK * PANEL, 13).iter().map(|v| v.abs() + 0.01).collect();
-        let tile = Tile { activations: &activations, weights: &weights, scales: &scales, inputs };
+        let weights: Vec<i8> = values(inputs * PANEL, 11)
+            .iter()
+            .map(|v| (v * 15.0) as i8)
+            .collect();
+        let activations: Vec<i16> = values(4 * inputs, 12)
+            .iter()
+            .map(|v| (v * 4000.0) as i16)
+            .collect();
+        let scales: Vec<f32> = values(inputs / BLOCK * PANEL, 13)
+            .iter()
+            .map(|v| v.abs() + 0.01)
+            .collect();
+        let tile = Tile {
+            activations: &activations,
+            weights: &weights,
+            scales: &scales,
+            inputs,
+        };
         assert_eq!(tile.dots::<4>(), tile.dots_portable::<4>());
         assert_eq!(tile.dots::<3>(), tile.dots_portable::<3>());
         assert_eq!(tile.dots::<1>(), tile.dots_portable::<1>());
@@ -450,9 +526,18 @@ mod tests {
     fn refuses_shapes_the_kernel_cannot_run() {
         let w = vec![0.5; 64 * 8];
         assert!(Int8Linear::new(&w, &[0.0; 8], 64, 8).is_some());
-        assert!(Int8Linear::new(&w[..48 * 8], &[0.0; 8], 48, 8).is_none(), "48 inputs");
-        assert!(Int8Linear::new(&w[..64 * 4], &[0.0; 4], 64, 4).is_none(), "4 outputs");
-        assert!(Int8Linear::new(&w, &[0.0; 7], 64, 8).is_none(), "bias length");
+        assert!(
+            Int8Linear::new(&w[..48 * 8], &[0.0; 8], 48, 8).is_none(),
+            "48 inputs"
+        );
+        assert!(
+            Int8Linear::new(&w[..64 * 4], &[0.0; 4], 64, 4).is_none(),
+            "4 outputs"
+        );
+        assert!(
+            Int8Linear::new(&w, &[0.0; 7], 64, 8).is_none(),
+            "bias length"
+        );
         assert!(Int8Linear::new(&[], &[], 0, 0).is_none(), "empty");
     }
 

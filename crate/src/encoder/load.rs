@@ -9,8 +9,7 @@ use burn::store::{
     SafetensorsStoreError,
 };
 use burn::tensor::quantization::{
-    Calibration, QuantScheme, QuantStore, QuantValue, ScaleDtype, compute_q_params,
-    compute_range,
+    compute_q_params, compute_range, Calibration, QuantScheme, QuantStore, QuantValue, ScaleDtype,
 };
 use burn::tensor::{Bytes, DType, Device, Tensor};
 
@@ -80,8 +79,14 @@ const HF_TO_BURN: &[(&str, &str)] = &[
     (r"\.attention\.output\.dense\.", ".mha.output."),
     (r"\.attention\.output\.LayerNorm\.", ".norm_1."),
     (r"\.intermediate\.dense\.", ".pwff.linear_inner."),
-    (r"^(encoder\.layers\.\d+)\.output\.dense\.", "$1.pwff.linear_outer."),
-    (r"^(encoder\.layers\.\d+)\.output\.LayerNorm\.", "$1.norm_2."),
+    (
+        r"^(encoder\.layers\.\d+)\.output\.dense\.",
+        "$1.pwff.linear_outer.",
+    ),
+    (
+        r"^(encoder\.layers\.\d+)\.output\.LayerNorm\.",
+        "$1.norm_2.",
+    ),
     (r"^embeddings\.LayerNorm\.", "embeddings.layer_norm."),
 ];
 
@@ -128,13 +133,22 @@ pub fn load_model(
             (record.into_model(config, &cpu, int8.is_none()), int8)
         }
     };
-    let model = if *device == cpu { model } else { model.to_device(device) };
+    let model = if *device == cpu {
+        model
+    } else {
+        model.to_device(device)
+    };
     Ok((model, int8, precision))
 }
 
 /// The store's first line only: its summaries are long tables meant for terminals.
 fn first_line(e: &impl std::fmt::Display) -> String {
-    e.to_string().lines().next().unwrap_or_default().trim().to_string()
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Missing or mis-shaped tensors mean another model; unreadable bytes mean a damaged file.
@@ -164,7 +178,12 @@ fn check_apply_result(result: &ApplyResult) -> Result<(), EncoderError> {
         )));
     }
     if !result.missing.is_empty() {
-        let names: Vec<&str> = result.missing.iter().take(5).map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = result
+            .missing
+            .iter()
+            .take(5)
+            .map(|(n, _)| n.as_str())
+            .collect();
         return Err(EncoderError::WrongModel(format!(
             "{} tensors missing, e.g. {}",
             result.missing.len(),

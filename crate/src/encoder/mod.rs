@@ -129,7 +129,13 @@ impl Encoder {
         device: Device,
         backend: Backend,
     ) -> Result<Self, EncoderError> {
-        Self::load_with_options(model, tokenizer, device, backend, EncoderOptions::for_backend(backend))
+        Self::load_with_options(
+            model,
+            tokenizer,
+            device,
+            backend,
+            EncoderOptions::for_backend(backend),
+        )
     }
 
     pub fn load_with_options(
@@ -220,9 +226,9 @@ impl Encoder {
         let batches = self.plan(texts)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
-            let pooled = self
-                .model
-                .embed_with(&self.projections, batch.input_ids, batch.padding)?;
+            let pooled =
+                self.model
+                    .embed_with(&self.projections, batch.input_ids, batch.padding)?;
             let data = pooled
                 .try_into_data()
                 .map_err(|e| EncoderError::Backend(format!("{e:?}")))?;
@@ -236,9 +242,9 @@ impl Encoder {
         let batches = self.plan(texts)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
-            let pooled = self
-                .model
-                .embed_with(&self.projections, batch.input_ids, batch.padding)?;
+            let pooled =
+                self.model
+                    .embed_with(&self.projections, batch.input_ids, batch.padding)?;
             let data = pooled
                 .into_data_async()
                 .await
@@ -263,7 +269,8 @@ impl Encoder {
             let len = ids[i].len();
             // Sorted ascending: this text is the group's longest, so every row pads to `len`.
             let padded = len * (group.len() + 1);
-            let allowed = (real + len).saturating_mul(100usize.saturating_add(self.options.max_padding_percent));
+            let allowed = (real + len)
+                .saturating_mul(100usize.saturating_add(self.options.max_padding_percent));
             let too_padded = padded.saturating_mul(100) > allowed;
             if !group.is_empty() && (group.len() == self.options.micro_batch || too_padded) {
                 batches.push(self.micro_batch(&ids, &group));

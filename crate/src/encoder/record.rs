@@ -68,7 +68,10 @@ impl TransposedLinear {
         // Through TensorData, so the result is laid out row-major: a transposed view made
         // burn's f32 matmul 45% slower at batch 1.
         let weight = Tensor::from_data(weight.transpose().into_data(), &device);
-        Linear { weight: Param::from_tensor(weight), bias: Some(self.bias) }
+        Linear {
+            weight: Param::from_tensor(weight),
+            bias: Some(self.bias),
+        }
     }
 }
 
@@ -76,7 +79,11 @@ impl Int8Record {
     /// The record's shapes for `config`, to load a file into.
     pub fn new(config: &MiniLmConfig, device: &Device) -> Self {
         let (d, ff) = (config.hidden, config.intermediate);
-        let norm = || LayerNormConfig::new(d).with_epsilon(LAYER_NORM_EPS).init(device);
+        let norm = || {
+            LayerNormConfig::new(d)
+                .with_epsilon(LAYER_NORM_EPS)
+                .init(device)
+        };
         let layers = (0..config.layers)
             .map(|_| Int8RecordLayer {
                 query: TransposedLinear::new(d, d, device),
@@ -89,7 +96,10 @@ impl Int8Record {
                 norm_2: norm(),
             })
             .collect();
-        Self { embeddings: BertModel::new_embeddings(config, device), layers }
+        Self {
+            embeddings: BertModel::new_embeddings(config, device),
+            layers,
+        }
     }
 
     pub fn from_model(model: BertModel) -> Self {
@@ -108,13 +118,21 @@ impl Int8Record {
                 norm_2: layer.norm_2,
             })
             .collect();
-        Self { embeddings: model.embeddings, layers }
+        Self {
+            embeddings: model.embeddings,
+            layers,
+        }
     }
 
     /// burn's model with these (dequantized) weights. With `with_linears` false the linear
     /// layers keep their lazy, never-materialised initialisers: the integer kernel holds the
     /// weights and the f32 copies (42 MB) are never built.
-    pub fn into_model(self, config: &MiniLmConfig, device: &Device, with_linears: bool) -> BertModel {
+    pub fn into_model(
+        self,
+        config: &MiniLmConfig,
+        device: &Device,
+        with_linears: bool,
+    ) -> BertModel {
         let mut model = BertModel::new(config, device);
         model.embeddings = self.embeddings;
         for (layer, record) in model.encoder.layers.iter_mut().zip(self.layers) {

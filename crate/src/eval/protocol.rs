@@ -84,7 +84,8 @@ impl Transitions {
             .into_iter()
             .map(|m| {
                 // Weight = P(next = c | previous = p).
-                let mut v: Vec<(usize, f32)> = m.into_iter().map(|(p, c)| (p, c / out_total[p])).collect();
+                let mut v: Vec<(usize, f32)> =
+                    m.into_iter().map(|(p, c)| (p, c / out_total[p])).collect();
                 v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 v.truncate(keep);
                 v
@@ -104,12 +105,20 @@ struct List {
 
 impl List {
     fn train(&self) -> Option<TrainList> {
-        self.target.map(|t| TrainList { names: self.names.clone(), z: self.z.clone(), target: t })
+        self.target.map(|t| TrainList {
+            names: self.names.clone(),
+            z: self.z.clone(),
+            target: t,
+        })
     }
 
     /// Order under `weights` (ties keep the server order).
     fn order(&self, weights: &Weights) -> Vec<usize> {
-        let w: Vec<f32> = self.names.iter().map(|n| weights.get(n).copied().unwrap_or(0.0)).collect();
+        let w: Vec<f32> = self
+            .names
+            .iter()
+            .map(|n| weights.get(n).copied().unwrap_or(0.0))
+            .collect();
         let s: Vec<f32> = self.z.iter().map(|r| dot(&w, r)).collect();
         let mut order: Vec<usize> = (0..self.items.len()).collect();
         order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
@@ -149,7 +158,14 @@ impl Ctx<'_> {
     }
 
     /// The server's list for a history, with features against `profile`.
-    fn list(&self, profile: &InterestProfile, scores: &[f32], seen: &[usize], target: usize, tr: &Transitions) -> List {
+    fn list(
+        &self,
+        profile: &InterestProfile,
+        scores: &[f32],
+        seen: &[usize],
+        target: usize,
+        tr: &Transitions,
+    ) -> List {
         let items = top_k(scores, seen, self.cfg.candidates);
         let candidates: Vec<Candidate> = items
             .iter()
@@ -161,7 +177,10 @@ impl Ctx<'_> {
                 features: Default::default(),
                 related: tr.before[c]
                     .iter()
-                    .map(|(p, w)| Related { id: p.to_string(), weight: *w as f64 })
+                    .map(|(p, w)| Related {
+                        id: p.to_string(),
+                        weight: *w as f64,
+                    })
                     .collect(),
                 embedding: None,
                 model: None,
@@ -170,7 +189,12 @@ impl Ctx<'_> {
         let embs: Vec<&[f32]> = items.iter().map(|&c| self.emb[c].as_slice()).collect();
         let f = compute(profile, &candidates, &embs);
         let target = items.iter().position(|&c| c == target);
-        List { names: f.names, z: f.z, items, target }
+        List {
+            names: f.names,
+            z: f.z,
+            items,
+            target,
+        }
     }
 }
 
@@ -223,7 +247,11 @@ fn run_user(
 }
 
 fn adapt(prior: &Weights, online: OnlineConfig, steps: &[TrainList]) -> Weights {
-    let mut w = OnlineWeights::new(&Prior { weights: prior.clone(), online, fitted: None });
+    let mut w = OnlineWeights::new(&Prior {
+        weights: prior.clone(),
+        online,
+        fitted: None,
+    });
     for s in steps {
         let z: Vec<&[f32]> = s.z.iter().map(Vec::as_slice).collect();
         let _ = w.update(&s.names, &z, &[s.target]);
@@ -240,14 +268,26 @@ pub struct MethodResult {
     pub note: String,
 }
 
-fn evaluate(name: &str, lists: &[&List], weights: impl Fn(usize) -> Weights, note: String) -> MethodResult {
-    let mut r = MethodResult { name: name.into(), ndcg: vec![], recall: vec![], top10: vec![], note };
+fn evaluate(
+    name: &str,
+    lists: &[&List],
+    weights: impl Fn(usize) -> Weights,
+    note: String,
+) -> MethodResult {
+    let mut r = MethodResult {
+        name: name.into(),
+        ndcg: vec![],
+        recall: vec![],
+        top10: vec![],
+        note,
+    };
     for (u, l) in lists.iter().enumerate() {
         let order = l.order(&weights(u));
         let rank = l.target.and_then(|t| order.iter().position(|&i| i == t));
         r.ndcg.push(ndcg_at(rank, 10));
         r.recall.push(recall_at(rank, 10));
-        r.top10.push(order.iter().take(10).map(|&i| l.items[i]).collect());
+        r.top10
+            .push(order.iter().take(10).map(|&i| l.items[i]).collect());
     }
     r
 }
@@ -257,24 +297,43 @@ fn server_weights() -> Weights {
 }
 
 fn stage(data: &Dataset, back: usize) -> Stage {
-    let mut s = Stage { hist: vec![], stars: vec![], target: vec![] };
+    let mut s = Stage {
+        hist: vec![],
+        stars: vec![],
+        target: vec![],
+    };
     for events in &data.users {
         let n = events.len() - back;
-        s.hist.push(events[..n - 1].iter().map(|r| r.item).collect());
-        s.stars.push(events[..n - 1].iter().map(|r| r.rating).collect());
+        s.hist
+            .push(events[..n - 1].iter().map(|r| r.item).collect());
+        s.stars
+            .push(events[..n - 1].iter().map(|r| r.rating).collect());
         s.target.push(events[n - 1].item);
     }
     s
 }
 
-fn folds_of(cfg: &EvalConfig, st: &Stage, n_items: usize, lambda: f64) -> (Vec<Ease>, Vec<Transitions>) {
+fn folds_of(
+    cfg: &EvalConfig,
+    st: &Stage,
+    n_items: usize,
+    lambda: f64,
+) -> (Vec<Ease>, Vec<Transitions>) {
     let users = st.hist.len();
     let mut servers = Vec::new();
     let mut trs = Vec::new();
     for f in 0..cfg.folds {
         let others = (0..users).filter(|u| u % cfg.folds != f);
-        servers.push(Ease::fit(others.clone().map(|u| st.hist[u].as_slice()), n_items, lambda));
-        trs.push(Transitions::fit(others.map(|u| st.hist[u].as_slice()), n_items, cfg.related));
+        servers.push(Ease::fit(
+            others.clone().map(|u| st.hist[u].as_slice()),
+            n_items,
+            lambda,
+        ));
+        trs.push(Transitions::fit(
+            others.map(|u| st.hist[u].as_slice()),
+            n_items,
+            cfg.related,
+        ));
     }
     (servers, trs)
 }
@@ -286,7 +345,15 @@ fn mask(lists: &[TrainList], keep: &[&str]) -> Vec<TrainList> {
             let cols: Vec<bool> = l.names.iter().map(|n| keep.contains(&n.as_str())).collect();
             TrainList {
                 names: l.names.clone(),
-                z: l.z.iter().map(|r| r.iter().zip(&cols).map(|(x, k)| if *k { *x } else { 0.0 }).collect()).collect(),
+                z: l.z
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .zip(&cols)
+                            .map(|(x, k)| if *k { *x } else { 0.0 })
+                            .collect()
+                    })
+                    .collect(),
                 target: l.target,
             }
         })
@@ -294,7 +361,11 @@ fn mask(lists: &[TrainList], keep: &[&str]) -> Vec<TrainList> {
 }
 
 fn fmt_weights(w: &Weights) -> String {
-    w.iter().filter(|(_, v)| v.abs() >= 0.005).map(|(k, v)| format!("{k} {v:.2}")).collect::<Vec<_>>().join(", ")
+    w.iter()
+        .filter(|(_, v)| v.abs() >= 0.005)
+        .map(|(k, v)| format!("{k} {v:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub struct Report {
@@ -303,7 +374,12 @@ pub struct Report {
 }
 
 /// Runs the whole protocol. `emb[i]` = unit embedding of item i's text.
-pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnMut(String)) -> Report {
+pub fn run(
+    data: &Dataset,
+    emb: &[Vec<f32>],
+    cfg: &EvalConfig,
+    log: &mut dyn FnMut(String),
+) -> Report {
     let started = Instant::now();
     let n_items = data.texts.len();
     let users = data.users.len();
@@ -330,7 +406,10 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
         }
     }
     let lambda = best.1;
-    tlog(format!("EASE lambda {lambda} (valid full-ranking NDCG@10: {})", lambda_log.join(", ")));
+    tlog(format!(
+        "EASE lambda {lambda} (valid full-ranking NDCG@10: {})",
+        lambda_log.join(", ")
+    ));
 
     let v_server = Ease::fit(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
     let v_tr = Transitions::fit(valid.hist.iter().map(Vec::as_slice), n_items, cfg.related);
@@ -340,11 +419,26 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
     let mut mode_log = Vec::new();
     let mut best_mode = (f64::NEG_INFINITY, EventMode::Rate);
     for mode in [EventMode::Rate, EventMode::Implicit] {
-        let ctx = Ctx { data, emb, cfg, mode };
+        let ctx = Ctx {
+            data,
+            emb,
+            cfg,
+            mode,
+        };
         let lists: Vec<List> = (0..users)
             .map(|u| {
                 let f = u % cfg.folds;
-                run_user(&ctx, &valid.hist[u], &valid.stars[u], valid.target[u], &v_folds[f], &v_fold_tr[f], Some((&v_server, &v_tr)), 0).list
+                run_user(
+                    &ctx,
+                    &valid.hist[u],
+                    &valid.stars[u],
+                    valid.target[u],
+                    &v_folds[f],
+                    &v_fold_tr[f],
+                    Some((&v_server, &v_tr)),
+                    0,
+                )
+                .list
             })
             .collect();
         let train: Vec<TrainList> = lists.iter().filter_map(List::train).collect();
@@ -357,30 +451,73 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
         }
     }
     let mode = best_mode.1;
-    tlog(format!("event mapping {mode:?} (valid NDCG@10 of the fitted blend, in-sample: {})", mode_log.join(", ")));
-    let ctx = Ctx { data, emb, cfg, mode };
+    tlog(format!(
+        "event mapping {mode:?} (valid NDCG@10 of the fitted blend, in-sample: {})",
+        mode_log.join(", ")
+    ));
+    let ctx = Ctx {
+        data,
+        emb,
+        cfg,
+        mode,
+    };
 
     // 3. Validation runs with replay: fit the priors and the online learning rate.
     let v_runs: Vec<UserRun> = (0..users)
         .map(|u| {
             let f = u % cfg.folds;
-            run_user(&ctx, &valid.hist[u], &valid.stars[u], valid.target[u], &v_folds[f], &v_fold_tr[f], Some((&v_server, &v_tr)), cfg.replay)
+            run_user(
+                &ctx,
+                &valid.hist[u],
+                &valid.stars[u],
+                valid.target[u],
+                &v_folds[f],
+                &v_fold_tr[f],
+                Some((&v_server, &v_tr)),
+                cfg.replay,
+            )
         })
         .collect();
-    tlog(format!("validation lists and {} replay steps built", v_runs.iter().map(|r| r.steps.len()).sum::<usize>()));
+    tlog(format!(
+        "validation lists and {} replay steps built",
+        v_runs.iter().map(|r| r.steps.len()).sum::<usize>()
+    ));
     let v_train: Vec<TrainList> = v_runs.iter().filter_map(|r| r.list.train()).collect();
     let plain = fit_softmax(&v_train, 1.0, 50);
-    let content_names = ["short_term", "long_term", "nn_recent", "centroid", "stated", "negative", "category"];
+    let content_names = [
+        "short_term",
+        "long_term",
+        "nn_recent",
+        "centroid",
+        "stated",
+        "negative",
+        "category",
+    ];
     let content = fit_softmax(&mask(&v_train, &content_names), 1.0, 50);
-    let tasks: Vec<Vec<TrainList>> = v_runs.iter().filter(|r| !r.steps.is_empty()).map(|r| r.steps.clone()).collect();
+    let tasks: Vec<Vec<TrainList>> = v_runs
+        .iter()
+        .filter(|r| !r.steps.is_empty())
+        .map(|r| r.steps.clone())
+        .collect();
     let meta = fit_reptile(&tasks, &plain, OnlineConfig::default(), 5, 0.1, 3, cfg.seed);
     let v_lists: Vec<&List> = v_runs.iter().map(|r| &r.list).collect();
     let pick_lr = |prior: &Weights| {
         let mut grid = Vec::new();
         let mut best = (f64::NEG_INFINITY, 0.0f32);
         for &lr in &cfg.lr_grid {
-            let online = OnlineConfig { lr, ..OnlineConfig::default() };
-            let m = mean(&evaluate("", &v_lists, |u| adapt(prior, online, &v_runs[u].steps), String::new()).ndcg);
+            let online = OnlineConfig {
+                lr,
+                ..OnlineConfig::default()
+            };
+            let m = mean(
+                &evaluate(
+                    "",
+                    &v_lists,
+                    |u| adapt(prior, online, &v_runs[u].steps),
+                    String::new(),
+                )
+                .ndcg,
+            );
             grid.push(format!("{lr}: {m:.4}"));
             if m > best.0 {
                 best = (m, lr);
@@ -390,7 +527,9 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
     };
     let (lr_plain, grid_plain) = pick_lr(&plain);
     let (lr_meta, grid_meta) = pick_lr(&meta);
-    tlog(format!("online lr: plain prior {lr_plain} ({grid_plain}); meta prior {lr_meta} ({grid_meta})"));
+    tlog(format!(
+        "online lr: plain prior {lr_plain} ({grid_plain}); meta prior {lr_meta} ({grid_meta})"
+    ));
 
     // 4. Test stage: refit the server on train + validation.
     let t_server = Ease::fit(test.hist.iter().map(Vec::as_slice), n_items, lambda);
@@ -399,19 +538,64 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
     let t_runs: Vec<UserRun> = (0..users)
         .map(|u| {
             let f = u % cfg.folds;
-            run_user(&ctx, &test.hist[u], &test.stars[u], test.target[u], &t_folds[f], &t_fold_tr[f], Some((&t_server, &t_tr)), cfg.replay)
+            run_user(
+                &ctx,
+                &test.hist[u],
+                &test.stars[u],
+                test.target[u],
+                &t_folds[f],
+                &t_fold_tr[f],
+                Some((&t_server, &t_tr)),
+                cfg.replay,
+            )
         })
         .collect();
     let t_lists: Vec<&List> = t_runs.iter().map(|r| &r.list).collect();
-    let on_plain = OnlineConfig { lr: lr_plain, ..OnlineConfig::default() };
-    let on_meta = OnlineConfig { lr: lr_meta, ..OnlineConfig::default() };
+    let on_plain = OnlineConfig {
+        lr: lr_plain,
+        ..OnlineConfig::default()
+    };
+    let on_meta = OnlineConfig {
+        lr: lr_meta,
+        ..OnlineConfig::default()
+    };
     let methods = vec![
-        evaluate("server order (EASE)", &t_lists, |_| server_weights(), String::new()),
-        evaluate("content only (profile features, no server score)", &t_lists, |_| content.clone(), fmt_weights(&content)),
-        evaluate("prior blend (fit-prior)", &t_lists, |_| plain.clone(), fmt_weights(&plain)),
-        evaluate("meta prior blend (fit-prior --meta)", &t_lists, |_| meta.clone(), fmt_weights(&meta)),
-        evaluate("prior + on-device online adaptation", &t_lists, |u| adapt(&plain, on_plain, &t_runs[u].steps), format!("lr {lr_plain}, last {} events replayed", cfg.replay)),
-        evaluate("meta prior + on-device online adaptation", &t_lists, |u| adapt(&meta, on_meta, &t_runs[u].steps), format!("lr {lr_meta}, last {} events replayed", cfg.replay)),
+        evaluate(
+            "server order (EASE)",
+            &t_lists,
+            |_| server_weights(),
+            String::new(),
+        ),
+        evaluate(
+            "content only (profile features, no server score)",
+            &t_lists,
+            |_| content.clone(),
+            fmt_weights(&content),
+        ),
+        evaluate(
+            "prior blend (fit-prior)",
+            &t_lists,
+            |_| plain.clone(),
+            fmt_weights(&plain),
+        ),
+        evaluate(
+            "meta prior blend (fit-prior --meta)",
+            &t_lists,
+            |_| meta.clone(),
+            fmt_weights(&meta),
+        ),
+        evaluate(
+            "prior + on-device online adaptation",
+            &t_lists,
+            |u| adapt(&plain, on_plain, &t_runs[u].steps),
+            format!("lr {lr_plain}, last {} events replayed", cfg.replay),
+        ),
+        evaluate(
+            "meta prior + on-device online adaptation",
+            &t_lists,
+            |u| adapt(&meta, on_meta, &t_runs[u].steps),
+            format!("lr {lr_meta}, last {} events replayed", cfg.replay),
+        ),
     ];
     tlog("test stage ranked".into());
 
@@ -421,16 +605,45 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
             let h = &test.hist[u];
             let from = h.len().saturating_sub(cfg.cold_events);
             let f = u % cfg.folds;
-            run_user(&ctx, &h[from..], &test.stars[u][from..], test.target[u], &t_folds[f], &t_fold_tr[f], None, cfg.cold_events)
+            run_user(
+                &ctx,
+                &h[from..],
+                &test.stars[u][from..],
+                test.target[u],
+                &t_folds[f],
+                &t_fold_tr[f],
+                None,
+                cfg.cold_events,
+            )
         })
         .collect();
     let c_lists: Vec<&List> = c_runs.iter().map(|r| &r.list).collect();
     let cold = vec![
-        evaluate("server order (EASE on the 5 events)", &c_lists, |_| server_weights(), String::new()),
+        evaluate(
+            "server order (EASE on the 5 events)",
+            &c_lists,
+            |_| server_weights(),
+            String::new(),
+        ),
         evaluate("prior blend", &c_lists, |_| plain.clone(), String::new()),
-        evaluate("meta prior blend", &c_lists, |_| meta.clone(), String::new()),
-        evaluate("prior + online adaptation", &c_lists, |u| adapt(&plain, on_plain, &c_runs[u].steps), format!("lr {lr_plain}")),
-        evaluate("meta prior + online adaptation", &c_lists, |u| adapt(&meta, on_meta, &c_runs[u].steps), format!("lr {lr_meta}")),
+        evaluate(
+            "meta prior blend",
+            &c_lists,
+            |_| meta.clone(),
+            String::new(),
+        ),
+        evaluate(
+            "prior + online adaptation",
+            &c_lists,
+            |u| adapt(&plain, on_plain, &c_runs[u].steps),
+            format!("lr {lr_plain}"),
+        ),
+        evaluate(
+            "meta prior + online adaptation",
+            &c_lists,
+            |u| adapt(&meta, on_meta, &c_runs[u].steps),
+            format!("lr {lr_meta}"),
+        ),
     ];
     tlog("cold start ranked".into());
 
@@ -444,22 +657,63 @@ pub fn run(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnM
         }
         c
     };
-    let recall_cands = mean(&t_lists.iter().map(|l| if l.target.is_some() { 1.0 } else { 0.0 }).collect::<Vec<_>>());
+    let recall_cands = mean(
+        &t_lists
+            .iter()
+            .map(|l| if l.target.is_some() { 1.0 } else { 0.0 })
+            .collect::<Vec<_>>(),
+    );
     let table = |rows: &[MethodResult], seed: u64| {
         let base = &rows[0];
         let mut md = String::from("| method | NDCG@10 | Recall@10 | dNDCG@10 vs server [95% CI] | ILD@10 | coverage@10 | novelty@10 | weights / notes |\n|---|---|---|---|---|---|---|---|\n");
         let mut js = Vec::new();
         for r in rows {
             let (d, lo, hi) = paired_bootstrap(&r.ndcg, &base.ndcg, cfg.resamples, seed);
-            let ild = mean(&r.top10.iter().map(|t| {
-                let mut s = 0.0; let mut n = 0.0;
-                for a in 0..t.len() { for b in a + 1..t.len() { s += 1.0 - dot(&emb[t[a]], &emb[t[b]]) as f64; n += 1.0; } }
-                if n > 0.0 { s / n } else { 0.0 }
-            }).collect::<Vec<_>>());
-            let coverage = r.top10.iter().flatten().collect::<HashSet<_>>().len() as f64 / n_items as f64;
-            let novelty = mean(&r.top10.iter().flatten().map(|&i| -((pop[i] + 1.0) / (users as f64 + 1.0)).log2()).collect::<Vec<_>>());
-            let ci = if std::ptr::eq(r, base) { String::new() } else { format!("{d:+.4} [{lo:+.4}, {hi:+.4}]") };
-            md += &format!("| {} | {:.4} | {:.4} | {} | {:.3} | {:.3} | {:.2} | {} |\n", r.name, mean(&r.ndcg), mean(&r.recall), ci, ild, coverage, novelty, r.note);
+            let ild = mean(
+                &r.top10
+                    .iter()
+                    .map(|t| {
+                        let mut s = 0.0;
+                        let mut n = 0.0;
+                        for a in 0..t.len() {
+                            for b in a + 1..t.len() {
+                                s += 1.0 - dot(&emb[t[a]], &emb[t[b]]) as f64;
+                                n += 1.0;
+                            }
+                        }
+                        if n > 0.0 {
+                            s / n
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            let coverage =
+                r.top10.iter().flatten().collect::<HashSet<_>>().len() as f64 / n_items as f64;
+            let novelty = mean(
+                &r.top10
+                    .iter()
+                    .flatten()
+                    .map(|&i| -((pop[i] + 1.0) / (users as f64 + 1.0)).log2())
+                    .collect::<Vec<_>>(),
+            );
+            let ci = if std::ptr::eq(r, base) {
+                String::new()
+            } else {
+                format!("{d:+.4} [{lo:+.4}, {hi:+.4}]")
+            };
+            md += &format!(
+                "| {} | {:.4} | {:.4} | {} | {:.3} | {:.3} | {:.2} | {} |\n",
+                r.name,
+                mean(&r.ndcg),
+                mean(&r.recall),
+                ci,
+                ild,
+                coverage,
+                novelty,
+                r.note
+            );
             js.push(serde_json::json!({"method": r.name, "ndcg10": mean(&r.ndcg), "recall10": mean(&r.recall), "d_ndcg": d, "ci": [lo, hi], "ild10": ild, "coverage10": coverage, "novelty10": novelty}));
         }
         (md, js)

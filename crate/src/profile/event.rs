@@ -113,20 +113,35 @@ impl Event {
     pub fn validate(mut self) -> Result<Self, InputError> {
         self.item = self.item.validate()?;
         if self.kind == EventKind::Search && self.item.text.trim().is_empty() {
-            return Err(InputError::new("invalid_event", "a search event needs item.text (the query)"));
+            return Err(InputError::new(
+                "invalid_event",
+                "a search event needs item.text (the query)",
+            ));
         }
         match (self.kind, self.value) {
             (_, Some(v)) if !v.is_finite() => {
-                return Err(InputError::new("invalid_event", format!("value must be finite, got {v}")))
+                return Err(InputError::new(
+                    "invalid_event",
+                    format!("value must be finite, got {v}"),
+                ))
             }
             (EventKind::Rate, None) => {
-                return Err(InputError::new("invalid_event", "a rate event needs value 1 to 5"))
+                return Err(InputError::new(
+                    "invalid_event",
+                    "a rate event needs value 1 to 5",
+                ))
             }
             (EventKind::Rate, Some(v)) if !(1.0..=5.0).contains(&v) => {
-                return Err(InputError::new("invalid_event", format!("rate value must be 1 to 5, got {v}")))
+                return Err(InputError::new(
+                    "invalid_event",
+                    format!("rate value must be 1 to 5, got {v}"),
+                ))
             }
             (EventKind::Dwell, Some(v)) if v < 0.0 => {
-                return Err(InputError::new("invalid_event", format!("dwell seconds must be >= 0, got {v}")))
+                return Err(InputError::new(
+                    "invalid_event",
+                    format!("dwell seconds must be >= 0, got {v}"),
+                ))
             }
             _ => {}
         }
@@ -203,7 +218,11 @@ mod tests {
     #[test]
     fn signal_orders_intent() {
         let mk = |kind, value| Event {
-            item: Item { id: "a".into(), text: String::new(), category: None },
+            item: Item {
+                id: "a".into(),
+                text: String::new(),
+                category: None,
+            },
             kind,
             value,
             at: 0,
@@ -219,7 +238,11 @@ mod tests {
     fn huge_text_is_cut_on_a_char_boundary() {
         let text = "é".repeat(MAX_TEXT_BYTES);
         let e = Event {
-            item: Item { id: "a".into(), text, category: None },
+            item: Item {
+                id: "a".into(),
+                text,
+                category: None,
+            },
             kind: EventKind::View,
             value: None,
             at: 0,

@@ -182,10 +182,18 @@ impl InterestProfile {
             self.touch_category(category, signal);
         }
         if event.kind == EventKind::Dismiss {
-            remember(&mut self.dismissed, &event.item.id, self.config.max_dismissed);
+            remember(
+                &mut self.dismissed,
+                &event.item.id,
+                self.config.max_dismissed,
+            );
         }
         if event.kind == EventKind::Purchase {
-            remember(&mut self.consumed, &event.item.id, self.config.max_dismissed);
+            remember(
+                &mut self.consumed,
+                &event.item.id,
+                self.config.max_dismissed,
+            );
         }
         if signal < 0.0 {
             let keep = half_life_keep(self.config.negative_half_life);
@@ -287,7 +295,10 @@ impl InterestProfile {
     ) -> Result<u64, InputError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err(InputError::new("invalid_interest", "an interest needs some text"));
+            return Err(InputError::new(
+                "invalid_interest",
+                "an interest needs some text",
+            ));
         }
         if !weight.is_finite() || !(0.0..=10.0).contains(&weight) {
             return Err(InputError::new(
@@ -296,12 +307,18 @@ impl InterestProfile {
             ));
         }
         if !is_unit_embedding(embedding, EMBEDDING_DIM) {
-            return Err(InputError::new("invalid_embedding", "bad interest embedding"));
+            return Err(InputError::new(
+                "invalid_embedding",
+                "bad interest embedding",
+            ));
         }
         if self.interests.len() >= self.config.max_interests {
             return Err(InputError::new(
                 "too_many_interests",
-                format!("at most {} stated interests; remove one first", self.config.max_interests),
+                format!(
+                    "at most {} stated interests; remove one first",
+                    self.config.max_interests
+                ),
             ));
         }
         let id = self.next_interest_id;
@@ -355,11 +372,32 @@ impl InterestProfile {
     pub fn approx_bytes(&self) -> usize {
         let v = EMBEDDING_DIM * 4;
         3 * v
-            + self.recent.iter().map(|e| v + e.title.len() + e.id.len() + 64).sum::<usize>()
-            + self.centroids.iter().map(|c| v + c.label.len()).sum::<usize>()
-            + self.interests.iter().map(|i| v + i.text.len()).sum::<usize>()
-            + self.categories.iter().map(|(c, _)| c.len() + 8).sum::<usize>()
-            + self.dismissed.iter().chain(&self.consumed).map(|d| d.len() + 24).sum::<usize>()
+            + self
+                .recent
+                .iter()
+                .map(|e| v + e.title.len() + e.id.len() + 64)
+                .sum::<usize>()
+            + self
+                .centroids
+                .iter()
+                .map(|c| v + c.label.len())
+                .sum::<usize>()
+            + self
+                .interests
+                .iter()
+                .map(|i| v + i.text.len())
+                .sum::<usize>()
+            + self
+                .categories
+                .iter()
+                .map(|(c, _)| c.len() + 8)
+                .sum::<usize>()
+            + self
+                .dismissed
+                .iter()
+                .chain(&self.consumed)
+                .map(|d| d.len() + 24)
+                .sum::<usize>()
     }
 }
 
@@ -379,7 +417,9 @@ pub mod f32_base64 {
             .decode(text)
             .map_err(serde::de::Error::custom)?;
         if bytes.len() % 4 != 0 {
-            return Err(serde::de::Error::custom("vector byte length is not a multiple of 4"));
+            return Err(serde::de::Error::custom(
+                "vector byte length is not a multiple of 4",
+            ));
         }
         let v: Vec<f32> = bytes
             .chunks_exact(4)

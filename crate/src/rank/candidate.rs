@@ -59,19 +59,27 @@ impl Candidate {
 /// finite scores and features. Texts are cut to `MAX_TEXT_BYTES`.
 pub fn validate_candidates(mut candidates: Vec<Candidate>) -> Result<Vec<Candidate>, InputError> {
     if candidates.is_empty() {
-        return Err(InputError::new("empty_candidates", "the candidate list is empty"));
+        return Err(InputError::new(
+            "empty_candidates",
+            "the candidate list is empty",
+        ));
     }
     if candidates.len() > MAX_CANDIDATES {
         return Err(InputError::new(
             "too_many_candidates",
-            format!("{} candidates; at most {MAX_CANDIDATES} per list", candidates.len()),
+            format!(
+                "{} candidates; at most {MAX_CANDIDATES} per list",
+                candidates.len()
+            ),
         ));
     }
     let mut seen = HashSet::with_capacity(candidates.len());
     for (i, c) in candidates.iter_mut().enumerate() {
         let bad = |message: String| InputError::new("invalid_candidate", message);
         if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
-            return Err(bad(format!("candidate {i}: id must be 1 to {MAX_ID_BYTES} bytes")));
+            return Err(bad(format!(
+                "candidate {i}: id must be 1 to {MAX_ID_BYTES} bytes"
+            )));
         }
         if !seen.insert(c.id.clone()) {
             return Err(InputError::new(
@@ -80,19 +88,31 @@ pub fn validate_candidates(mut candidates: Vec<Candidate>) -> Result<Vec<Candida
             ));
         }
         if !c.server_score.is_finite() {
-            return Err(bad(format!("candidate '{}': server_score must be finite", c.id)));
+            return Err(bad(format!(
+                "candidate '{}': server_score must be finite",
+                c.id
+            )));
         }
         if c.features.len() > MAX_SITE_FEATURES {
-            return Err(bad(format!("candidate '{}': at most {MAX_SITE_FEATURES} features", c.id)));
+            return Err(bad(format!(
+                "candidate '{}': at most {MAX_SITE_FEATURES} features",
+                c.id
+            )));
         }
         if let Some((name, _)) = c.features.iter().find(|(_, v)| !v.is_finite()) {
-            return Err(bad(format!("candidate '{}': feature '{name}' must be finite", c.id)));
+            return Err(bad(format!(
+                "candidate '{}': feature '{name}' must be finite",
+                c.id
+            )));
         }
         if c.related.len() > MAX_RELATED {
             c.related.truncate(MAX_RELATED);
         }
         if c.related.iter().any(|r| !r.weight.is_finite()) {
-            return Err(bad(format!("candidate '{}': related weights must be finite", c.id)));
+            return Err(bad(format!(
+                "candidate '{}': related weights must be finite",
+                c.id
+            )));
         }
         truncate_utf8(&mut c.text, MAX_TEXT_BYTES);
         if let Some(category) = &mut c.category {

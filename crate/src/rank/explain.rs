@@ -67,7 +67,9 @@ pub fn explain(
             .zip(contributions)
             .zip(z)
             .filter(|((n, c), zj)| {
-                n.as_str() != "server" && **c > MIN_CONTRIBUTION && ((**zj > 0.0) == positive_weight)
+                n.as_str() != "server"
+                    && **c > MIN_CONTRIBUTION
+                    && ((**zj > 0.0) == positive_weight)
             })
             .max_by(|a, b| a.0 .1.total_cmp(b.0 .1))
             .map(|((n, _), _)| n.as_str())
@@ -78,18 +80,39 @@ pub fn explain(
             "negative" => "unlike what you dismissed",
             _ => "recommended by the site",
         };
-        return Explanation { reason: reason.into(), feature: name.into(), source: None };
+        return Explanation {
+            reason: reason.into(),
+            feature: name.into(),
+            source: None,
+        };
     }
     let (reason, feature, source) = match strongest(true) {
         Some("sequence") => match evidence.sequence_source.and_then(history) {
-            Some(s) => (format!("popular with people who chose {}", s.title), "sequence", Some(s)),
-            None => ("often chosen next by people like you".into(), "sequence", None),
+            Some(s) => (
+                format!("popular with people who chose {}", s.title),
+                "sequence",
+                Some(s),
+            ),
+            None => (
+                "often chosen next by people like you".into(),
+                "sequence",
+                None,
+            ),
         },
-        Some("nn_recent") => match evidence.nearest.and_then(|(i, _)| {
-            profile.recent.get(i).map(|e| (e.kind, history(i)))
-        }) {
-            Some((kind, Some(s))) => (format!("similar to {} you {}", s.title, kind.verb()), "nn_recent", Some(s)),
-            _ => ("similar to something you looked at".into(), "nn_recent", None),
+        Some("nn_recent") => match evidence
+            .nearest
+            .and_then(|(i, _)| profile.recent.get(i).map(|e| (e.kind, history(i))))
+        {
+            Some((kind, Some(s))) => (
+                format!("similar to {} you {}", s.title, kind.verb()),
+                "nn_recent",
+                Some(s),
+            ),
+            _ => (
+                "similar to something you looked at".into(),
+                "nn_recent",
+                None,
+            ),
         },
         Some("stated") => match evidence
             .interest
@@ -98,7 +121,11 @@ pub fn explain(
             Some(i) => (
                 format!("matches your interest \"{}\"", i.text),
                 "stated",
-                Some(Source { kind: "interest".into(), id: i.id.to_string(), title: i.text.clone() }),
+                Some(Source {
+                    kind: "interest".into(),
+                    id: i.id.to_string(),
+                    title: i.text.clone(),
+                }),
             ),
             None => ("matches an interest you stated".into(), "stated", None),
         },
@@ -107,7 +134,11 @@ pub fn explain(
             "short_term",
             evidence.nearest.and_then(|(i, _)| history(i)),
         ),
-        Some("centroid") => ("fits one of your long-running interests".into(), "centroid", None),
+        Some("centroid") => (
+            "fits one of your long-running interests".into(),
+            "centroid",
+            None,
+        ),
         Some("category") => match category {
             Some(c) => (format!("you often choose {c}"), "category", None),
             None => ("in a category you like".into(), "category", None),

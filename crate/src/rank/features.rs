@@ -61,9 +61,16 @@ pub fn compute(
     let short = unit_or_none(&profile.short_term);
     let long = unit_or_none(&profile.long_term());
     let negative = unit_or_none(&profile.negative);
-    let centroids: Vec<Vec<f32>> = profile.centroids.iter().filter_map(|k| unit_or_none(&k.mean)).collect();
+    let centroids: Vec<Vec<f32>> = profile
+        .centroids
+        .iter()
+        .filter_map(|k| unit_or_none(&k.mean))
+        .collect();
     let window: Vec<(usize, &crate::profile::HistoryEntry)> = {
-        let skip = profile.recent.len().saturating_sub(profile.config.nn_window);
+        let skip = profile
+            .recent
+            .len()
+            .saturating_sub(profile.config.nn_window);
         profile.recent.iter().enumerate().skip(skip).collect()
     };
     // Most recent position of each recent id, for the sequence match.
@@ -121,8 +128,16 @@ pub fn compute(
                 .as_deref()
                 .map_or(0.0, |cat| profile.category_affinity(cat)),
             sequence,
-            if dismissed.contains(c.id.as_str()) { 1.0 } else { 0.0 },
-            if consumed.contains(c.id.as_str()) { 1.0 } else { 0.0 },
+            if dismissed.contains(c.id.as_str()) {
+                1.0
+            } else {
+                0.0
+            },
+            if consumed.contains(c.id.as_str()) {
+                1.0
+            } else {
+                0.0
+            },
         ];
         row.extend(
             site_names

@@ -21,8 +21,15 @@ pub struct TrainList {
 pub fn log_likelihood(lists: &[TrainList], weights: &Weights) -> f64 {
     let mut total = 0f64;
     for l in lists {
-        let w: Vec<f32> = l.names.iter().map(|n| weights.get(n).copied().unwrap_or(0.0)).collect();
-        let s: Vec<f64> = l.z.iter().map(|row| super::weights::dot(&w, row) as f64).collect();
+        let w: Vec<f32> = l
+            .names
+            .iter()
+            .map(|n| weights.get(n).copied().unwrap_or(0.0))
+            .collect();
+        let s: Vec<f64> =
+            l.z.iter()
+                .map(|row| super::weights::dot(&w, row) as f64)
+                .collect();
         let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = max + s.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
         total += s[l.target] - lse;
@@ -39,28 +46,37 @@ pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
-    let index: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let d = names.len();
     let n = lists.len().max(1) as f64;
-    let cols: Vec<Vec<usize>> = lists.iter().map(|l| l.names.iter().map(|n| index[n.as_str()]).collect()).collect();
+    let cols: Vec<Vec<usize>> = lists
+        .iter()
+        .map(|l| l.names.iter().map(|n| index[n.as_str()]).collect())
+        .collect();
     // Objective, gradient and Hessian at w.
     let eval = |w: &[f64], want_hessian: bool| {
         let mut obj = 0f64;
         let mut grad = vec![0f64; d];
         let mut hess = vec![0f64; if want_hessian { d * d } else { 0 }];
         for (l, cols) in lists.iter().zip(&cols) {
-            let rows: Vec<Vec<f64>> = l
-                .z
+            let rows: Vec<Vec<f64>> =
+                l.z.iter()
+                    .map(|r| {
+                        let mut x = vec![0f64; d];
+                        for (v, &j) in r.iter().zip(cols) {
+                            x[j] = *v as f64;
+                        }
+                        x
+                    })
+                    .collect();
+            let s: Vec<f64> = rows
                 .iter()
-                .map(|r| {
-                    let mut x = vec![0f64; d];
-                    for (v, &j) in r.iter().zip(cols) {
-                        x[j] = *v as f64;
-                    }
-                    x
-                })
+                .map(|x| x.iter().zip(w).map(|(a, b)| a * b).sum())
                 .collect();
-            let s: Vec<f64> = rows.iter().map(|x| x.iter().zip(w).map(|(a, b)| a * b).sum()).collect();
             let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
             let total: f64 = e.iter().sum();
@@ -125,7 +141,11 @@ pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
             break;
         }
     }
-    names.into_iter().zip(w).map(|(n, x)| (n, x as f32)).collect()
+    names
+        .into_iter()
+        .zip(w)
+        .map(|(n, x)| (n, x as f32))
+        .collect()
 }
 
 /// Solves `a x = b` for a symmetric positive-definite `a` (d x d) by Cholesky.
@@ -178,7 +198,11 @@ pub fn fit_reptile(
     for _ in 0..epochs {
         order.shuffle(&mut rng);
         for &t in &order {
-            let mut adapted = OnlineWeights::new(&Prior { weights: prior.clone(), online, fitted: None });
+            let mut adapted = OnlineWeights::new(&Prior {
+                weights: prior.clone(),
+                online,
+                fitted: None,
+            });
             for step in 0..inner_steps {
                 let list = &tasks[t][step % tasks[t].len()];
                 let z: Vec<&[f32]> = list.z.iter().map(Vec::as_slice).collect();
@@ -204,9 +228,18 @@ mod tests {
         (0..50)
             .map(|k| {
                 let z: Vec<Vec<f32>> = (0..5)
-                    .map(|i| vec![if i == k % 5 { 1.5 } else { -0.4 }, ((i * 7 + k) % 5) as f32 - 2.0])
+                    .map(|i| {
+                        vec![
+                            if i == k % 5 { 1.5 } else { -0.4 },
+                            ((i * 7 + k) % 5) as f32 - 2.0,
+                        ]
+                    })
                     .collect();
-                TrainList { names: vec!["good".into(), "noise".into()], z, target: k % 5 }
+                TrainList {
+                    names: vec!["good".into(), "noise".into()],
+                    z,
+                    target: k % 5,
+                }
             })
             .collect()
     }
@@ -223,7 +256,19 @@ mod tests {
     fn reptile_moves_the_prior_towards_what_adapts_well() {
         let tasks: Vec<Vec<TrainList>> = lists().chunks(5).map(|c| c.to_vec()).collect();
         let init: Weights = [("good".to_string(), 0.0), ("noise".to_string(), 0.0)].into();
-        let w = fit_reptile(&tasks, &init, OnlineConfig { lr: 0.3, l2: 0.0, max_step: 1.0 }, 3, 0.5, 5, 7);
+        let w = fit_reptile(
+            &tasks,
+            &init,
+            OnlineConfig {
+                lr: 0.3,
+                l2: 0.0,
+                max_step: 1.0,
+            },
+            3,
+            0.5,
+            5,
+            7,
+        );
         assert!(w["good"] > 0.3, "{w:?}");
     }
 }

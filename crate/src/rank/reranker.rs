@@ -61,20 +61,32 @@ pub fn rerank(
     options: &RerankOptions,
 ) -> Result<Ranking, InputError> {
     if candidates.len() != embeddings.len() {
-        return Err(InputError::new("invalid_candidate", "one embedding per candidate"));
+        return Err(InputError::new(
+            "invalid_candidate",
+            "one embedding per candidate",
+        ));
     }
     if candidates.is_empty() {
-        return Err(InputError::new("empty_candidates", "the candidate list is empty"));
+        return Err(InputError::new(
+            "empty_candidates",
+            "the candidate list is empty",
+        ));
     }
     if !(options.diversity.is_finite() && (0.0..=1.0).contains(&options.diversity)) {
-        return Err(InputError::new("invalid_option", "diversity must be between 0 and 1"));
+        return Err(InputError::new(
+            "invalid_option",
+            "diversity must be between 0 and 1",
+        ));
     }
     if options.k == Some(0) {
         return Err(InputError::new("invalid_option", "k must be at least 1"));
     }
     if let Some(e) = options.explore {
         if !(e.scale.is_finite() && e.scale >= 0.0 && e.scale <= 10.0) {
-            return Err(InputError::new("invalid_option", "explore.scale must be 0 to 10"));
+            return Err(InputError::new(
+                "invalid_option",
+                "explore.scale must be 0 to 10",
+            ));
         }
     }
     let features = compute(profile, candidates, embeddings);
@@ -99,8 +111,11 @@ pub fn rerank(
     let items = order
         .iter()
         .map(|&i| {
-            let contributions: Vec<f32> =
-                w.iter().zip(&features.z[i]).map(|(wj, zj)| wj * zj).collect();
+            let contributions: Vec<f32> = w
+                .iter()
+                .zip(&features.z[i])
+                .map(|(wj, zj)| wj * zj)
+                .collect();
             let dismissed = profile.dismissed.contains(&candidates[i].id);
             let consumed = profile.consumed.contains(&candidates[i].id);
             let explanation = explain(
@@ -133,9 +148,11 @@ pub fn rerank(
 fn mmr(order: &mut [usize], scores: &[f32], embeddings: &[&[f32]], shown: usize, lambda: f32) {
     let pool_len = (shown * MMR_POOL_PER_SLOT).min(order.len());
     let pool: Vec<usize> = order[..pool_len].to_vec();
-    let (lo, hi) = pool.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &i| {
-        (lo.min(scores[i]), hi.max(scores[i]))
-    });
+    let (lo, hi) = pool
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &i| {
+            (lo.min(scores[i]), hi.max(scores[i]))
+        });
     let span = (hi - lo).max(1e-6);
     let mut picked: Vec<usize> = Vec::with_capacity(shown);
     let mut left = pool.clone();
@@ -146,7 +163,11 @@ fn mmr(order: &mut [usize], scores: &[f32], embeddings: &[&[f32]], shown: usize,
             .enumerate()
             .map(|(pos, &i)| {
                 let relevance = (scores[i] - lo) / span;
-                let redundancy = if picked.is_empty() { 0.0 } else { max_sim[i].max(0.0) };
+                let redundancy = if picked.is_empty() {
+                    0.0
+                } else {
+                    max_sim[i].max(0.0)
+                };
                 (pos, (1.0 - lambda) * relevance - lambda * redundancy)
             })
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))

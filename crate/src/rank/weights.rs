@@ -97,7 +97,10 @@ impl Prior {
         let o = self.online;
         let ok = |x: f32, hi: f32| x.is_finite() && (0.0..=hi).contains(&x);
         if !(ok(o.lr, 10.0) && ok(o.l2, 100.0) && ok(o.max_step, 100.0)) {
-            return Err(InputError::new("invalid_prior", format!("online settings out of range: {o:?}")));
+            return Err(InputError::new(
+                "invalid_prior",
+                format!("online settings out of range: {o:?}"),
+            ));
         }
         Ok(self)
     }
@@ -150,10 +153,16 @@ impl OnlineWeights {
         chosen: &[usize],
     ) -> Result<Weights, InputError> {
         if z.len() < 2 {
-            return Err(InputError::new("invalid_feedback", "feedback needs at least 2 shown items"));
+            return Err(InputError::new(
+                "invalid_feedback",
+                "feedback needs at least 2 shown items",
+            ));
         }
         if chosen.is_empty() || chosen.iter().any(|&i| i >= z.len()) {
-            return Err(InputError::new("invalid_feedback", "chosen must name shown items"));
+            return Err(InputError::new(
+                "invalid_feedback",
+                "chosen must name shown items",
+            ));
         }
         let w = self.vector(names);
         let scores: Vec<f32> = z.iter().map(|row| dot(&w, row)).collect();
@@ -180,7 +189,10 @@ impl OnlineWeights {
             .collect();
         let norm = step.iter().map(|s| s * s).sum::<f32>().sqrt();
         if !norm.is_finite() {
-            return Err(InputError::new("invalid_feedback", "feedback step is not finite"));
+            return Err(InputError::new(
+                "invalid_feedback",
+                "feedback step is not finite",
+            ));
         }
         if norm > self.config.max_step {
             let scale = self.config.max_step / norm;
@@ -211,7 +223,11 @@ mod tests {
     fn feedback_moves_weights_towards_the_chosen_items_features() {
         let mut w = OnlineWeights::new(&Prior {
             weights: [("a".to_string(), 0.0), ("b".to_string(), 0.0)].into(),
-            online: OnlineConfig { lr: 0.5, l2: 0.0, max_step: 10.0 },
+            online: OnlineConfig {
+                lr: 0.5,
+                l2: 0.0,
+                max_step: 10.0,
+            },
             fitted: None,
         });
         let rows: Vec<Vec<f32>> = vec![vec![1.0, -1.0], vec![-1.0, 1.0]];
@@ -225,7 +241,11 @@ mod tests {
     fn steps_are_bounded_and_pulled_back_to_the_prior() {
         let mut w = OnlineWeights::new(&Prior {
             weights: [("a".to_string(), 1.0), ("b".to_string(), 0.0)].into(),
-            online: OnlineConfig { lr: 100.0, l2: 0.0, max_step: 0.1 },
+            online: OnlineConfig {
+                lr: 100.0,
+                l2: 0.0,
+                max_step: 0.1,
+            },
             fitted: None,
         });
         let rows: Vec<Vec<f32>> = vec![vec![1.0, 1.0], vec![-1.0, -1.0]];
@@ -236,7 +256,11 @@ mod tests {
         // With no gradient (identical rows), the L2 term alone moves back to the prior.
         let mut w2 = OnlineWeights::new(&Prior::default());
         w2.current.insert("server".into(), 3.0);
-        w2.config = OnlineConfig { lr: 0.1, l2: 1.0, max_step: 10.0 };
+        w2.config = OnlineConfig {
+            lr: 0.1,
+            l2: 1.0,
+            max_step: 10.0,
+        };
         let names = vec!["server".to_string()];
         let rows: Vec<Vec<f32>> = vec![vec![0.0], vec![0.0]];
         let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
@@ -260,7 +284,10 @@ mod tests {
     fn priors_are_validated() {
         assert!(Prior::from_json(r#"{"weights":{"server":1e9}}"#).is_err());
         assert!(Prior::from_json(r#"{"weights":{"":1}}"#).is_err());
-        assert!(Prior::from_json(r#"{"weights":{"server":1},"online":{"lr":-1,"l2":0,"max_step":1}}"#).is_err());
+        assert!(Prior::from_json(
+            r#"{"weights":{"server":1},"online":{"lr":-1,"l2":0,"max_step":1}}"#
+        )
+        .is_err());
         assert!(Prior::from_json(r#"{"weights":{"server":1}}"#).is_ok());
     }
 }

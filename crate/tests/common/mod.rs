@@ -45,7 +45,8 @@ pub struct RefSentence {
 }
 
 pub fn reference() -> Reference {
-    serde_json::from_str(include_str!("../fixtures/minilm-l6-reference.json")).expect("reference parses")
+    serde_json::from_str(include_str!("../fixtures/minilm-l6-reference.json"))
+        .expect("reference parses")
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {

@@ -14,7 +14,11 @@ use cloister::manifest::{sha256_hex, FilePin, Manifest};
 use cloister::EncoderError;
 
 #[derive(Parser)]
-#[command(name = "cloister", version, about = "On-device embeddings and re-ranking (native CLI)")]
+#[command(
+    name = "cloister",
+    version,
+    about = "On-device embeddings and re-ranking (native CLI)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -205,7 +209,13 @@ fn load_encoder_with(
         )));
     }
     let tokenizer_bytes = read(&tokenizer_path)?;
-    Ok(Encoder::load_with_options(bytes, &tokenizer_bytes, cpu_device(), Backend::Cpu, options)?)
+    Ok(Encoder::load_with_options(
+        bytes,
+        &tokenizer_bytes,
+        cpu_device(),
+        Backend::Cpu,
+        options,
+    )?)
 }
 
 fn convert(
@@ -360,12 +370,21 @@ fn bench(
             model,
             tokenizer,
             precision,
-            EncoderOptions { int8_matmul: !encoder.int8_matmul(), ..EncoderOptions::default() },
+            EncoderOptions {
+                int8_matmul: !encoder.int8_matmul(),
+                ..EncoderOptions::default()
+            },
         )?;
         let ((integer, int8_label), (float, f32_label)) = if encoder.int8_matmul() {
-            ((&encoder, "int8 matmul, the default"), (&other, "f32 matmul"))
+            (
+                (&encoder, "int8 matmul, the default"),
+                (&other, "f32 matmul"),
+            )
         } else {
-            ((&other, "int8 matmul"), (&encoder, "f32 matmul, the default"))
+            (
+                (&other, "int8 matmul"),
+                (&encoder, "f32 matmul, the default"),
+            )
         };
         time_embed(integer, int8_label, &sentences, rounds)?;
         time_embed(float, f32_label, &sentences, rounds)?;
@@ -394,10 +413,19 @@ fn bench(
 }
 
 /// Sentences/s at batch 1 and 32 after a warm-up: the median of `rounds` passes, all listed.
-fn time_embed(encoder: &Encoder, label: &str, sentences: &[&str], rounds: usize) -> Result<(), CliError> {
+fn time_embed(
+    encoder: &Encoder,
+    label: &str,
+    sentences: &[&str],
+    rounds: usize,
+) -> Result<(), CliError> {
     // Warm-up: first calls allocate and pick kernels.
     encoder.embed(&sentences[..8.min(sentences.len())])?;
-    let label = if label.is_empty() { String::new() } else { format!(" ({label})") };
+    let label = if label.is_empty() {
+        String::new()
+    } else {
+        format!(" ({label})")
+    };
     for batch in [1usize, 32] {
         let mut rates = Vec::new();
         for _ in 0..rounds {
@@ -411,7 +439,11 @@ fn time_embed(encoder: &Encoder, label: &str, sentences: &[&str], rounds: usize)
         println!(
             "batch {batch:>2}{label}: {:.1} sentences/s (median of {rounds}; rounds {})",
             rates[rates.len() / 2],
-            rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
+            rates
+                .iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(())
@@ -441,8 +473,14 @@ fn rerank(
     let encoder = load_encoder(model, tokenizer, PrecisionArg::Int8)?;
     let stdin = io::stdin();
     let stdout = io::stdout();
-    let (ok, failed) = requests::rerank(&encoder, &prior, k, stdin.lock(), BufWriter::new(stdout.lock()))
-        .map_err(|e| CliError::Io(PathBuf::from("<stdio>"), e))?;
+    let (ok, failed) = requests::rerank(
+        &encoder,
+        &prior,
+        k,
+        stdin.lock(),
+        BufWriter::new(stdout.lock()),
+    )
+    .map_err(|e| CliError::Io(PathBuf::from("<stdio>"), e))?;
     eprintln!("cloister rerank: {ok} ranked, {failed} failed");
     Ok(())
 }
@@ -484,7 +522,9 @@ fn eval(
 ) -> Result<(), CliError> {
     use cloister::eval::{movielens, protocol};
     if dataset != "ml-100k" {
-        return Err(CliError::Usage(format!("unknown dataset '{dataset}': only ml-100k is supported")));
+        return Err(CliError::Usage(format!(
+            "unknown dataset '{dataset}': only ml-100k is supported"
+        )));
     }
     let dir = movielens::cache_dir();
     movielens::fetch(&dir).map_err(CliError::Usage)?;
@@ -494,8 +534,14 @@ fn eval(
     let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
     let embedded = encoder.embed(&texts)?;
     let emb: Vec<Vec<f32>> = embedded.rows().map(<[f32]>::to_vec).collect();
-    eprintln!("eval: {} item texts embedded in {:.1} s", emb.len(), started.elapsed().as_secs_f64());
-    let report = protocol::run(&data, &emb, &protocol::EvalConfig::default(), &mut |m| eprintln!("eval: {m}"));
+    eprintln!(
+        "eval: {} item texts embedded in {:.1} s",
+        emb.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let report = protocol::run(&data, &emb, &protocol::EvalConfig::default(), &mut |m| {
+        eprintln!("eval: {m}")
+    });
     let out = out.unwrap_or_else(|| project_root().join("docs/evaluation.md"));
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).map_err(|e| CliError::Io(parent.to_path_buf(), e))?;
@@ -508,12 +554,17 @@ fn eval(
                 lr: report.summary["lr_plain"].as_f64().unwrap_or(0.03) as f32,
                 ..Default::default()
             },
-            fitted: Some(serde_json::json!({"method": "cloister eval --dataset ml-100k: listwise softmax on validation lists"})),
+            fitted: Some(
+                serde_json::json!({"method": "cloister eval --dataset ml-100k: listwise softmax on validation lists"}),
+            ),
         };
         let text = serde_json::to_string_pretty(&prior).expect("prior serialises") + "\n";
         std::fs::write(&path, text).map_err(|e| CliError::Io(path.clone(), e))?;
     }
-    println!("{}", serde_json::to_string_pretty(&report.summary).expect("summary serialises"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report.summary).expect("summary serialises")
+    );
     eprintln!("eval: report written to {}", out.display());
     Ok(())
 }
@@ -524,7 +575,10 @@ fn time_reranks(
     candidates: &[cloister::Candidate],
     rounds: usize,
 ) -> Result<Vec<f64>, CliError> {
-    let options = cloister::RerankOptions { k: Some(10), ..Default::default() };
+    let options = cloister::RerankOptions {
+        k: Some(10),
+        ..Default::default()
+    };
     let mut times = Vec::with_capacity(rounds);
     for _ in 0..rounds {
         let list = candidates.to_vec();
@@ -540,21 +594,35 @@ fn time_reranks(
 fn bench_rerank(encoder: &Encoder) -> Result<(), CliError> {
     use cloister::rank::{Candidate, Related};
     use cloister::{Event, EventKind, Item, Prior, Recommender};
-    let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt").lines().map(String::from).collect();
+    let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt")
+        .lines()
+        .map(String::from)
+        .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embeddings = encoder.embed(&refs)?;
     for n in [100usize, 10_000] {
         let mut rec = Recommender::new(&Prior::default(), encoder.model_sha256());
         // n distinct texts (cache keys) over the 256 real vectors.
-        let keys: Vec<String> = (0..n.max(256)).map(|i| format!("{i}:{}", texts[i % 256])).collect();
+        let keys: Vec<String> = (0..n.max(256))
+            .map(|i| format!("{i}:{}", texts[i % 256]))
+            .collect();
         let mut data = Vec::with_capacity(keys.len() * 384);
         for i in 0..keys.len() {
             data.extend_from_slice(embeddings.row(i % 256));
         }
         rec.put_embeddings(&keys, &cloister::encoder::Embeddings { data })?;
         for i in 0..30 {
-            let item = Item { id: format!("h{i}"), text: keys[i].clone(), category: None };
-            rec.record(Event { item, kind: EventKind::Click, value: None, at: i as i64 })?;
+            let item = Item {
+                id: format!("h{i}"),
+                text: keys[i].clone(),
+                category: None,
+            };
+            rec.record(Event {
+                item,
+                kind: EventKind::Click,
+                value: None,
+                at: i as i64,
+            })?;
         }
         let candidates: Vec<Candidate> = (0..n)
             .map(|i| Candidate {
@@ -563,7 +631,10 @@ fn bench_rerank(encoder: &Encoder) -> Result<(), CliError> {
                 server_score: (n - i) as f64,
                 category: Some(format!("cat{}", i % 7)),
                 features: Default::default(),
-                related: vec![Related { id: format!("h{}", i % 30), weight: 0.5 }],
+                related: vec![Related {
+                    id: format!("h{}", i % 30),
+                    weight: 0.5,
+                }],
                 embedding: None,
                 model: None,
             })
@@ -593,17 +664,34 @@ fn peak_rss_text() -> String {
 
 /// The load benchmark (issue 6): the profile, the ranker and the online weights under volume,
 /// with embeddings of the 256 benchmark sentences reused (the encoder is benchmarked apart).
-fn bench_load(model: Option<PathBuf>, tokenizer: Option<PathBuf>, precision: PrecisionArg) -> Result<(), CliError> {
+fn bench_load(
+    model: Option<PathBuf>,
+    tokenizer: Option<PathBuf>,
+    precision: PrecisionArg,
+) -> Result<(), CliError> {
     use cloister::rank::{Candidate, Related};
     use cloister::{Event, EventKind, Item, Prior, Recommender, RerankOptions};
     let encoder = load_encoder(model, tokenizer, precision)?;
-    let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt").lines().map(String::from).collect();
+    let texts: Vec<String> = include_str!("../../../benches/sentences-256.txt")
+        .lines()
+        .map(String::from)
+        .collect();
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let embeddings = encoder.embed(&refs)?;
-    println!("cloister bench --load: peak RSS after loading the model and embedding 256 texts: {}", peak_rss_text());
+    println!(
+        "cloister bench --load: peak RSS after loading the model and embedding 256 texts: {}",
+        peak_rss_text()
+    );
     let mut rec = Recommender::new(&Prior::default(), encoder.model_sha256());
     rec.put_embeddings(&texts, &embeddings)?;
-    let kinds = [EventKind::View, EventKind::Click, EventKind::Dwell, EventKind::Purchase, EventKind::Dismiss, EventKind::Rate];
+    let kinds = [
+        EventKind::View,
+        EventKind::Click,
+        EventKind::Dwell,
+        EventKind::Purchase,
+        EventKind::Dismiss,
+        EventKind::Rate,
+    ];
 
     let started = Instant::now();
     for i in 0..100_000usize {
@@ -613,8 +701,17 @@ fn bench_load(model: Option<PathBuf>, tokenizer: Option<PathBuf>, precision: Pre
             EventKind::Rate => Some(4.0),
             _ => None,
         };
-        let item = Item { id: format!("item-{i}"), text: texts[i % 256].clone(), category: Some(format!("cat{}", i % 13)) };
-        rec.record(Event { item, kind, value, at: i as i64 })?;
+        let item = Item {
+            id: format!("item-{i}"),
+            text: texts[i % 256].clone(),
+            category: Some(format!("cat{}", i % 13)),
+        };
+        rec.record(Event {
+            item,
+            kind,
+            value,
+            at: i as i64,
+        })?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(
@@ -632,7 +729,10 @@ fn bench_load(model: Option<PathBuf>, tokenizer: Option<PathBuf>, precision: Pre
             server_score: (10_000 - i) as f64,
             category: Some(format!("cat{}", i % 13)),
             features: Default::default(),
-            related: vec![Related { id: format!("item-{}", 99_999 - i % 50), weight: 0.5 }],
+            related: vec![Related {
+                id: format!("item-{}", 99_999 - i % 50),
+                weight: 0.5,
+            }],
             embedding: None,
             model: None,
         })
@@ -643,7 +743,10 @@ fn bench_load(model: Option<PathBuf>, tokenizer: Option<PathBuf>, precision: Pre
         times[times.len() / 2] * 1e3,
         peak_rss_text()
     );
-    let options = RerankOptions { k: Some(10), ..Default::default() };
+    let options = RerankOptions {
+        k: Some(10),
+        ..Default::default()
+    };
 
     let started = Instant::now();
     for step in 0..1_000usize {
@@ -714,7 +817,9 @@ fn main() -> ExitCode {
             if load {
                 bench_load(model, tokenizer, precision)
             } else {
-                bench(model, tokenizer, precision, rounds, wasm, sentences, threads)
+                bench(
+                    model, tokenizer, precision, rounds, wasm, sentences, threads,
+                )
             }
         }
     };

@@ -46,13 +46,19 @@ pub struct LineError {
 
 impl From<InputError> for LineError {
     fn from(e: InputError) -> Self {
-        Self { kind: e.kind.into(), message: e.message }
+        Self {
+            kind: e.kind.into(),
+            message: e.message,
+        }
     }
 }
 
 impl From<cloister::EncoderError> for LineError {
     fn from(e: cloister::EncoderError) -> Self {
-        Self { kind: e.kind().into(), message: e.to_string() }
+        Self {
+            kind: e.kind().into(),
+            message: e.to_string(),
+        }
     }
 }
 
@@ -60,12 +66,20 @@ fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> (Value, Result<T, LineErro
     let value: Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => {
-            return (Value::Null, Err(LineError { kind: "invalid_json".into(), message: e.to_string() }))
+            return (
+                Value::Null,
+                Err(LineError {
+                    kind: "invalid_json".into(),
+                    message: e.to_string(),
+                }),
+            )
         }
     };
     let id = value.get("id").cloned().unwrap_or(Value::Null);
-    let parsed = serde_json::from_value::<T>(value)
-        .map_err(|e| LineError { kind: "invalid_request".into(), message: e.to_string() });
+    let parsed = serde_json::from_value::<T>(value).map_err(|e| LineError {
+        kind: "invalid_request".into(),
+        message: e.to_string(),
+    });
     (id, parsed)
 }
 
@@ -76,7 +90,10 @@ fn prepare(
     history: Vec<Event>,
     candidates: Vec<Candidate>,
 ) -> Result<Vec<Candidate>, LineError> {
-    let history = history.into_iter().map(Event::validate).collect::<Result<Vec<_>, _>>()?;
+    let history = history
+        .into_iter()
+        .map(Event::validate)
+        .collect::<Result<Vec<_>, _>>()?;
     let candidates = cloister::rank::candidate::validate_candidates(candidates)?;
     let mut texts = rec.texts_for_events(&history);
     for t in rec.texts_for_candidates(&candidates) {
@@ -106,7 +123,10 @@ fn rerank_line(
     for f in &request.feedback {
         rec.feedback_on(&candidates, &f.shown, &f.chosen)?;
     }
-    let options = RerankOptions { k, ..Default::default() };
+    let options = RerankOptions {
+        k,
+        ..Default::default()
+    };
     let ranked = rec.rerank(candidates, &options)?;
     let items = &ranked.ranking.items;
     Ok(json!({
@@ -168,7 +188,11 @@ pub fn read_training(
         rec.reset_user(&prior);
         let (id, parsed) = parse::<TrainRequest>(&line);
         let result = parsed.and_then(|r| {
-            let user = r.user.as_ref().map(|u| u.to_string()).unwrap_or_else(|| format!("line-{n}"));
+            let user = r
+                .user
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| format!("line-{n}"));
             let candidates = prepare(&mut rec, encoder, r.history, r.candidates)?;
             Ok((user, rec.train_list(candidates, &r.target)?))
         });
@@ -177,7 +201,12 @@ pub fn read_training(
             Ok((_, None)) => skipped += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!("fit-prior: line {} (id {id}): {}: {}", n + 1, e.kind, e.message);
+                eprintln!(
+                    "fit-prior: line {} (id {id}): {}: {}",
+                    n + 1,
+                    e.kind,
+                    e.message
+                );
             }
         }
     }
@@ -190,7 +219,10 @@ pub fn fit_prior(tasks: &[Vec<TrainList>], meta: bool, skipped: usize) -> Prior 
     let plain = fit_softmax(&lists, 1.0, 50);
     let online = OnlineConfig::default();
     let (weights, method) = if meta {
-        (fit_reptile(tasks, &plain, online, 3, 0.1, 3, 20261124), "reptile from the softmax fit (3 inner steps, meta lr 0.1, 3 epochs)")
+        (
+            fit_reptile(tasks, &plain, online, 3, 0.1, 3, 20261124),
+            "reptile from the softmax fit (3 inner steps, meta lr 0.1, 3 epochs)",
+        )
     } else {
         (plain, "listwise softmax regression (L2 1.0)")
     };
