@@ -1,4 +1,5 @@
-//! Typed errors. Each variant has a stable `kind()` string that the JS edge maps to an error class.
+//! Typed errors of the core: the encoder's, bad input's and storage's. Each has a stable
+//! snake_case kind that the CLI prints and the JS package maps to an error class.
 
 use thiserror::Error;
 
@@ -26,6 +27,9 @@ pub enum EncoderError {
     /// The compute backend failed (device lost, read-back failed).
     #[error("backend error: {0}")]
     Backend(String),
+    /// Writing a converted model file failed (its bytes could not be produced).
+    #[error("could not write the model file: {0}")]
+    ModelWrite(String),
     /// WebGPU was requested but cannot be used here.
     #[error("WebGPU unavailable: {0}")]
     WebGpuUnavailable(String),
@@ -42,22 +46,107 @@ impl EncoderError {
             Self::EmptyBatch => "empty_batch",
             Self::InvalidOption(_) => "invalid_option",
             Self::Backend(_) => "backend",
+            Self::ModelWrite(_) => "model_write",
             Self::WebGpuUnavailable(_) => "webgpu_unavailable",
         }
     }
 }
 
-/// Bad input to the recommender (an event, a candidate list, feedback, a prior): what was
-/// wrong, with a stable kind. Nothing is changed when one is returned.
+/// What was wrong with an input, as a stable snake_case kind (`kind.as_str()`) that programs
+/// switch on: the JS package maps each to an error class in one table (`js/errors.js`) and the
+/// CLI prints it in its per-line errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputErrorKind {
+    /// An event is malformed (value out of range, a search without a query, ...).
+    InvalidEvent,
+    /// An event's item has a missing or over-long id.
+    InvalidItem,
+    /// A candidate is malformed (id, score, features, text and embedding both missing, ...).
+    InvalidCandidate,
+    /// Two candidates in one list share an id.
+    DuplicateCandidate,
+    /// The candidate list is empty.
+    EmptyCandidates,
+    /// The candidate list is longer than `rank::MAX_CANDIDATES`.
+    TooManyCandidates,
+    /// A text's embedding is not in the cache (the edge did not encode it).
+    MissingEmbedding,
+    /// An embedding is not 384 finite floats of unit length, or not one per text.
+    InvalidEmbedding,
+    /// Feedback names items that were not shown, or too few were shown.
+    InvalidFeedback,
+    /// Feedback for an impression that is not (or no longer) kept.
+    UnknownImpression,
+    /// A prior file that does not parse or is out of range.
+    InvalidPrior,
+    /// A ranking option out of range (`k`, `diversity`, `explore`).
+    InvalidOption,
+    /// A stated interest with no text or a weight out of range.
+    InvalidInterest,
+    /// More stated interests than the profile keeps.
+    TooManyInterests,
+    /// A value from the edge does not have the expected shape (a JS object, a JSON line).
+    InvalidInput,
+}
+
+impl InputErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidEvent => "invalid_event",
+            Self::InvalidItem => "invalid_item",
+            Self::InvalidCandidate => "invalid_candidate",
+            Self::DuplicateCandidate => "duplicate_candidate",
+            Self::EmptyCandidates => "empty_candidates",
+            Self::TooManyCandidates => "too_many_candidates",
+            Self::MissingEmbedding => "missing_embedding",
+            Self::InvalidEmbedding => "invalid_embedding",
+            Self::InvalidFeedback => "invalid_feedback",
+            Self::UnknownImpression => "unknown_impression",
+            Self::InvalidPrior => "invalid_prior",
+            Self::InvalidOption => "invalid_option",
+            Self::InvalidInterest => "invalid_interest",
+            Self::TooManyInterests => "too_many_interests",
+            Self::InvalidInput => "invalid_input",
+        }
+    }
+
+    /// Every kind, for tests that check each has a JS class.
+    pub const ALL: [InputErrorKind; 15] = [
+        Self::InvalidEvent,
+        Self::InvalidItem,
+        Self::InvalidCandidate,
+        Self::DuplicateCandidate,
+        Self::EmptyCandidates,
+        Self::TooManyCandidates,
+        Self::MissingEmbedding,
+        Self::InvalidEmbedding,
+        Self::InvalidFeedback,
+        Self::UnknownImpression,
+        Self::InvalidPrior,
+        Self::InvalidOption,
+        Self::InvalidInterest,
+        Self::TooManyInterests,
+        Self::InvalidInput,
+    ];
+}
+
+impl std::fmt::Display for InputErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Bad input to the recommender (an event, a candidate list, feedback, a prior): its kind and
+/// what was wrong. Nothing is changed when one is returned.
 #[derive(Debug, Error, Clone, PartialEq)]
 #[error("{message}")]
 pub struct InputError {
-    pub kind: &'static str,
+    pub kind: InputErrorKind,
     pub message: String,
 }
 
 impl InputError {
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: InputErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),

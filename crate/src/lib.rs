@@ -5,6 +5,7 @@
 //! parses arguments and files.
 
 pub mod cache;
+pub mod embedding;
 pub mod encoder;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
@@ -20,8 +21,9 @@ pub mod vector;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use encoder::{Backend, Encoder, EncoderOptions, Precision, EMBEDDING_DIM};
-pub use error::{EncoderError, InputError, StoreError};
+pub use embedding::{Embeddings, EMBEDDING_DIM};
+pub use encoder::{Backend, Encoder, EncoderOptions, Precision};
+pub use error::{EncoderError, InputError, InputErrorKind, StoreError};
 pub use profile::{Event, EventKind, InterestProfile, Item};
 pub use rank::{Candidate, OnlineWeights, Prior, RerankOptions};
 pub use recommender::Recommender;

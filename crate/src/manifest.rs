@@ -2,6 +2,7 @@
 //! and the hash and size of the converted record (written by `cloister convert`).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -51,6 +52,26 @@ impl Manifest {
         text.push('\n');
         text
     }
+}
+
+/// Records `pin` for the converted file `name` in the manifest at `path`, rewriting the file
+/// only when that changes it (so a build that reproduces the pin leaves the file untouched).
+/// Returns whether it changed.
+pub fn update_pin(path: &Path, name: &str, pin: FilePin) -> std::io::Result<bool> {
+    let text = std::fs::read_to_string(path)?;
+    let mut manifest = Manifest::from_json(&text).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not a manifest: {e}"),
+        )
+    })?;
+    manifest.converted.insert(name.to_string(), pin);
+    let updated = manifest.to_json();
+    if updated == text {
+        return Ok(false);
+    }
+    std::fs::write(path, updated)?;
+    Ok(true)
 }
 
 /// Lower-case hex sha256.

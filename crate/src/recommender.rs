@@ -1,26 +1,36 @@
-//! `Recommender`: the profile, the online weights, the embedding cache and the recent
-//! impressions of one user, behind one type that both edges (CLI, wasm) drive.
+//! `Recommender`: one user's profile, online weights, embedding cache and recent impressions,
+//! behind one type that both edges (CLI, wasm) drive. Policies live here; the edges convert.
 //!
-//! Encoding is the caller's job, so the core stays synchronous and knows nothing of devices:
-//! ask `missing_texts`, encode them (awaiting the GPU in a browser), `put_embeddings`, then
-//! `record` / `rerank`.
+//! Encoding is the caller's job, so the core stays synchronous and knows nothing of devices.
+//! A request runs in three steps: `hold_*` names the texts it will read (they are kept in the
+//! cache until `release`, whatever else runs meanwhile) and returns those still to encode; the
+//! edge encodes them (awaiting the GPU in a browser) and calls `put_embeddings`; then
+//! `record` / `rerank`, and `release`.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::EmbeddingCache;
-use crate::encoder::Embeddings;
-use crate::error::{InputError, StoreError};
+use crate::cache::{EmbeddingCache, HoldId};
+use crate::embedding::Embeddings;
+use crate::error::{InputError, InputErrorKind, StoreError};
 use crate::profile::{Event, InterestProfile, ProfileConfig};
 use crate::rank::candidate::validate_candidates;
-use crate::rank::{rerank, Candidate, OnlineWeights, Prior, Ranking, RerankOptions, Weights};
-use crate::store::{decode_record, encode_record, RecordKind};
+use crate::rank::fit::TrainList;
+use crate::rank::{
+    rerank, Candidate, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
+};
+use crate::store::{decode_record, encode_record, RecordKind, RECORD_VERSION};
 
 /// Impressions kept for feedback; older ones can no longer be answered.
 pub const MAX_IMPRESSIONS: usize = 32;
 /// Items per impression kept for feedback (the shown head of the list).
 const IMPRESSION_ITEMS: usize = 100;
+/// Texts the embedding cache keeps: a full list of `MAX_CANDIDATES` plus a long history
+/// (about 18 MB of f32 at most, more only while a larger request holds its texts).
+pub const CACHE_CAPACITY: usize = 12_288;
+/// `format` of the profile document `export_document` writes.
+pub const PROFILE_DOCUMENT_FORMAT: &str = "cloister-profile";
 
 #[derive(Debug, Clone)]
 struct Impression {
@@ -30,11 +40,29 @@ struct Impression {
     z: Vec<Vec<f32>>,
 }
 
-/// What `rerank` returns: the ranking and the impression id to send feedback against.
+/// What `rerank` returns: the ranking, the impression id to send feedback against, and how
+/// many items will be shown.
 #[derive(Debug, Clone)]
 pub struct Reranked {
     pub impression_id: String,
     pub ranking: Ranking,
+    shown: usize,
+}
+
+impl Reranked {
+    /// The items to show: the first `k` (every candidate when `k` was not set).
+    pub fn shown(&self) -> &[RankedItem] {
+        &self.ranking.items[..self.shown]
+    }
+}
+
+/// A request's texts held in the cache, and those of them the edge must still encode (each
+/// once, in first-seen order, never blank).
+#[derive(Debug, Clone)]
+#[must_use = "release the hold when the request ends"]
+pub struct Pending {
+    pub hold: HoldId,
+    pub missing: Vec<String>,
 }
 
 /// What is persisted: profile and weights together.
@@ -42,6 +70,26 @@ pub struct Reranked {
 pub struct SavedState {
     pub profile: InterestProfile,
     pub weights: OnlineWeights,
+}
+
+/// The profile document a person can read and take elsewhere (`exportProfile`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileDocument {
+    pub format: String,
+    pub version: u16,
+    pub state: SavedState,
+}
+
+/// One point of the "inside my profile" map.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapPoint {
+    /// "history", "interest" or "candidate".
+    pub kind: &'static str,
+    /// The item's id; a stated interest's numeric id.
+    pub id: serde_json::Value,
+    pub label: String,
+    pub x: f32,
+    pub y: f32,
 }
 
 #[derive(Debug, Clone)]
@@ -60,8 +108,7 @@ impl Recommender {
         Self {
             profile: InterestProfile::new(ProfileConfig::default()),
             weights: OnlineWeights::new(prior),
-            // Room for a full list of MAX_CANDIDATES plus the history (~18 MB of f32 at most).
-            cache: EmbeddingCache::new(12_288),
+            cache: EmbeddingCache::new(CACHE_CAPACITY),
             impressions: VecDeque::new(),
             next_impression: 1,
             model: model.into(),
@@ -82,30 +129,39 @@ impl Recommender {
 
     // ---- embeddings -------------------------------------------------------------------
 
-    /// Texts among `texts` not yet in the cache, each once, in first-seen order.
-    pub fn missing_texts<'a>(&self, texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for t in texts {
-            if !self.cache.contains(t) && !out.iter().any(|o| o == t) {
-                out.push(t.to_string());
-            }
-        }
-        out
+    /// Holds `texts` for a request (see the module docs); blank texts are never encoded.
+    pub fn hold_texts<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) -> Pending {
+        let texts: Vec<&str> = texts.into_iter().filter(|t| !t.trim().is_empty()).collect();
+        let hold = self.cache.hold(texts.iter().copied());
+        let mut seen = HashSet::with_capacity(texts.len());
+        let missing = texts
+            .into_iter()
+            .filter(|t| !self.cache.contains(t) && seen.insert(*t))
+            .map(str::to_string)
+            .collect();
+        Pending { hold, missing }
     }
 
-    /// Texts an event list needs encoded.
-    pub fn texts_for_events<'a>(&self, events: &'a [Event]) -> Vec<String> {
-        self.missing_texts(events.iter().map(|e| e.item.text.as_str()))
+    /// Holds the texts a request reads: the item texts of `events`, and the texts of
+    /// `candidates` that lack a usable server embedding.
+    pub fn hold_request(&mut self, events: &[Event], candidates: &[Candidate]) -> Pending {
+        let model = self.model.clone();
+        let texts: Vec<&str> = events
+            .iter()
+            .map(|e| e.item.text.as_str())
+            .chain(
+                candidates
+                    .iter()
+                    .filter(|c| c.usable_embedding(&model).is_none())
+                    .map(|c| c.text.as_str()),
+            )
+            .collect();
+        self.hold_texts(texts)
     }
 
-    /// Texts a candidate list needs encoded (those without a usable server embedding).
-    pub fn texts_for_candidates(&self, candidates: &[Candidate]) -> Vec<String> {
-        self.missing_texts(
-            candidates
-                .iter()
-                .filter(|c| c.usable_embedding(&self.model).is_none())
-                .map(|c| c.text.as_str()),
-        )
+    /// Ends a request's hold on its texts.
+    pub fn release(&mut self, hold: HoldId) {
+        self.cache.release(hold);
     }
 
     pub fn put_embeddings(
@@ -115,7 +171,7 @@ impl Recommender {
     ) -> Result<(), InputError> {
         if texts.len() != embeddings.len() {
             return Err(InputError::new(
-                "invalid_embedding",
+                InputErrorKind::InvalidEmbedding,
                 "one embedding per text",
             ));
         }
@@ -125,15 +181,20 @@ impl Recommender {
         Ok(())
     }
 
-    /// The cached embedding of a text, if any.
-    pub fn cached_embedding(&self, text: &str) -> Option<&[f32]> {
-        self.cache.peek(text)
+    /// Whether `text`'s embedding is cached (does not count as a use).
+    pub fn has_embedding(&self, text: &str) -> bool {
+        self.cache.contains(text)
     }
 
-    fn cached(&self, text: &str) -> Result<Vec<f32>, InputError> {
-        self.cache.peek(text).map(<[f32]>::to_vec).ok_or_else(|| {
+    /// Texts with a cached embedding.
+    pub fn cached_texts(&self) -> usize {
+        self.cache.len()
+    }
+
+    fn cached(&mut self, text: &str) -> Result<Vec<f32>, InputError> {
+        self.cache.get(text).map(<[f32]>::to_vec).ok_or_else(|| {
             InputError::new(
-                "missing_embedding",
+                InputErrorKind::MissingEmbedding,
                 format!("no embedding for text {:?}", preview(text)),
             )
         })
@@ -146,7 +207,7 @@ impl Recommender {
         let event = event.validate()?;
         if event.item.text.trim().is_empty() {
             return Err(InputError::new(
-                "invalid_event",
+                InputErrorKind::InvalidEvent,
                 "item.text must not be empty",
             ));
         }
@@ -154,7 +215,7 @@ impl Recommender {
         self.profile.observe(&event, &embedding)
     }
 
-    /// Adds a stated interest; `text` must be in the cache. Returns its id.
+    /// Adds a stated interest; `text` (trimmed) must be in the cache. Returns its id.
     pub fn state_interest(&mut self, text: &str, weight: f32) -> Result<u64, InputError> {
         let embedding = self.cached(text.trim())?;
         self.profile.add_interest(text, weight, &embedding)
@@ -193,24 +254,30 @@ impl Recommender {
         while self.impressions.len() > MAX_IMPRESSIONS {
             self.impressions.pop_front();
         }
+        let shown = options.k.unwrap_or(usize::MAX).min(ranking.items.len());
         Ok(Reranked {
             impression_id: id,
             ranking,
+            shown,
         })
     }
 
-    fn candidate_vectors(&self, candidates: &[Candidate]) -> Result<Vec<Vec<f32>>, InputError> {
-        candidates
-            .iter()
-            .map(|c| match c.usable_embedding(&self.model) {
-                Some(v) => Ok(v.to_vec()),
-                None if c.text.trim().is_empty() => Err(InputError::new(
-                    "invalid_candidate",
-                    format!("candidate '{}' has no text and no usable embedding", c.id),
-                )),
-                None => self.cached(&c.text),
-            })
-            .collect()
+    fn candidate_vectors(&mut self, candidates: &[Candidate]) -> Result<Vec<Vec<f32>>, InputError> {
+        let mut vectors = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let vector = match c.usable_embedding(&self.model) {
+                Some(v) => v.to_vec(),
+                None if c.text.trim().is_empty() => {
+                    return Err(InputError::new(
+                        InputErrorKind::InvalidCandidate,
+                        format!("candidate '{}' has no text and no usable embedding", c.id),
+                    ))
+                }
+                None => self.cached(&c.text)?,
+            };
+            vectors.push(vector);
+        }
+        Ok(vectors)
     }
 
     /// The user chose `chosen` among the items shown for `impression_id`: one online step.
@@ -223,13 +290,20 @@ impl Recommender {
             .impressions
             .iter()
             .find(|i| i.id == impression_id)
-            .ok_or_else(|| InputError::new("unknown_impression", format!("no impression '{impression_id}' (only the last {MAX_IMPRESSIONS} are kept)")))?;
+            .ok_or_else(|| {
+                InputError::new(
+                    InputErrorKind::UnknownImpression,
+                    format!(
+                        "no impression '{impression_id}' (only the last {MAX_IMPRESSIONS} are kept)"
+                    ),
+                )
+            })?;
         let idx = chosen
             .iter()
             .map(|c| {
                 imp.ids.iter().position(|i| i == c).ok_or_else(|| {
                     InputError::new(
-                        "invalid_feedback",
+                        InputErrorKind::InvalidFeedback,
                         format!("'{c}' was not shown in {impression_id}"),
                     )
                 })
@@ -257,7 +331,7 @@ impl Recommender {
                     .cloned()
                     .ok_or_else(|| {
                         InputError::new(
-                            "invalid_feedback",
+                            InputErrorKind::InvalidFeedback,
                             format!("shown id '{id}' is not a candidate"),
                         )
                     })
@@ -271,7 +345,10 @@ impl Recommender {
             .iter()
             .map(|c| {
                 shown.iter().position(|s| s == c).ok_or_else(|| {
-                    InputError::new("invalid_feedback", format!("chosen '{c}' was not shown"))
+                    InputError::new(
+                        InputErrorKind::InvalidFeedback,
+                        format!("chosen '{c}' was not shown"),
+                    )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -282,10 +359,10 @@ impl Recommender {
     /// The candidates' standardised features against the current profile, with the index of
     /// `target` (None when the target is not among them), for offline fitting.
     pub fn train_list(
-        &self,
+        &mut self,
         candidates: Vec<Candidate>,
         target: &str,
-    ) -> Result<Option<crate::rank::fit::TrainList>, InputError> {
+    ) -> Result<Option<TrainList>, InputError> {
         let candidates = validate_candidates(candidates)?;
         let Some(target) = candidates.iter().position(|c| c.id == target) else {
             return Ok(None);
@@ -293,11 +370,58 @@ impl Recommender {
         let vectors = self.candidate_vectors(&candidates)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
-        Ok(Some(crate::rank::fit::TrainList {
+        Ok(Some(TrainList {
             names: features.names,
             z: features.z,
             target,
         }))
+    }
+
+    // ---- views ------------------------------------------------------------------------
+
+    /// Points for the "inside my profile" map: the recent history, the stated interests and
+    /// the given `(id, text)` candidates whose embeddings are cached, projected to 2D (the top
+    /// two principal axes). Reading the cache here does not count as a use.
+    pub fn profile_map(&self, candidates: &[(String, String)]) -> Vec<MapPoint> {
+        let mut points = Vec::new();
+        let mut vectors: Vec<&[f32]> = Vec::new();
+        let mut point = |kind, id, label: String, vector| {
+            points.push(MapPoint {
+                kind,
+                id,
+                label,
+                x: 0.0,
+                y: 0.0,
+            });
+            vectors.push(vector);
+        };
+        for e in &self.profile.recent {
+            point(
+                "history",
+                e.id.clone().into(),
+                e.title.clone(),
+                &e.embedding[..],
+            );
+        }
+        for i in &self.profile.interests {
+            point("interest", i.id.into(), i.text.clone(), &i.embedding[..]);
+        }
+        for (id, text) in candidates {
+            if let Some(v) = self.cache.peek(text) {
+                point(
+                    "candidate",
+                    id.clone().into(),
+                    text.chars().take(60).collect(),
+                    v,
+                );
+            }
+        }
+        let owned: Vec<Vec<f32>> = vectors.iter().map(|v| v.to_vec()).collect();
+        for (p, (x, y)) in points.iter_mut().zip(crate::vector::project_2d(&owned)) {
+            p.x = x;
+            p.y = y;
+        }
+        points
     }
 
     // ---- persistence ------------------------------------------------------------------
@@ -315,17 +439,51 @@ impl Recommender {
         encode_record(RecordKind::State, &payload)
     }
 
-    /// Restores profile and weights from `to_bytes` output; the cache and impressions start empty.
+    /// Restores profile and weights from `to_bytes` output; a bad record changes nothing.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         let (payload, _version) = decode_record(bytes, RecordKind::State)?;
         let state: SavedState = serde_json::from_slice(payload)
             .map_err(|e| StoreError::Corrupt(format!("state payload: {e}")))?;
+        self.adopt(state)
+    }
+
+    fn adopt(&mut self, state: SavedState) -> Result<(), StoreError> {
         check_state(&state)?;
         // Impressions and the cache are this session's and stay valid: another tab may have
         // saved a newer state that we reload before each change.
         self.profile = state.profile;
         self.weights = state.weights;
         Ok(())
+    }
+
+    /// Everything the device holds about the user, as a JSON document a person can read.
+    pub fn export_document(&self) -> String {
+        let document = ProfileDocument {
+            format: PROFILE_DOCUMENT_FORMAT.into(),
+            version: RECORD_VERSION,
+            state: self.saved_state(),
+        };
+        serde_json::to_string_pretty(&document).expect("state serialises")
+    }
+
+    /// Loads an `export_document` document (format and version checked, then the same bounds
+    /// as a stored record); a bad document changes nothing.
+    pub fn import_document(&mut self, json: &str) -> Result<(), StoreError> {
+        let document: ProfileDocument = serde_json::from_str(json)
+            .map_err(|e| StoreError::Corrupt(format!("profile JSON: {e}")))?;
+        if document.format != PROFILE_DOCUMENT_FORMAT {
+            return Err(StoreError::Corrupt(format!(
+                "not a {PROFILE_DOCUMENT_FORMAT} document (format '{}')",
+                preview(&document.format)
+            )));
+        }
+        if document.version == 0 || document.version > RECORD_VERSION {
+            return Err(StoreError::Version {
+                found: document.version,
+                supported: RECORD_VERSION,
+            });
+        }
+        self.adopt(document.state)
     }
 
     /// Starts a new user: profile, weights and impressions reset, the embedding cache kept
@@ -354,7 +512,7 @@ impl Recommender {
 /// A decoded state must be one this build could have written: bounded sizes, 384-d vectors,
 /// finite weights.
 fn check_state(state: &SavedState) -> Result<(), StoreError> {
-    use crate::encoder::EMBEDDING_DIM;
+    use crate::embedding::EMBEDDING_DIM;
     let p = &state.profile;
     let c = &p.config;
     let bad = |what: &str| Err(StoreError::Corrupt(format!("state out of bounds: {what}")));

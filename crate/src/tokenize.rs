@@ -42,10 +42,6 @@ impl TextTokenizer {
         Ok(Self { inner, max_tokens })
     }
 
-    pub fn max_tokens(&self) -> usize {
-        self.max_tokens
-    }
-
     /// Token ids for each text, with [CLS] and [SEP].
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<TokenIds>, EncoderError> {
         texts

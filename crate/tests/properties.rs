@@ -40,7 +40,10 @@ fn arb_events() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
     prop::collection::vec((0u8..TEXTS as u8, any::<u8>(), 1u8..=5), 0..120)
 }
 
-fn arb_candidates() -> impl Strategy<Value = Vec<(u8, f64, Vec<(u8, f64)>)>> {
+/// One candidate: its text index, server score and `related` (text index, weight) pairs.
+type CandidateSpec = (u8, f64, Vec<(u8, f64)>);
+
+fn arb_candidates() -> impl Strategy<Value = Vec<CandidateSpec>> {
     prop::collection::vec(
         (
             0u8..TEXTS as u8,
@@ -74,7 +77,7 @@ fn apply_events(rec: &mut Recommender, events: &[(u8, u8, u8)]) {
     }
 }
 
-fn candidates(spec: &[(u8, f64, Vec<(u8, f64)>)]) -> Vec<Candidate> {
+fn candidates(spec: &[CandidateSpec]) -> Vec<Candidate> {
     spec.iter()
         .enumerate()
         .map(|(i, (t, score, related))| Candidate {

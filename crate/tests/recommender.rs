@@ -5,7 +5,9 @@ mod common;
 
 use cloister::encoder::Embeddings;
 use cloister::rank::{Explore, Related};
-use cloister::{Candidate, Event, EventKind, Item, Prior, Recommender, RerankOptions};
+use cloister::{
+    Candidate, Event, EventKind, InputErrorKind, Item, Prior, Recommender, RerankOptions,
+};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -237,7 +239,7 @@ fn feedback_on_a_one_item_list_is_a_typed_error_and_changes_nothing() {
     let err = rec
         .feedback(&ranked.impression_id, &[ranked.ranking.items[0].id.clone()])
         .unwrap_err();
-    assert_eq!(err.kind, "invalid_feedback");
+    assert_eq!(err.kind, InputErrorKind::InvalidFeedback);
     assert_eq!(rec.weights(), &before);
 }
 
@@ -319,39 +321,39 @@ fn bad_candidate_lists_are_typed_errors() {
         |r: Result<cloister::recommender::Reranked, cloister::InputError>| r.err().unwrap().kind;
     assert_eq!(
         kind(rec.rerank(vec![], &RerankOptions::default())),
-        "empty_candidates"
+        InputErrorKind::EmptyCandidates
     );
     let mut dup = candidates.clone();
     dup[1].id = dup[0].id.clone();
     assert_eq!(
         kind(rec.rerank(dup, &RerankOptions::default())),
-        "duplicate_candidate"
+        InputErrorKind::DuplicateCandidate
     );
     for bad in [f64::NAN, f64::INFINITY] {
         let mut c = candidates.clone();
         c[3].server_score = bad;
         assert_eq!(
             kind(rec.rerank(c, &RerankOptions::default())),
-            "invalid_candidate"
+            InputErrorKind::InvalidCandidate
         );
     }
     let mut c = candidates.clone();
     c[0].id = String::new();
     assert_eq!(
         kind(rec.rerank(c, &RerankOptions::default())),
-        "invalid_candidate"
+        InputErrorKind::InvalidCandidate
     );
     let mut c = candidates.clone();
     c[0].features.insert("margin".into(), f64::NAN);
     assert_eq!(
         kind(rec.rerank(c, &RerankOptions::default())),
-        "invalid_candidate"
+        InputErrorKind::InvalidCandidate
     );
     let mut c = candidates.clone();
     c[0].text = "never encoded".into();
     assert_eq!(
         kind(rec.rerank(c, &RerankOptions::default())),
-        "missing_embedding"
+        InputErrorKind::MissingEmbedding
     );
     assert_eq!(
         kind(rec.rerank(
@@ -361,7 +363,7 @@ fn bad_candidate_lists_are_typed_errors() {
                 ..Default::default()
             }
         )),
-        "invalid_option"
+        InputErrorKind::InvalidOption
     );
     assert_eq!(
         kind(rec.rerank(
@@ -371,7 +373,7 @@ fn bad_candidate_lists_are_typed_errors() {
                 ..Default::default()
             }
         )),
-        "invalid_option"
+        InputErrorKind::InvalidOption
     );
     let weights = rec.weights().clone();
     assert!(rec.feedback("imp-999", &["c1".into()]).is_err());
@@ -405,13 +407,15 @@ fn server_side_embeddings_are_used_only_when_valid_for_this_model() {
         let mut c = candidates.clone();
         c[0].embedding = Some(emb);
         c[0].model = Some(model.into());
+        let pending = rec.hold_request(&[], &c);
+        rec.release(pending.hold);
         assert_eq!(
-            rec.texts_for_candidates(&c),
+            pending.missing,
             vec!["text the device never saw".to_string()]
         );
         assert_eq!(
             rec.rerank(c, &RerankOptions::default()).err().unwrap().kind,
-            "missing_embedding"
+            InputErrorKind::MissingEmbedding
         );
     }
 }
@@ -449,7 +453,7 @@ fn ten_thousand_candidates_rank_and_more_are_refused() {
             .err()
             .unwrap()
             .kind,
-        "too_many_candidates"
+        InputErrorKind::TooManyCandidates
     );
 }
 
@@ -582,7 +586,7 @@ fn a_one_megabyte_text_is_cut_and_still_recorded() {
         cloister::profile::event::truncate_utf8(&mut t, cloister::profile::event::MAX_TEXT_BYTES);
         t
     };
-    let mut rec = with_vectors(&[cut.clone()], vec![unit(&vec![0.5; 384])]);
+    let mut rec = with_vectors(std::slice::from_ref(&cut), vec![unit(&vec![0.5; 384])]);
     // The caller embeds the validated (cut) text; recording the raw event finds it.
     rec.record(event("big", &huge, EventKind::Click, 1))
         .unwrap();
@@ -600,9 +604,177 @@ fn forget_clears_the_user_and_keeps_the_prior() {
     assert!(rec.profile().is_empty());
     assert_eq!(rec.weights().current, rec.weights().prior);
     assert!(rec.feedback(&r.impression_id, &["c1".into()]).is_err());
+    let pending = rec.hold_request(&[], &candidates);
+    rec.release(pending.hold);
+    assert_eq!(pending.missing.len(), candidates.len(), "cache emptied");
+}
+
+/// `n` candidates `{prefix}{i}` for i in `range`, each with its own text and vector.
+fn distinct_list(prefix: &str, range: std::ops::Range<usize>) -> Vec<Candidate> {
+    range
+        .map(|i| candidate(&format!("{prefix}{i}"), &format!("{prefix} text {i}"), 1.0))
+        .collect()
+}
+
+/// What a browser edge does for one `rerank`: hold the list's texts, encode the missing ones
+/// (here: random vectors), rank, release. Returns the number of texts that needed encoding.
+fn rerank_like_an_edge(
+    rec: &mut Recommender,
+    space: &mut Space,
+    candidates: Vec<Candidate>,
+) -> Result<usize, cloister::InputError> {
+    let pending = rec.hold_request(&[], &candidates);
+    let vectors: Vec<f32> = pending
+        .missing
+        .iter()
+        .flat_map(|_| space.vector(0))
+        .collect();
+    rec.put_embeddings(&pending.missing, &Embeddings { data: vectors })?;
+    let result = rec.rerank(candidates, &RerankOptions::default());
+    rec.release(pending.hold);
+    result.map(|_| pending.missing.len())
+}
+
+#[test]
+fn overlapping_ten_thousand_item_lists_keep_what_the_next_request_reuses() {
+    let mut space = Space::new(1, 11);
+    let mut rec = Recommender::new(&Prior::default(), "test-model");
+    // A: a0..a9999. B: the first half of A (the oldest entries, first out if reads did not
+    // count) and 5,000 new texts.
+    let a = distinct_list("a", 0..10_000);
     assert_eq!(
-        rec.texts_for_candidates(&candidates).len(),
-        candidates.len(),
-        "cache emptied"
+        rerank_like_an_edge(&mut rec, &mut space, a).unwrap(),
+        10_000
     );
+    let b: Vec<Candidate> = distinct_list("a", 0..5_000)
+        .into_iter()
+        .chain(distinct_list("b", 0..5_000))
+        .collect();
+    assert_eq!(
+        rerank_like_an_edge(&mut rec, &mut space, b).unwrap(),
+        5_000,
+        "the 5,000 reused texts were still cached"
+    );
+    // C: B's new half and the second half of A, which B did not read: the least recently
+    // used, so those are the ones evicted and encoded again.
+    let c: Vec<Candidate> = distinct_list("b", 0..5_000)
+        .into_iter()
+        .chain(distinct_list("a", 5_000..10_000))
+        .collect();
+    let encoded = rerank_like_an_edge(&mut rec, &mut space, c).unwrap();
+    assert!(
+        (1..=5_000).contains(&encoded),
+        "only texts of A's unread half are encoded again: {encoded}"
+    );
+    assert!(rec.cached_texts() <= cloister::recommender::CACHE_CAPACITY);
+}
+
+#[test]
+fn a_request_larger_than_the_cache_keeps_all_its_texts_while_it_runs() {
+    let mut space = Space::new(1, 12);
+    let mut rec = Recommender::new(&Prior::default(), "test-model");
+    let history: Vec<Event> = (0..3_000)
+        .map(|i| {
+            event(
+                &format!("h{i}"),
+                &format!("history text {i}"),
+                EventKind::Click,
+                i,
+            )
+        })
+        .collect();
+    let candidates = distinct_list("c", 0..10_000);
+    let pending = rec.hold_request(&history, &candidates);
+    assert_eq!(pending.missing.len(), 13_000);
+    let vectors: Vec<f32> = pending
+        .missing
+        .iter()
+        .flat_map(|_| space.vector(0))
+        .collect();
+    rec.put_embeddings(&pending.missing, &Embeddings { data: vectors })
+        .unwrap();
+    for e in history {
+        rec.record(e).unwrap();
+    }
+    rec.rerank(candidates, &RerankOptions::default())
+        .expect("13,000 held texts in a 12,288-text cache");
+    rec.release(pending.hold);
+    rerank_like_an_edge(&mut rec, &mut space, distinct_list("d", 0..10)).unwrap();
+    assert!(
+        rec.cached_texts() <= cloister::recommender::CACHE_CAPACITY,
+        "shrinks once released"
+    );
+}
+
+#[test]
+fn the_profile_document_round_trips_and_a_bad_one_changes_nothing() {
+    let (rec, _) = two_cluster_setup();
+    let document = rec.export_document();
+    let mut other = Recommender::new(&Prior::default(), "test-model");
+    other.import_document(&document).unwrap();
+    assert_eq!(other.saved_state(), rec.saved_state());
+    let before = other.saved_state();
+    let value: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let mut wrong_format = value.clone();
+    wrong_format["format"] = "something-else".into();
+    let mut newer = value.clone();
+    newer["version"] = 99.into();
+    let mut bad_vector = value.clone();
+    bad_vector["state"]["profile"]["short_term"] = "AAAA".into();
+    for (doc, kind) in [
+        (wrong_format.to_string(), "store_corrupt"),
+        (newer.to_string(), "store_version"),
+        (bad_vector.to_string(), "store_corrupt"),
+        ("{".to_string(), "store_corrupt"),
+    ] {
+        let mut target = rec.clone();
+        assert_eq!(
+            target.import_document(&doc).unwrap_err().kind(),
+            kind,
+            "{doc:.80}"
+        );
+        assert_eq!(target.saved_state(), rec.saved_state(), "nothing changed");
+    }
+    assert_eq!(other.saved_state(), before);
+}
+
+#[test]
+fn the_profile_map_places_history_interests_and_cached_candidates() {
+    let (mut rec, candidates) = two_cluster_setup();
+    let pending = rec.hold_texts(["an interest"]);
+    let mut space = Space::new(1, 13);
+    rec.put_embeddings(
+        &pending.missing,
+        &Embeddings {
+            data: space.vector(0),
+        },
+    )
+    .unwrap();
+    rec.state_interest("an interest", 1.0).unwrap();
+    rec.release(pending.hold);
+    let pairs: Vec<(String, String)> = candidates
+        .iter()
+        .map(|c| (c.id.clone(), c.text.clone()))
+        .chain([("unseen".to_string(), "a text never encoded".to_string())])
+        .collect();
+    let points = rec.profile_map(&pairs);
+    let count = |kind| points.iter().filter(|p| p.kind == kind).count();
+    assert_eq!(count("history"), 10);
+    assert_eq!(count("interest"), 1);
+    assert_eq!(
+        count("candidate"),
+        candidates.len(),
+        "the unseen text has no point"
+    );
+    assert!(points.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
+}
+
+#[test]
+fn the_fuzz_seed_document_imports() {
+    // crate/fuzz/seeds/profile_json/document.json starts the profile_json fuzzer on the
+    // accepting path; it must stay a document this build takes.
+    let mut rec = Recommender::new(&Prior::default(), "test-model");
+    rec.import_document(include_str!("../fuzz/seeds/profile_json/document.json"))
+        .unwrap();
+    assert_eq!(rec.profile().interests[0].text, "sci-fi");
 }

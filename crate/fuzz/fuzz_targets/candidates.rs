@@ -22,9 +22,8 @@ fuzz_target!(|data: &[u8]| {
             {"item":{"id":"h2","text":"jazz guitar method"},"kind":"click","at":2}]"#,
     )
     .unwrap();
-    let mut texts = rec.texts_for_events(&history);
-    texts.extend(rec.texts_for_candidates(&candidates));
-    rec.put_embeddings(&texts, &common::fake_embeddings(&texts))
+    let pending = rec.hold_request(&history, &candidates);
+    rec.put_embeddings(&pending.missing, &common::fake_embeddings(&pending.missing))
         .expect("valid embeddings");
     for e in history {
         rec.record(e).unwrap();

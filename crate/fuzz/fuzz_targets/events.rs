@@ -12,8 +12,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let mut rec = Recommender::new(&Prior::default(), "fuzz");
-    let texts = rec.texts_for_events(&events);
-    rec.put_embeddings(&texts, &common::fake_embeddings(&texts))
+    let pending = rec.hold_request(&events, &[]);
+    rec.put_embeddings(&pending.missing, &common::fake_embeddings(&pending.missing))
         .expect("valid embeddings");
     for event in events {
         let _ = rec.record(event);

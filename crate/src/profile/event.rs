@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InputError;
+use crate::error::{InputError, InputErrorKind};
 
 /// Longest item text kept, in bytes (cut at a character boundary). The encoder reads at most
 /// 256 tokens anyway; this bounds what the profile stores per item.
@@ -114,32 +114,32 @@ impl Event {
         self.item = self.item.validate()?;
         if self.kind == EventKind::Search && self.item.text.trim().is_empty() {
             return Err(InputError::new(
-                "invalid_event",
+                InputErrorKind::InvalidEvent,
                 "a search event needs item.text (the query)",
             ));
         }
         match (self.kind, self.value) {
             (_, Some(v)) if !v.is_finite() => {
                 return Err(InputError::new(
-                    "invalid_event",
+                    InputErrorKind::InvalidEvent,
                     format!("value must be finite, got {v}"),
                 ))
             }
             (EventKind::Rate, None) => {
                 return Err(InputError::new(
-                    "invalid_event",
+                    InputErrorKind::InvalidEvent,
                     "a rate event needs value 1 to 5",
                 ))
             }
             (EventKind::Rate, Some(v)) if !(1.0..=5.0).contains(&v) => {
                 return Err(InputError::new(
-                    "invalid_event",
+                    InputErrorKind::InvalidEvent,
                     format!("rate value must be 1 to 5, got {v}"),
                 ))
             }
             (EventKind::Dwell, Some(v)) if v < 0.0 => {
                 return Err(InputError::new(
-                    "invalid_event",
+                    InputErrorKind::InvalidEvent,
                     format!("dwell seconds must be >= 0, got {v}"),
                 ))
             }
@@ -152,11 +152,14 @@ impl Event {
 impl Item {
     pub fn validate(mut self) -> Result<Self, InputError> {
         if self.id.is_empty() {
-            return Err(InputError::new("invalid_item", "item.id must not be empty"));
+            return Err(InputError::new(
+                InputErrorKind::InvalidItem,
+                "item.id must not be empty",
+            ));
         }
         if self.id.len() > MAX_ID_BYTES {
             return Err(InputError::new(
-                "invalid_item",
+                InputErrorKind::InvalidItem,
                 format!("item.id is {} bytes; at most {MAX_ID_BYTES}", self.id.len()),
             ));
         }

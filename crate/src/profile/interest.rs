@@ -11,8 +11,8 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::event::{Event, EventKind};
-use crate::encoder::EMBEDDING_DIM;
-use crate::error::InputError;
+use crate::embedding::EMBEDDING_DIM;
+use crate::error::{InputError, InputErrorKind};
 use crate::vector::{cosine, decay_add, is_unit_embedding};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -171,7 +171,7 @@ impl InterestProfile {
     pub fn observe(&mut self, event: &Event, embedding: &[f32]) -> Result<(), InputError> {
         if !is_unit_embedding(embedding, EMBEDDING_DIM) {
             return Err(InputError::new(
-                "invalid_embedding",
+                InputErrorKind::InvalidEmbedding,
                 "an event's embedding must be 384 finite floats of unit length",
             ));
         }
@@ -296,25 +296,25 @@ impl InterestProfile {
         let text = text.trim();
         if text.is_empty() {
             return Err(InputError::new(
-                "invalid_interest",
+                InputErrorKind::InvalidInterest,
                 "an interest needs some text",
             ));
         }
         if !weight.is_finite() || !(0.0..=10.0).contains(&weight) {
             return Err(InputError::new(
-                "invalid_interest",
+                InputErrorKind::InvalidInterest,
                 format!("interest weight must be between 0 and 10, got {weight}"),
             ));
         }
         if !is_unit_embedding(embedding, EMBEDDING_DIM) {
             return Err(InputError::new(
-                "invalid_embedding",
+                InputErrorKind::InvalidEmbedding,
                 "bad interest embedding",
             ));
         }
         if self.interests.len() >= self.config.max_interests {
             return Err(InputError::new(
-                "too_many_interests",
+                InputErrorKind::TooManyInterests,
                 format!(
                     "at most {} stated interests; remove one first",
                     self.config.max_interests
@@ -361,11 +361,6 @@ impl InterestProfile {
             .find(|(c, _)| c == category)
             .map(|(_, a)| a / total)
             .unwrap_or(0.0)
-    }
-
-    /// The last `n` recent entries, newest last.
-    pub fn last(&self, n: usize) -> impl Iterator<Item = &HistoryEntry> {
-        self.recent.iter().skip(self.recent.len().saturating_sub(n))
     }
 
     /// Rough heap size in bytes, for the bounded-memory checks.

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::encoder::EMBEDDING_DIM;
-use crate::error::InputError;
+use crate::embedding::EMBEDDING_DIM;
+use crate::error::{InputError, InputErrorKind};
 use crate::profile::event::{truncate_utf8, MAX_ID_BYTES, MAX_TEXT_BYTES};
 use crate::vector::is_unit_embedding;
 
@@ -46,6 +46,30 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// A candidate with an id, a text and the server's score; nothing else.
+    pub fn new(id: impl Into<String>, text: impl Into<String>, server_score: f64) -> Self {
+        Self {
+            id: id.into(),
+            text: text.into(),
+            server_score,
+            category: None,
+            features: BTreeMap::new(),
+            related: Vec::new(),
+            embedding: None,
+            model: None,
+        }
+    }
+
+    pub fn with_category(mut self, category: impl Into<String>) -> Self {
+        self.category = Some(category.into());
+        self
+    }
+
+    pub fn with_related(mut self, related: Vec<Related>) -> Self {
+        self.related = related;
+        self
+    }
+
     /// The server-side embedding, if it may be used with the model whose sha256 is `model`.
     pub fn usable_embedding(&self, model: &str) -> Option<&[f32]> {
         match (&self.embedding, &self.model) {
@@ -60,13 +84,13 @@ impl Candidate {
 pub fn validate_candidates(mut candidates: Vec<Candidate>) -> Result<Vec<Candidate>, InputError> {
     if candidates.is_empty() {
         return Err(InputError::new(
-            "empty_candidates",
+            InputErrorKind::EmptyCandidates,
             "the candidate list is empty",
         ));
     }
     if candidates.len() > MAX_CANDIDATES {
         return Err(InputError::new(
-            "too_many_candidates",
+            InputErrorKind::TooManyCandidates,
             format!(
                 "{} candidates; at most {MAX_CANDIDATES} per list",
                 candidates.len()
@@ -75,7 +99,7 @@ pub fn validate_candidates(mut candidates: Vec<Candidate>) -> Result<Vec<Candida
     }
     let mut seen = HashSet::with_capacity(candidates.len());
     for (i, c) in candidates.iter_mut().enumerate() {
-        let bad = |message: String| InputError::new("invalid_candidate", message);
+        let bad = |message: String| InputError::new(InputErrorKind::InvalidCandidate, message);
         if c.id.is_empty() || c.id.len() > MAX_ID_BYTES {
             return Err(bad(format!(
                 "candidate {i}: id must be 1 to {MAX_ID_BYTES} bytes"
@@ -83,7 +107,7 @@ pub fn validate_candidates(mut candidates: Vec<Candidate>) -> Result<Vec<Candida
         }
         if !seen.insert(c.id.clone()) {
             return Err(InputError::new(
-                "duplicate_candidate",
+                InputErrorKind::DuplicateCandidate,
                 format!("candidate id '{}' appears more than once", c.id),
             ));
         }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::candidate::Candidate;
 use super::features::Evidence;
 use crate::profile::InterestProfile;
 
@@ -27,16 +28,19 @@ pub struct Explanation {
 /// Contributions below this are too small to be "the reason".
 const MIN_CONTRIBUTION: f32 = 0.05;
 
+/// The explanation of `candidate`'s place: `contributions` and `z` are its row of the feature
+/// matrix (columns `names`), `evidence` where its content features came from.
 pub fn explain(
     profile: &InterestProfile,
+    candidate: &Candidate,
     names: &[String],
     contributions: &[f32],
     z: &[f32],
     evidence: &Evidence,
-    category: Option<&str>,
-    dismissed: bool,
-    consumed: bool,
 ) -> Explanation {
+    let category = candidate.category.as_deref();
+    let dismissed = profile.dismissed.contains(&candidate.id);
+    let consumed = profile.consumed.contains(&candidate.id);
     let history = |i: usize| {
         profile.recent.get(i).map(|e| Source {
             kind: "history".into(),

@@ -8,6 +8,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::weights::{OnlineConfig, OnlineWeights, Prior, Weights};
+use crate::vector::dot;
 
 /// One training list: standardised features of its candidates and the index of the target.
 #[derive(Debug, Clone)]
@@ -26,10 +27,7 @@ pub fn log_likelihood(lists: &[TrainList], weights: &Weights) -> f64 {
             .iter()
             .map(|n| weights.get(n).copied().unwrap_or(0.0))
             .collect();
-        let s: Vec<f64> =
-            l.z.iter()
-                .map(|row| super::weights::dot(&w, row) as f64)
-                .collect();
+        let s: Vec<f64> = l.z.iter().map(|row| dot(&w, row) as f64).collect();
         let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let lse = max + s.iter().map(|x| (x - max).exp()).sum::<f64>().ln();
         total += s[l.target] - lse;
@@ -217,6 +215,101 @@ pub fn fit_reptile(
         }
     }
     prior
+}
+
+/// The one recipe for a prior, shared by `cloister fit-prior` and `cloister eval`: a listwise
+/// softmax fit, and for `--meta` a Reptile pass started from it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PriorRecipe {
+    /// L2 strength of the softmax fit, in units of one list.
+    pub l2: f64,
+    /// Newton iterations of the softmax fit (it converges in about ten).
+    pub iterations: usize,
+    /// Reptile: online steps per task, from the current prior.
+    pub inner_steps: usize,
+    /// Reptile: share of the way the prior moves towards each task's adapted weights.
+    pub meta_lr: f32,
+    /// Reptile: passes over the tasks, each in a new seeded order.
+    pub epochs: usize,
+    pub seed: u64,
+}
+
+/// The recipe in use. Five inner steps at meta lr 0.1 over three epochs is what
+/// docs/evaluation.md measures.
+pub const PRIOR_RECIPE: PriorRecipe = PriorRecipe {
+    l2: 1.0,
+    iterations: 50,
+    inner_steps: 5,
+    meta_lr: 0.1,
+    epochs: 3,
+    seed: 20261124,
+};
+
+impl PriorRecipe {
+    /// Feature weights that best explain the targets of `lists`.
+    pub fn fit_plain(&self, lists: &[TrainList]) -> Weights {
+        fit_softmax(lists, self.l2, self.iterations)
+    }
+
+    /// A prior from which on-device steps do well on `tasks` (one per user), from `plain`.
+    pub fn fit_meta(
+        &self,
+        tasks: &[Vec<TrainList>],
+        plain: &Weights,
+        online: OnlineConfig,
+    ) -> Weights {
+        fit_reptile(
+            tasks,
+            plain,
+            online,
+            self.inner_steps,
+            self.meta_lr,
+            self.epochs,
+            self.seed,
+        )
+    }
+
+    /// The plain fit, in words.
+    pub fn plain_method(&self) -> String {
+        format!("listwise softmax regression (L2 {})", self.l2)
+    }
+
+    /// The meta fit, in words.
+    pub fn meta_method(&self) -> String {
+        format!(
+            "Reptile from the softmax fit ({} inner steps, meta lr {}, {} epochs, seed {})",
+            self.inner_steps, self.meta_lr, self.epochs, self.seed
+        )
+    }
+
+    /// The prior file: fitted on `lists`, then with `meta_tasks` a Reptile pass over them;
+    /// `fitted` records how, with `extra` fields (data sizes, where the lists came from).
+    pub fn fit(
+        &self,
+        lists: &[TrainList],
+        meta_tasks: Option<&[Vec<TrainList>]>,
+        online: OnlineConfig,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Prior {
+        let plain = self.fit_plain(lists);
+        let (weights, method) = match meta_tasks {
+            Some(tasks) => (self.fit_meta(tasks, &plain, online), self.meta_method()),
+            None => (plain, self.plain_method()),
+        };
+        let mut fitted = serde_json::Map::new();
+        fitted.insert("method".into(), method.into());
+        fitted.insert("lists".into(), lists.len().into());
+        fitted.insert(
+            "mean_log_likelihood".into(),
+            log_likelihood(lists, &weights).into(),
+        );
+        fitted.extend(extra);
+        Prior {
+            weights,
+            online,
+            fitted: Some(fitted.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,13 @@ pub mod candidate;
 pub mod explain;
 pub mod features;
 pub mod fit;
+pub mod options;
 pub mod reranker;
 pub mod weights;
 
 pub use candidate::{Candidate, Related, MAX_CANDIDATES};
 pub use explain::Explanation;
 pub use features::{FeatureMatrix, BUILTIN_FEATURES};
-pub use reranker::{rerank, Explore, RankedItem, Ranking, RerankOptions};
+pub use options::{Explore, ExploreSetting, RerankOptions, RerankSettings};
+pub use reranker::{rerank, RankedItem, Ranking};
 pub use weights::{Feedback, OnlineConfig, OnlineWeights, Prior, Weights};

@@ -4,40 +4,36 @@
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::candidate::Candidate;
 use super::explain::{explain, Explanation};
 use super::features::{compute, FeatureMatrix};
-use super::weights::{dot, OnlineWeights};
-use crate::error::InputError;
+use super::options::RerankOptions;
+use super::weights::OnlineWeights;
+use crate::error::{InputError, InputErrorKind};
 use crate::profile::InterestProfile;
+use crate::vector::dot;
 
-/// Thompson sampling over the weights: each weight is drawn from N(w, (scale / sqrt(1 +
-/// feedback steps))^2), so exploration fades as the weights learn. Same seed, same order.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Explore {
-    pub seed: u64,
-    pub scale: f32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct RerankOptions {
-    /// Length of the list that will be shown. Diversity and exploration act within it; the
-    /// ranking still orders every candidate.
-    pub k: Option<usize>,
-    /// MMR trade-off: 0 = by score only, 1 = as different from each other as possible.
-    pub diversity: f32,
-    pub explore: Option<Explore>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One ranked candidate as both edges return it: `{ id, score, contributions, explanation }`,
+/// with `contributions` an object from feature name to weight x standardised feature, in
+/// column order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankedItem {
     pub id: String,
     pub score: f32,
-    /// weight x standardised feature, per feature.
+    #[serde(serialize_with = "as_map")]
     pub contributions: Vec<(String, f32)>,
     pub explanation: Explanation,
+}
+
+fn as_map<S: serde::Serializer>(pairs: &[(String, f32)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(pairs.len()))?;
+    for (name, value) in pairs {
+        map.serialize_entry(name, value)?;
+    }
+    map.end()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,33 +58,17 @@ pub fn rerank(
 ) -> Result<Ranking, InputError> {
     if candidates.len() != embeddings.len() {
         return Err(InputError::new(
-            "invalid_candidate",
+            InputErrorKind::InvalidCandidate,
             "one embedding per candidate",
         ));
     }
     if candidates.is_empty() {
         return Err(InputError::new(
-            "empty_candidates",
+            InputErrorKind::EmptyCandidates,
             "the candidate list is empty",
         ));
     }
-    if !(options.diversity.is_finite() && (0.0..=1.0).contains(&options.diversity)) {
-        return Err(InputError::new(
-            "invalid_option",
-            "diversity must be between 0 and 1",
-        ));
-    }
-    if options.k == Some(0) {
-        return Err(InputError::new("invalid_option", "k must be at least 1"));
-    }
-    if let Some(e) = options.explore {
-        if !(e.scale.is_finite() && e.scale >= 0.0 && e.scale <= 10.0) {
-            return Err(InputError::new(
-                "invalid_option",
-                "explore.scale must be 0 to 10",
-            ));
-        }
-    }
+    options.validate()?;
     let features = compute(profile, candidates, embeddings);
     let mut w = weights.vector(&features.names);
     if let Some(explore) = options.explore {
@@ -116,17 +96,13 @@ pub fn rerank(
                 .zip(&features.z[i])
                 .map(|(wj, zj)| wj * zj)
                 .collect();
-            let dismissed = profile.dismissed.contains(&candidates[i].id);
-            let consumed = profile.consumed.contains(&candidates[i].id);
             let explanation = explain(
                 profile,
+                &candidates[i],
                 &features.names,
                 &contributions,
                 &features.z[i],
                 &features.evidence[i],
-                candidates[i].category.as_deref(),
-                dismissed,
-                consumed,
             );
             RankedItem {
                 id: candidates[i].id.clone(),

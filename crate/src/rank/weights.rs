@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::InputError;
+use crate::error::{InputError, InputErrorKind};
+use crate::vector::dot;
 
 /// Weight per feature name.
 pub type Weights = BTreeMap<String, f32>;
@@ -77,19 +78,23 @@ impl Default for Prior {
 
 impl Prior {
     pub fn from_json(text: &str) -> Result<Self, InputError> {
-        let prior: Prior = serde_json::from_str(text)
-            .map_err(|e| InputError::new("invalid_prior", format!("prior JSON: {e}")))?;
+        let prior: Prior = serde_json::from_str(text).map_err(|e| {
+            InputError::new(InputErrorKind::InvalidPrior, format!("prior JSON: {e}"))
+        })?;
         prior.validate()
     }
 
     pub fn validate(self) -> Result<Self, InputError> {
         if self.weights.len() > 256 {
-            return Err(InputError::new("invalid_prior", "at most 256 weights"));
+            return Err(InputError::new(
+                InputErrorKind::InvalidPrior,
+                "at most 256 weights",
+            ));
         }
         for (name, w) in &self.weights {
             if name.is_empty() || !w.is_finite() || w.abs() > MAX_WEIGHT {
                 return Err(InputError::new(
-                    "invalid_prior",
+                    InputErrorKind::InvalidPrior,
                     format!("weight '{name}' = {w}: names non-empty, |w| <= {MAX_WEIGHT}"),
                 ));
             }
@@ -98,7 +103,7 @@ impl Prior {
         let ok = |x: f32, hi: f32| x.is_finite() && (0.0..=hi).contains(&x);
         if !(ok(o.lr, 10.0) && ok(o.l2, 100.0) && ok(o.max_step, 100.0)) {
             return Err(InputError::new(
-                "invalid_prior",
+                InputErrorKind::InvalidPrior,
                 format!("online settings out of range: {o:?}"),
             ));
         }
@@ -154,13 +159,13 @@ impl OnlineWeights {
     ) -> Result<Weights, InputError> {
         if z.len() < 2 {
             return Err(InputError::new(
-                "invalid_feedback",
+                InputErrorKind::InvalidFeedback,
                 "feedback needs at least 2 shown items",
             ));
         }
         if chosen.is_empty() || chosen.iter().any(|&i| i >= z.len()) {
             return Err(InputError::new(
-                "invalid_feedback",
+                InputErrorKind::InvalidFeedback,
                 "chosen must name shown items",
             ));
         }
@@ -190,7 +195,7 @@ impl OnlineWeights {
         let norm = step.iter().map(|s| s * s).sum::<f32>().sqrt();
         if !norm.is_finite() {
             return Err(InputError::new(
-                "invalid_feedback",
+                InputErrorKind::InvalidFeedback,
                 "feedback step is not finite",
             ));
         }
@@ -208,8 +213,6 @@ impl OnlineWeights {
         Ok(delta)
     }
 }
-
-pub(crate) use crate::vector::dot;
 
 #[cfg(test)]
 mod tests {
