@@ -28,7 +28,7 @@ fn safetensors(tensors: &[(&str, Vec<usize>)]) -> Vec<u8> {
         offset += len;
     }
     let mut header = serde_json::to_vec(&header).unwrap();
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(b' ');
     }
     let mut out = (header.len() as u64).to_le_bytes().to_vec();

@@ -1,22 +1,21 @@
-//! The BERT stack of MiniLM: embeddings (written here), burn's post-LayerNorm transformer
-//! encoder, then mean pooling over real tokens and L2 normalisation.
-//!
-//! On the CPU the same layers can run their linear projections as integer products
-//! ([`Int8Layers`]); attention, LayerNorm and GELU stay burn ops either way.
+//! The BERT stack of MiniLM: embeddings (written here), post-LayerNorm encoder layers, mean
+//! pooling over real tokens and L2 normalisation. How a layer's linear projections and its
+//! attention run is a [`LayerKernels`] strategy: burn's own modules ([`BurnKernels`], here),
+//! int8 integer products on the CPU (`int8_layers`) or Cloister's WebGPU kernels
+//! (`gpu_layers`); the layer around them is one function for all.
+
+use std::cell::OnceCell;
 
 use burn::module::Module;
 use burn::nn::activation::ActivationConfig;
-use burn::nn::transformer::TransformerEncoderLayer;
 use burn::nn::transformer::{
-    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput,
+    TransformerEncoder, TransformerEncoderConfig, TransformerEncoderLayer,
 };
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor};
 
 use super::config::{MiniLmConfig, LAYER_NORM_EPS};
-use super::int8_gemm::Int8Linear;
-use super::record::{Int8Record, TransposedLinear};
 use crate::error::EncoderError;
 
 #[derive(Module, Debug)]
@@ -30,7 +29,133 @@ pub struct BertEmbeddings {
 #[derive(Module, Debug)]
 pub struct BertModel {
     pub embeddings: BertEmbeddings,
+    /// burn's encoder, used as the container of the layers' parameters.
     pub encoder: TransformerEncoder,
+}
+
+/// The four projections of an encoder layer; query, key and value are one fused product.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    Qkv,
+    Output,
+    Inner,
+    Outer,
+}
+
+/// The four linear projections of one encoder layer, in the form one strategy runs them.
+#[derive(Debug, Clone)]
+pub struct LayerLinears<T> {
+    pub qkv: T,
+    pub output: T,
+    pub inner: T,
+    pub outer: T,
+}
+
+impl<T> LayerLinears<T> {
+    pub fn get(&self, projection: Projection) -> &T {
+        match projection {
+            Projection::Qkv => &self.qkv,
+            Projection::Output => &self.output,
+            Projection::Inner => &self.inner,
+            Projection::Outer => &self.outer,
+        }
+    }
+}
+
+/// The padding of one micro-batch, in the forms the attention strategies take.
+pub struct BatchMask {
+    /// `[batch, seq]`, true at padding.
+    pub padding: Tensor<2, Bool>,
+    additive: OnceCell<Tensor<2>>,
+}
+
+impl BatchMask {
+    pub fn new(padding: Tensor<2, Bool>) -> Self {
+        Self {
+            padding,
+            additive: OnceCell::new(),
+        }
+    }
+
+    /// -1e9 at padding, 0 elsewhere: added to a score against a padding key, it makes that
+    /// key's softmax weight 0. Made once per batch, on first use.
+    pub fn additive(&self) -> &Tensor<2> {
+        self.additive
+            .get_or_init(|| self.padding.clone().float().mul_scalar(-1.0e9))
+    }
+}
+
+/// How an encoder layer's linear projections and attention run. Implementations are
+/// interchangeable: each gives the same layer (`layer_forward`) to within its arithmetic.
+pub trait LayerKernels: std::fmt::Debug {
+    /// `projection` of encoder layer `index` (`layer`) over the last axis of
+    /// `x` (`[batch, seq, inputs]`).
+    fn project(
+        &self,
+        index: usize,
+        layer: &TransformerEncoderLayer,
+        projection: Projection,
+        x: Tensor<3>,
+    ) -> Result<Tensor<3>, EncoderError>;
+
+    /// Multi-head self-attention from the fused `qkv` (`[batch, seq, 3 * hidden]`) to the
+    /// context (`[batch, seq, hidden]`), padding keys masked.
+    fn attend(
+        &self,
+        layer: &TransformerEncoderLayer,
+        qkv: Tensor<3>,
+        mask: &BatchMask,
+    ) -> Tensor<3>;
+
+    /// What runs the projections: `f32-matmul`, `int8` or `webgpu-linear` (diagnostics).
+    fn name(&self) -> &'static str;
+
+    /// Projections or attentions handed to burn's ops because the input did not fit the
+    /// strategy's kernel (always 0 for the model's own shapes; tests check it stays so).
+    fn fallbacks(&self) -> usize {
+        0
+    }
+}
+
+/// burn's `Linear` modules and attention in burn ops: f32 on the model's device.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BurnKernels;
+
+impl LayerKernels for BurnKernels {
+    fn project(
+        &self,
+        _index: usize,
+        layer: &TransformerEncoderLayer,
+        projection: Projection,
+        x: Tensor<3>,
+    ) -> Result<Tensor<3>, EncoderError> {
+        Ok(match projection {
+            Projection::Qkv => Tensor::cat(
+                vec![
+                    layer.mha.query.forward(x.clone()),
+                    layer.mha.key.forward(x.clone()),
+                    layer.mha.value.forward(x),
+                ],
+                2,
+            ),
+            Projection::Output => layer.mha.output.forward(x),
+            Projection::Inner => layer.pwff.linear_inner.forward(x),
+            Projection::Outer => layer.pwff.linear_outer.forward(x),
+        })
+    }
+
+    fn attend(
+        &self,
+        layer: &TransformerEncoderLayer,
+        qkv: Tensor<3>,
+        mask: &BatchMask,
+    ) -> Tensor<3> {
+        attention(layer, qkv, &mask.padding)
+    }
+
+    fn name(&self) -> &'static str {
+        "f32-matmul"
+    }
 }
 
 impl BertModel {
@@ -68,54 +193,19 @@ impl BertModel {
     }
 
     /// Token ids `[batch, seq]` and padding mask (true = padding) to sentence embeddings
-    /// `[batch, hidden]`, unit length.
-    pub fn embed(&self, input_ids: Tensor<2, Int>, padding: Tensor<2, Bool>) -> Tensor<2> {
-        let x = self.embed_tokens(input_ids);
-        let hidden = self
-            .encoder
-            .forward(TransformerEncoderInput::new(x).mask_pad(padding.clone()));
-        mean_pool_normalized(hidden, padding)
-    }
-
-    /// As [`BertModel::embed`], with the linear projections (and on WebGPU the attention) run
-    /// as `projections` says.
-    pub fn embed_with(
+    /// `[batch, hidden]`, unit length, with every layer run by `kernels`.
+    pub fn embed(
         &self,
-        projections: &Projections,
+        kernels: &dyn LayerKernels,
         input_ids: Tensor<2, Int>,
         padding: Tensor<2, Bool>,
     ) -> Result<Tensor<2>, EncoderError> {
-        type Project<'a> =
-            &'a dyn Fn(usize, Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>;
-        type Attend<'a> = &'a dyn Fn(&TransformerEncoderLayer, Tensor<3>) -> Tensor<3>;
-        let run = |project: Project, attend: Attend| {
-            let mut x = self.embed_tokens(input_ids.clone());
-            for (i, layer) in self.encoder.layers.iter().enumerate() {
-                x = layer_forward(layer, x, &|p, x| project(i, p, x), &|qkv| {
-                    attend(layer, qkv)
-                })?;
-            }
-            Ok(mean_pool_normalized(x, padding.clone()))
-        };
-        let burn_attend = |layer: &TransformerEncoderLayer, qkv| attention(layer, qkv, &padding);
-        match projections {
-            Projections::Burn => Ok(self.embed(input_ids, padding)),
-            Projections::Int8(int8) => run(
-                &|i, p, x| {
-                    let device = x.device();
-                    project_int8(int8.layers[i].get(p), x, &device)
-                },
-                &burn_attend,
-            ),
-            #[cfg(feature = "webgpu")]
-            Projections::WebGpu(gpu) => {
-                // Added to every score against a padding key: its softmax weight becomes 0.
-                let mask = padding.clone().float().mul_scalar(-1.0e9);
-                run(&|i, p, x| Ok(gpu.forward(i, p, x)), &|layer, qkv| {
-                    gpu.attention(layer, qkv, &mask, &padding)
-                })
-            }
+        let mask = BatchMask::new(padding);
+        let mut x = self.embed_tokens(input_ids);
+        for (index, layer) in self.encoder.layers.iter().enumerate() {
+            x = layer_forward(kernels, index, layer, x, &mask)?;
         }
+        Ok(mean_pool_normalized(x, mask.padding))
     }
 
     /// Word + position + token-type embeddings, then LayerNorm: `[batch, seq, hidden]`.
@@ -128,14 +218,14 @@ impl BertModel {
             .position_embeddings
             .weight
             .val()
-            .slice([0..seq])
+            .narrow(0, 0, seq)
             .unsqueeze_dim::<3>(0);
         let token_type = self
             .embeddings
             .token_type_embeddings
             .weight
             .val()
-            .slice([0..1])
+            .narrow(0, 0, 1)
             .unsqueeze_dim::<3>(0);
         self.embeddings
             .layer_norm
@@ -143,107 +233,17 @@ impl BertModel {
     }
 }
 
-/// The linear projections of every encoder layer as int8 integer products (see
-/// `int8_gemm`): query, key and value fused into one 3x-wide product, then the attention
-/// output and the two feed-forward projections.
-#[derive(Debug, Clone)]
-pub struct Int8Layers {
-    layers: Vec<LayerLinears<Int8Linear>>,
-}
-
-/// The four linear projections of one encoder layer, in the form one kernel runs them.
-#[derive(Debug, Clone)]
-struct LayerLinears<T> {
-    qkv: T,
-    output: T,
-    inner: T,
-    outer: T,
-}
-
-impl<T> LayerLinears<T> {
-    fn get(&self, projection: Projection) -> &T {
-        match projection {
-            Projection::Qkv => &self.qkv,
-            Projection::Output => &self.output,
-            Projection::Inner => &self.inner,
-            Projection::Outer => &self.outer,
-        }
-    }
-}
-
-impl Int8Layers {
-    /// Packs the (dequantized) linear weights of the int8 file's record. Errors if a shape does
-    /// not fit the kernel, which MiniLM's fixed shapes always do.
-    pub fn from_record(record: &Int8Record) -> Result<Self, EncoderError> {
-        let layers = record
-            .layers
-            .iter()
-            .map(|layer| {
-                Ok(LayerLinears {
-                    qkv: pack(&[&layer.query, &layer.key, &layer.value])?,
-                    output: pack(&[&layer.attention_output])?,
-                    inner: pack(&[&layer.intermediate])?,
-                    outer: pack(&[&layer.output])?,
-                })
-            })
-            .collect::<Result<_, EncoderError>>()?;
-        Ok(Self { layers })
-    }
-}
-
-/// How the encoder layers run their linear projections.
-#[derive(Debug, Clone)]
-pub enum Projections {
-    /// burn's `Linear` modules: f32 matmul on the model's device.
-    Burn,
-    /// Int8 integer products on the CPU (`int8_gemm`).
-    Int8(Int8Layers),
-    /// The small-row kernel of `gpu_kernels` on WebGPU.
-    #[cfg(feature = "webgpu")]
-    WebGpu(GpuLayers),
-}
-
-impl Projections {
-    /// What runs the projections: `f32-matmul` (burn), `int8` or `webgpu-linear`.
-    pub fn kernel(&self) -> &'static str {
-        match self {
-            Self::Burn => "f32-matmul",
-            Self::Int8(_) => "int8",
-            #[cfg(feature = "webgpu")]
-            Self::WebGpu(_) => "webgpu-linear",
-        }
-    }
-
-    /// How many projections or attentions the WebGPU kernels handed to burn's ops because the
-    /// input did not fit (always 0 for the model's own shapes; tests check it stays so).
-    pub fn fallbacks(&self) -> usize {
-        match self {
-            #[cfg(feature = "webgpu")]
-            Self::WebGpu(gpu) => gpu.fallbacks.load(std::sync::atomic::Ordering::Relaxed),
-            _ => 0,
-        }
-    }
-}
-
-/// The four projections of an encoder layer; query, key and value are one fused product.
-#[derive(Debug, Clone, Copy)]
-enum Projection {
-    Qkv,
-    Output,
-    Inner,
-    Outer,
-}
-
-/// burn's post-norm `TransformerEncoderLayer::forward` (dropout 0) with the linear projections
-/// done by `project` and the attention over the fused query/key/value projection by `attend`;
-/// LayerNorm and GELU are burn ops.
+/// burn's post-norm `TransformerEncoderLayer::forward` (dropout 0) with the projections and
+/// the attention run by `kernels`; LayerNorm and GELU are burn ops.
 fn layer_forward(
+    kernels: &dyn LayerKernels,
+    index: usize,
     layer: &TransformerEncoderLayer,
     x: Tensor<3>,
-    project: &dyn Fn(Projection, Tensor<3>) -> Result<Tensor<3>, EncoderError>,
-    attend: &dyn Fn(Tensor<3>) -> Tensor<3>,
+    mask: &BatchMask,
 ) -> Result<Tensor<3>, EncoderError> {
-    let context = attend(project(Projection::Qkv, x.clone())?);
+    let project = |projection, x| kernels.project(index, layer, projection, x);
+    let context = kernels.attend(layer, project(Projection::Qkv, x.clone())?, mask);
     let attended = project(Projection::Output, context)?;
     let x = layer.norm_1.forward(x + attended);
     let inner = layer
@@ -256,7 +256,7 @@ fn layer_forward(
 
 /// Multi-head self-attention in burn ops, from `qkv [batch, seq, 3 * hidden]` to the context
 /// `[batch, seq, hidden]`; padding keys are masked as burn's `MultiHeadAttention` does.
-fn attention(
+pub fn attention(
     layer: &TransformerEncoderLayer,
     qkv: Tensor<3>,
     padding: &Tensor<2, Bool>,
@@ -282,138 +282,6 @@ fn attention(
         .matmul(value)
         .swap_dims(1, 2)
         .reshape([batch, seq, hidden])
-}
-
-/// The linear projections of every encoder layer as f32 weights on the WebGPU device, run by
-/// `gpu_kernels`'s kernels together with attention; query, key and value concatenated into one
-/// product (a copy: about 10 MB of device memory beside burn's `Linear` weights).
-#[cfg(feature = "webgpu")]
-#[derive(Debug, Clone)]
-pub struct GpuLayers {
-    layers: Vec<LayerLinears<GpuLinear>>,
-    fallbacks: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-#[cfg(feature = "webgpu")]
-#[derive(Debug, Clone)]
-struct GpuLinear {
-    /// `[inputs, outputs]`, burn's `Linear` layout.
-    weight: Tensor<2>,
-    bias: Tensor<1>,
-}
-
-#[cfg(feature = "webgpu")]
-impl GpuLayers {
-    /// Takes the weights of `model`'s encoder layers (already on the WebGPU device).
-    pub fn from_model(model: &BertModel) -> Result<Self, EncoderError> {
-        let linear = |linears: &[&burn::nn::Linear]| -> Result<GpuLinear, EncoderError> {
-            let mut weights = Vec::new();
-            let mut biases = Vec::new();
-            for linear in linears {
-                weights.push(linear.weight.val());
-                biases.push(linear.bias.as_ref().map(|b| b.val()).ok_or_else(|| {
-                    EncoderError::WrongModel("a linear layer without a bias".into())
-                })?);
-            }
-            // One linear shares burn's tensors; only the fused query/key/value is a copy.
-            if weights.len() == 1 {
-                return Ok(GpuLinear {
-                    weight: weights.remove(0),
-                    bias: biases.remove(0),
-                });
-            }
-            Ok(GpuLinear {
-                weight: Tensor::cat(weights, 1),
-                bias: Tensor::cat(biases, 0),
-            })
-        };
-        let layers = model
-            .encoder
-            .layers
-            .iter()
-            .map(|layer| {
-                Ok(LayerLinears {
-                    qkv: linear(&[&layer.mha.query, &layer.mha.key, &layer.mha.value])?,
-                    output: linear(&[&layer.mha.output])?,
-                    inner: linear(&[&layer.pwff.linear_inner])?,
-                    outer: linear(&[&layer.pwff.linear_outer])?,
-                })
-            })
-            .collect::<Result<_, EncoderError>>()?;
-        Ok(Self {
-            layers,
-            fallbacks: Default::default(),
-        })
-    }
-
-    /// `projection` of layer `layer` over the last axis of `x` (`[batch, seq, inputs]`).
-    fn forward(&self, layer: usize, projection: Projection, x: Tensor<3>) -> Tensor<3> {
-        let linear = self.layers[layer].get(projection);
-        let [batch, seq, inputs] = x.dims();
-        let outputs = linear.bias.dims()[0];
-        let rows = x.reshape([batch * seq, inputs]);
-        let y =
-            super::gpu_kernels::linear(&rows, &linear.weight, &linear.bias).unwrap_or_else(|| {
-                self.fallbacks
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                rows.matmul(linear.weight.clone()) + linear.bias.clone().unsqueeze::<2>()
-            });
-        y.reshape([batch, seq, outputs])
-    }
-
-    /// Attention by `gpu_kernels::attention`, or burn's ops where it does not apply.
-    fn attention(
-        &self,
-        layer: &TransformerEncoderLayer,
-        qkv: Tensor<3>,
-        mask: &Tensor<2>,
-        padding: &Tensor<2, Bool>,
-    ) -> Tensor<3> {
-        super::gpu_kernels::attention(&qkv, mask, layer.mha.n_heads).unwrap_or_else(|| {
-            self.fallbacks
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            attention(layer, qkv, padding)
-        })
-    }
-}
-
-/// Stacks linears that share an input (their outputs, i.e. the rows of `[outputs][inputs]`
-/// weights, one after another) and packs them.
-fn pack(linears: &[&TransposedLinear]) -> Result<Int8Linear, EncoderError> {
-    let mut weight = Vec::new();
-    let mut bias = Vec::new();
-    let mut inputs = 0;
-    for linear in linears {
-        let w = linear.weight.val();
-        inputs = w.dims()[1];
-        weight.extend(read_f32(w.into_data())?);
-        bias.extend(read_f32(linear.bias.val().into_data())?);
-    }
-    let outputs = bias.len();
-    Int8Linear::new(&weight, &bias, inputs, outputs).ok_or_else(|| {
-        EncoderError::WrongModel(format!(
-            "a linear layer of {inputs} x {outputs} does not fit the int8 kernel"
-        ))
-    })
-}
-
-/// `linear` over the last axis of `x` (`[batch, seq, inputs]`).
-fn project_int8(
-    linear: &Int8Linear,
-    x: Tensor<3>,
-    device: &Device,
-) -> Result<Tensor<3>, EncoderError> {
-    let [batch, seq, _] = x.dims();
-    let y = linear.forward(&read_f32(x.into_data())?);
-    Ok(Tensor::from_data(
-        TensorData::new(y, [batch, seq, linear.outputs()]),
-        device,
-    ))
-}
-
-fn read_f32(data: TensorData) -> Result<Vec<f32>, EncoderError> {
-    data.try_into_vec::<f32>()
-        .map_err(|e| EncoderError::Backend(format!("unexpected tensor data: {e:?}")))
 }
 
 /// Mean over the real (non-padding) tokens, then L2 normalisation, as sentence-transformers does.

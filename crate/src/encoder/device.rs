@@ -1,5 +1,5 @@
-//! Which compute backend runs the encoder. Natively: flex (CPU). In the browser the wasm edge
-//! picks WebGPU or flex-in-wasm (see `crate::wasm`) and reports the choice.
+//! Which compute backend runs the encoder. Natively: flex (CPU). In the browser the JS package
+//! decides between WebGPU and flex-in-wasm (`js/wasm.js`) and the wasm edge starts that device.
 
 use burn::tensor::Device;
 

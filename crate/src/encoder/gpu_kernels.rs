@@ -228,8 +228,8 @@ pub fn attention(qkv: &BurnTensor<3>, mask: &BurnTensor<2>, heads: usize) -> Opt
         && seq > 0
         && heads > 0
         && width == 3 * hidden
-        && hidden % heads == 0
-        && (hidden / heads) % VECTOR == 0
+        && hidden.is_multiple_of(heads)
+        && (hidden / heads).is_multiple_of(VECTOR)
         && mask.dims() == [batch, seq]
         && [seq.div_ceil(QUERIES_PER_GROUP), heads, batch]
             .iter()

@@ -47,8 +47,8 @@ impl Int8Linear {
     /// MiniLM's fixed shapes are.
     pub fn new(weight: &[f32], bias: &[f32], inputs: usize, outputs: usize) -> Option<Self> {
         if inputs == 0
-            || inputs % BLOCK != 0
-            || outputs % PANEL != 0
+            || !inputs.is_multiple_of(BLOCK)
+            || !outputs.is_multiple_of(PANEL)
             || weight.len() != inputs * outputs
             || bias.len() != outputs
         {
@@ -204,7 +204,7 @@ impl Tile<'_> {
     /// Panics unless the slices hold what the kernels read; `forward` slices them so.
     fn check<const R: usize>(&self) {
         assert!(
-            self.inputs % BLOCK == 0
+            self.inputs.is_multiple_of(BLOCK)
                 && self.weights.len() >= self.inputs * PANEL
                 && self.scales.len() >= self.inputs / BLOCK * PANEL
                 && self.activations.len() >= R * self.inputs
@@ -358,7 +358,6 @@ impl Tile<'_> {
     }
 
     /// The same sums in plain Rust (other targets; the SIMD kernels are tested against it).
-    #[cfg_attr(any(target_arch = "x86_64", target_arch = "wasm32"), allow(dead_code))]
     fn dots_portable<const R: usize>(&self) -> [[f32; PANEL]; R] {
         self.check::<R>();
         let mut sum = [[0f32; PANEL]; R];
@@ -385,6 +384,95 @@ impl Tile<'_> {
     }
 }
 
+/// What [`self_check`] found: tiles compared and how many differed by even one bit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KernelCheck {
+    /// The kernel `dots` runs on this target: "simd128", "avx2", "sse2" or "portable".
+    pub kernel: &'static str,
+    pub cases: usize,
+    pub mismatches: usize,
+}
+
+/// The kernel this target runs.
+pub fn kernel_name() -> &'static str {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    return "simd128";
+    #[cfg(target_arch = "x86_64")]
+    return if std::arch::is_x86_feature_detected!("avx2") {
+        "avx2"
+    } else {
+        "sse2"
+    };
+    #[allow(unreachable_code)]
+    "portable"
+}
+
+/// Runs the kernel this target uses against the portable reference on fixed tiles (every
+/// row count, one to twelve blocks, weights and activations at their extremes): they must
+/// agree bit for bit. The browser tests call it through the wasm, where the kernel is SIMD128.
+pub fn self_check() -> KernelCheck {
+    let mut check = KernelCheck {
+        kernel: kernel_name(),
+        cases: 0,
+        mismatches: 0,
+    };
+    for (case, blocks) in [1usize, 2, 3, 4, 12].into_iter().enumerate() {
+        let inputs = blocks * BLOCK;
+        let seed = case as u64 * 10;
+        let mut weights: Vec<i8> = sample_values(inputs * PANEL, seed + 1)
+            .iter()
+            .map(|v| (v * 127.0).clamp(-127.0, 127.0) as i8)
+            .collect();
+        let mut activations: Vec<i16> = sample_values(MR * inputs, seed + 2)
+            .iter()
+            .map(|v| (v * ACT_MAX).clamp(-ACT_MAX, ACT_MAX) as i16)
+            .collect();
+        // The extremes: a block's sum reaches 32 * 127 * 32767.
+        weights[..BLOCK].fill(127);
+        activations[..BLOCK].fill(ACT_MAX as i16);
+        weights[BLOCK * PANEL - 1] = -127;
+        let scales: Vec<f32> = sample_values(blocks * PANEL, seed + 3)
+            .iter()
+            .map(|v| v.abs() * 0.01 + 1e-4)
+            .collect();
+        let tile = Tile {
+            activations: &activations,
+            weights: &weights,
+            scales: &scales,
+            inputs,
+        };
+        for same in [
+            tile.dots::<4>() == tile.dots_portable::<4>(),
+            tile.dots::<3>() == tile.dots_portable::<3>(),
+            tile.dots::<2>() == tile.dots_portable::<2>(),
+            tile.dots::<1>() == tile.dots_portable::<1>(),
+        ] {
+            check.cases += 1;
+            check.mismatches += usize::from(!same);
+        }
+    }
+    check
+}
+
+/// Deterministic values in [-1, 1) with a few outliers (x8), like a transformer's.
+fn sample_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
+            if i % 97 == 0 {
+                v * 8.0
+            } else {
+                v
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,22 +492,8 @@ mod tests {
         y
     }
 
-    /// Deterministic values in [-1, 1) with a few outliers, like a transformer's.
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|i| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                let v = ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
-                if i % 97 == 0 {
-                    v * 8.0
-                } else {
-                    v
-                }
-            })
-            .collect()
+        sample_values(n, seed)
     }
 
     #[test]
@@ -469,6 +543,13 @@ mod tests {
                 block.iter().map(move |v| (v / step).round() * step)
             })
             .collect()
+    }
+
+    #[test]
+    fn the_self_check_finds_the_kernel_exact() {
+        let check = self_check();
+        assert_eq!(check.cases, 20);
+        assert_eq!(check.mismatches, 0, "{check:?}");
     }
 
     #[test]

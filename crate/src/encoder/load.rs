@@ -15,8 +15,9 @@ use burn::tensor::{Bytes, DType, Device, Tensor};
 
 use sha2::Digest;
 
-use super::bert::{BertModel, Int8Layers};
+use super::bert::BertModel;
 use super::config::MiniLmConfig;
+use super::int8_layers::Int8Layers;
 use super::record::Int8Record;
 use crate::error::EncoderError;
 
@@ -95,6 +96,31 @@ fn is_unused_hf_tensor(name: &str) -> bool {
     name == "embeddings.position_ids" || name.starts_with("pooler.")
 }
 
+/// A model file read into memory: burn's module and, for the int8 CPU strategy, the linear
+/// layers it runs.
+pub struct LoadedModel {
+    pub model: BertModel,
+    /// The int8 file's linear layers packed for the integer kernel (the module then has no
+    /// materialised `Linear` weights); `None` when burn's modules hold them.
+    pub int8: Option<Int8Layers>,
+    pub precision: Precision,
+}
+
+/// Reads the HF safetensors checkpoint into burn's module (`HF_TO_BURN` names).
+fn load_checkpoint(
+    bytes: Vec<u8>,
+    config: &MiniLmConfig,
+    device: &Device,
+) -> Result<BertModel, EncoderError> {
+    let mut model = BertModel::new(config, device);
+    let mut store = HF_TO_BURN.iter().fold(
+        SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter),
+        |store, (from, to)| store.with_key_remapping(*from, *to),
+    );
+    check_apply_result(&model.load_from(&mut store).map_err(safetensors_error)?)?;
+    Ok(model)
+}
+
 /// Loads model bytes (either format) into a module on `device`. With `int8_matmul` an int8
 /// file's linear layers go to the integer kernel instead ([`Int8Layers`], CPU only) and the
 /// module keeps only the rest; otherwise everything is fp32 in memory.
@@ -103,21 +129,13 @@ pub fn load_model(
     config: &MiniLmConfig,
     device: &Device,
     int8_matmul: bool,
-) -> Result<(BertModel, Option<Int8Layers>, Precision), EncoderError> {
+) -> Result<LoadedModel, EncoderError> {
     let precision = detect_format(&bytes)?;
     // Weights are read and dequantized on the CPU whatever the target: burn's quantized
     // kernels are slow on wgpu (and stalled on SwiftShader), and this is a one-off cost.
     let cpu = Device::flex();
     let (model, int8) = match precision {
-        Precision::Fp32 => {
-            let mut model = BertModel::new(config, &cpu);
-            let mut store = HF_TO_BURN.iter().fold(
-                SafetensorsStore::from_bytes(Some(bytes)).with_from_adapter(PyTorchToBurnAdapter),
-                |store, (from, to)| store.with_key_remapping(*from, *to),
-            );
-            check_apply_result(&model.load_from(&mut store).map_err(safetensors_error)?)?;
-            (model, None)
-        }
+        Precision::Fp32 => (load_checkpoint(bytes, config, &cpu)?, None),
         Precision::Int8 => {
             let mut record = Int8Record::new(config, &cpu);
             let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
@@ -125,12 +143,12 @@ pub fn load_model(
             // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
             // The integer kernel recovers the exact int8 values from the dequantized weights.
             let record = record.map(&mut Dequantizer);
-            let int8 = if int8_matmul {
-                Some(Int8Layers::from_record(&record)?)
+            if int8_matmul {
+                let (model, layers) = record.into_parts(config, &cpu);
+                (model, Some(Int8Layers::from_record_layers(&layers)?))
             } else {
-                None
-            };
-            (record.into_model(config, &cpu, int8.is_none()), int8)
+                (record.into_model(config, &cpu), None)
+            }
         }
     };
     let model = if *device == cpu {
@@ -138,7 +156,11 @@ pub fn load_model(
     } else {
         model.to_device(device)
     };
-    Ok((model, int8, precision))
+    Ok(LoadedModel {
+        model,
+        int8,
+        precision,
+    })
 }
 
 /// The store's first line only: its summaries are long tables meant for terminals.
@@ -314,13 +336,7 @@ pub fn convert_to_int8(
             "convert expects the fp32 model.safetensors checkpoint".into(),
         ));
     }
-    let mut model = BertModel::new(config, device);
-    let mut store = HF_TO_BURN.iter().fold(
-        SafetensorsStore::from_bytes(Some(safetensors)).with_from_adapter(PyTorchToBurnAdapter),
-        |store, (from, to)| store.with_key_remapping(*from, *to),
-    );
-    let result = model.load_from(&mut store).map_err(safetensors_error)?;
-    check_apply_result(&result)?;
+    let model = load_checkpoint(safetensors, config, device)?;
     let model = Int8Record::from_model(model).map(&mut Int8Quantizer {
         scheme: int8_scheme(),
         path: Vec::new(),
@@ -335,9 +351,9 @@ pub fn convert_to_int8(
     );
     model
         .save_into(&mut out)
-        .map_err(|e| EncoderError::Backend(format!("could not write the burnpack record: {e}")))?;
+        .map_err(|e| EncoderError::ModelWrite(format!("burnpack record: {e}")))?;
     let bytes = out
         .get_bytes()
-        .map_err(|e| EncoderError::Backend(format!("could not write the burnpack record: {e}")))?;
+        .map_err(|e| EncoderError::ModelWrite(format!("burnpack record: {e}")))?;
     Ok(bytes.to_vec())
 }

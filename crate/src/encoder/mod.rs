@@ -10,22 +10,24 @@ pub mod config;
 pub mod device;
 #[cfg(feature = "webgpu")]
 pub mod gpu_kernels;
+#[cfg(feature = "webgpu")]
+pub mod gpu_layers;
 pub mod int8_gemm;
+pub mod int8_layers;
 pub mod load;
 pub mod record;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
-pub use bert::{BertModel, Int8Layers, Projections};
+pub use bert::{BertModel, BurnKernels, LayerKernels};
 pub use config::MiniLmConfig;
 pub use device::Backend;
+pub use int8_layers::Int8Layers;
 pub use load::{convert_to_int8, detect_format, Precision};
 
+pub use crate::embedding::{Embeddings, EMBEDDING_DIM};
 use crate::error::EncoderError;
 use crate::tokenize::{TextTokenizer, TokenIds, DEFAULT_MAX_TOKENS};
-
-/// Width of every embedding.
-pub const EMBEDDING_DIM: usize = 384;
 
 /// Tunables of the encoder; the defaults match sentence-transformers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,30 +78,6 @@ impl EncoderOptions {
     }
 }
 
-/// Row-major embeddings, one row of `EMBEDDING_DIM` floats per input text, in input order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Embeddings {
-    pub data: Vec<f32>,
-}
-
-impl Embeddings {
-    pub fn len(&self) -> usize {
-        self.data.len() / EMBEDDING_DIM
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-
-    pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * EMBEDDING_DIM..(i + 1) * EMBEDDING_DIM]
-    }
-
-    pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
-        self.data.chunks_exact(EMBEDDING_DIM)
-    }
-}
-
 /// One padded micro-batch: which inputs it holds and its tensors.
 struct MicroBatch {
     indices: Vec<usize>,
@@ -109,9 +87,9 @@ struct MicroBatch {
 
 pub struct Encoder {
     model: BertModel,
-    /// How the linear projections run: burn's matmul, integer products on the CPU
-    /// (`EncoderOptions::int8_matmul`), or the small-row kernel on WebGPU.
-    projections: Projections,
+    /// How the layers' projections and attention run: burn's modules, integer products on the
+    /// CPU (`EncoderOptions::int8_matmul`), or Cloister's kernels on WebGPU.
+    kernels: Box<dyn LayerKernels>,
     tokenizer: TextTokenizer,
     device: Device,
     backend: Backend,
@@ -156,19 +134,23 @@ impl Encoder {
             TextTokenizer::from_bytes(tokenizer, options.max_tokens, config.max_positions)?;
         let model_sha256 = crate::manifest::sha256_hex(&model);
         let int8_matmul = options.int8_matmul && backend == Backend::Cpu;
-        let (model, int8, precision) = load::load_model(model, &config, &device, int8_matmul)?;
-        let projections = match int8 {
-            Some(int8) => Projections::Int8(int8),
+        let load::LoadedModel {
+            model,
+            int8,
+            precision,
+        } = load::load_model(model, &config, &device, int8_matmul)?;
+        let kernels: Box<dyn LayerKernels> = match int8 {
+            Some(int8) => Box::new(int8),
             #[cfg(feature = "webgpu")]
             None if backend == Backend::WebGpu => {
-                Projections::WebGpu(bert::GpuLayers::from_model(&model)?)
+                Box::new(gpu_layers::GpuLayers::from_model(&model)?)
             }
-            None => Projections::Burn,
+            None => Box::new(BurnKernels),
         };
         Ok(Self {
             model_sha256,
             model,
-            projections,
+            kernels,
             tokenizer,
             device,
             backend,
@@ -187,17 +169,17 @@ impl Encoder {
 
     /// Whether the linear projections run as int8 integer products.
     pub fn int8_matmul(&self) -> bool {
-        matches!(self.projections, Projections::Int8(_))
+        self.kernels.name() == "int8"
     }
 
     /// What runs the linear projections: `int8`, `f32-matmul` (burn) or `webgpu-linear`.
     pub fn linear_kernel(&self) -> &'static str {
-        self.projections.kernel()
+        self.kernels.name()
     }
 
     /// Projections the WebGPU kernel left to burn's matmul so far (0 for this model's shapes).
     pub fn linear_fallbacks(&self) -> usize {
-        self.projections.fallbacks()
+        self.kernels.fallbacks()
     }
 
     /// sha256 of the model file this encoder was loaded from (server-side embeddings name it).
@@ -226,9 +208,9 @@ impl Encoder {
         let batches = self.plan(texts)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
-            let pooled =
-                self.model
-                    .embed_with(&self.projections, batch.input_ids, batch.padding)?;
+            let pooled = self
+                .model
+                .embed(self.kernels.as_ref(), batch.input_ids, batch.padding)?;
             let data = pooled
                 .try_into_data()
                 .map_err(|e| EncoderError::Backend(format!("{e:?}")))?;
@@ -242,9 +224,9 @@ impl Encoder {
         let batches = self.plan(texts)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
-            let pooled =
-                self.model
-                    .embed_with(&self.projections, batch.input_ids, batch.padding)?;
+            let pooled = self
+                .model
+                .embed(self.kernels.as_ref(), batch.input_ids, batch.padding)?;
             let data = pooled
                 .into_data_async()
                 .await

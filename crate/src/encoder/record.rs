@@ -124,29 +124,35 @@ impl Int8Record {
         }
     }
 
-    /// burn's model with these (dequantized) weights. With `with_linears` false the linear
-    /// layers keep their lazy, never-materialised initialisers: the integer kernel holds the
-    /// weights and the f32 copies (42 MB) are never built.
-    pub fn into_model(
+    /// burn's model with these (dequantized) weights, its `Linear` layers included (burn's
+    /// f32 matmul and the WebGPU kernels run them).
+    pub fn into_model(self, config: &MiniLmConfig, device: &Device) -> BertModel {
+        let (mut model, layers) = self.into_parts(config, device);
+        for (layer, record) in model.encoder.layers.iter_mut().zip(layers) {
+            layer.mha.query = record.query.into_linear();
+            layer.mha.key = record.key.into_linear();
+            layer.mha.value = record.value.into_linear();
+            layer.mha.output = record.attention_output.into_linear();
+            layer.pwff.linear_inner = record.intermediate.into_linear();
+            layer.pwff.linear_outer = record.output.into_linear();
+        }
+        model
+    }
+
+    /// burn's model with the embeddings and LayerNorms, and the record's layers for a kernel
+    /// that holds the linear weights itself. The model's `Linear` layers keep their lazy,
+    /// never-materialised initialisers, so their f32 copies (42 MB) are never built.
+    pub fn into_parts(
         self,
         config: &MiniLmConfig,
         device: &Device,
-        with_linears: bool,
-    ) -> BertModel {
+    ) -> (BertModel, Vec<Int8RecordLayer>) {
         let mut model = BertModel::new(config, device);
         model.embeddings = self.embeddings;
-        for (layer, record) in model.encoder.layers.iter_mut().zip(self.layers) {
-            layer.norm_1 = record.norm_1;
-            layer.norm_2 = record.norm_2;
-            if with_linears {
-                layer.mha.query = record.query.into_linear();
-                layer.mha.key = record.key.into_linear();
-                layer.mha.value = record.value.into_linear();
-                layer.mha.output = record.attention_output.into_linear();
-                layer.pwff.linear_inner = record.intermediate.into_linear();
-                layer.pwff.linear_outer = record.output.into_linear();
-            }
+        for (layer, record) in model.encoder.layers.iter_mut().zip(&self.layers) {
+            layer.norm_1 = record.norm_1.clone();
+            layer.norm_2 = record.norm_2.clone();
         }
-        model
+        (model, self.layers)
     }
 }

@@ -1,0 +1,93 @@
+//! The int8 CPU strategy: every encoder layer's linear projections as integer products on the
+//! model file's own int8 values (`int8_gemm`), attention in burn ops.
+
+use burn::nn::transformer::TransformerEncoderLayer;
+use burn::tensor::{Tensor, TensorData};
+
+use super::bert::{attention, BatchMask, LayerKernels, LayerLinears, Projection};
+use super::int8_gemm::Int8Linear;
+use super::record::{Int8RecordLayer, TransposedLinear};
+use crate::error::EncoderError;
+
+/// Query, key and value fused into one 3x-wide product, then the attention output and the two
+/// feed-forward projections, per layer.
+#[derive(Debug, Clone)]
+pub struct Int8Layers {
+    layers: Vec<LayerLinears<Int8Linear>>,
+}
+
+impl Int8Layers {
+    /// Packs the (dequantized) linear weights of the int8 file's layers. Errors if a shape
+    /// does not fit the kernel, which MiniLM's fixed shapes always do.
+    pub fn from_record_layers(layers: &[Int8RecordLayer]) -> Result<Self, EncoderError> {
+        let layers = layers
+            .iter()
+            .map(|layer| {
+                Ok(LayerLinears {
+                    qkv: pack(&[&layer.query, &layer.key, &layer.value])?,
+                    output: pack(&[&layer.attention_output])?,
+                    inner: pack(&[&layer.intermediate])?,
+                    outer: pack(&[&layer.output])?,
+                })
+            })
+            .collect::<Result<_, EncoderError>>()?;
+        Ok(Self { layers })
+    }
+}
+
+impl LayerKernels for Int8Layers {
+    fn project(
+        &self,
+        index: usize,
+        _layer: &TransformerEncoderLayer,
+        projection: Projection,
+        x: Tensor<3>,
+    ) -> Result<Tensor<3>, EncoderError> {
+        let linear = self.layers[index].get(projection);
+        let device = x.device();
+        let [batch, seq, _] = x.dims();
+        let y = linear.forward(&read_f32(x.into_data())?);
+        Ok(Tensor::from_data(
+            TensorData::new(y, [batch, seq, linear.outputs()]),
+            &device,
+        ))
+    }
+
+    fn attend(
+        &self,
+        layer: &TransformerEncoderLayer,
+        qkv: Tensor<3>,
+        mask: &BatchMask,
+    ) -> Tensor<3> {
+        attention(layer, qkv, &mask.padding)
+    }
+
+    fn name(&self) -> &'static str {
+        "int8"
+    }
+}
+
+/// Stacks linears that share an input (their outputs, i.e. the rows of `[outputs][inputs]`
+/// weights, one after another) and packs them.
+fn pack(linears: &[&TransposedLinear]) -> Result<Int8Linear, EncoderError> {
+    let mut weight = Vec::new();
+    let mut bias = Vec::new();
+    let mut inputs = 0;
+    for linear in linears {
+        let w = linear.weight.val();
+        inputs = w.dims()[1];
+        weight.extend(read_f32(w.into_data())?);
+        bias.extend(read_f32(linear.bias.val().into_data())?);
+    }
+    let outputs = bias.len();
+    Int8Linear::new(&weight, &bias, inputs, outputs).ok_or_else(|| {
+        EncoderError::WrongModel(format!(
+            "a linear layer of {inputs} x {outputs} does not fit the int8 kernel"
+        ))
+    })
+}
+
+fn read_f32(data: TensorData) -> Result<Vec<f32>, EncoderError> {
+    data.try_into_vec::<f32>()
+        .map_err(|e| EncoderError::Backend(format!("unexpected tensor data: {e:?}")))
+}
