@@ -44,7 +44,7 @@ export class Core {
   async open(options, onProgress) {
     const t0 = performance.now();
     const backend = options.backend ?? 'auto';
-    const { build, pkg } = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl, backend });
+    const { build, pkg, plan } = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl, backend });
     this.wasmBuild = build;
     this.pkg = pkg;
     const [model, tokenizer] = await Promise.all([
@@ -60,7 +60,7 @@ export class Core {
     }
     const t1 = performance.now();
     try {
-      ({ encoder: this.encoder, reason: this.backendReason } = await loadEncoder(pkg, build, model, tokenizer, backend));
+      ({ encoder: this.encoder, reason: this.backendReason } = await loadEncoder(pkg, plan, model, tokenizer));
     } catch (e) {
       throw fromWasm(e);
     }

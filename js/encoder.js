@@ -1,24 +1,18 @@
-// The sentence encoder in the browser: fetches the model and tokenizer (URLs or bytes),
-// starts the wasm once, and wraps WasmEncoder with typed errors. Ranking lives in the core.
+// The sentence encoder in the browser: loads the model and tokenizer like `Cloister.open`
+// (progress, integrity, cache), starts the wasm once, and wraps WasmEncoder with typed errors.
 import { fromWasm } from './errors.js';
 import { loadEncoder } from './measure.js';
+import { loadBytes } from './model.js';
 import { startWasm } from './wasm.js';
 
 /**
  * Initialises a wasm build once per realm ahead of use; resolves to the build started
- * ('webgpu' | 'cpu' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`.
+ * ('webgpu' | 'cpu' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`;
+ * a string is a `wasmUrl`.
  */
 export async function initWasm(options = {}) {
   const { build } = await startWasm(typeof options === 'string' ? { wasmUrl: options } : options);
   return build;
-}
-
-async function bytesOf(source, what) {
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  const response = await fetch(source);
-  if (!response.ok) throw new Error(`${what}: GET ${source} answered ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
 }
 
 export class SentenceEncoder {
@@ -31,16 +25,23 @@ export class SentenceEncoder {
   }
 
   /**
+   * Loads the model and tokenizer (URLs or bytes) the way `Cloister.open` does: streamed with
+   * `onProgress`, checked against `integrity` sha256 pins (a mismatch is a ModelIntegrityError)
+   * and cached by hash for the next visit.
    * @param {{model: string|Uint8Array|ArrayBuffer, tokenizer: string|Uint8Array|ArrayBuffer,
    *          backend?: 'auto'|'webgpu'|'cpu'|'measure', wasm?: 'auto'|'webgpu'|'cpu',
-   *          wasmUrl?: string|{webgpu?: string, cpu?: string}}} options
+   *          wasmUrl?: string|{webgpu?: string, cpu?: string},
+   *          integrity?: {model?: string, tokenizer?: string},
+   *          onProgress?: (p: object) => void}} options
    */
-  static async load({ model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl } = {}) {
-    const { build: wasmBuild, pkg } = await startWasm({ wasm, wasmUrl, backend });
+  static async load({ model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl, integrity, onProgress } = {}) {
+    const { build: wasmBuild, pkg, plan } = await startWasm({ wasm, wasmUrl, backend });
     const [modelBytes, tokenizerBytes] = await Promise.all([
-      bytesOf(model, 'model'), bytesOf(tokenizer, 'tokenizer')]);
+      loadBytes(model, { what: 'model', sha256: integrity?.model, onProgress }),
+      loadBytes(tokenizer, { what: 'tokenizer', sha256: integrity?.tokenizer, onProgress }),
+    ]);
     try {
-      const { encoder, reason } = await loadEncoder(pkg, wasmBuild, modelBytes, tokenizerBytes, backend);
+      const { encoder, reason } = await loadEncoder(pkg, plan, modelBytes, tokenizerBytes);
       return new SentenceEncoder(encoder, wasmBuild, reason);
     } catch (error) {
       throw fromWasm(error);

@@ -24,6 +24,10 @@ export interface EncoderLoadOptions {
    * as 'custom') or one per build.
    */
   wasmUrl?: string | { webgpu?: string; cpu?: string };
+  /** sha256 pins; a mismatch is a ModelIntegrityError. Verified bytes are cached by hash. */
+  integrity?: { model?: string; tokenizer?: string };
+  /** Download progress of the model and tokenizer. */
+  onProgress?: (progress: Progress) => void;
 }
 
 export type WasmBuildChoice = 'auto' | 'webgpu' | 'cpu';
@@ -55,11 +59,21 @@ export declare function initWasm(
   options?: string | { backend?: Backend; wasm?: WasmBuildChoice; wasmUrl?: EncoderLoadOptions['wasmUrl'] },
 ): Promise<WasmBuild>;
 
+/** Every error carries the core's stable `kind`; `ERROR_CLASSES` maps each kind to its class. */
 export declare class CloisterError extends Error {
   readonly kind: string;
 }
+export declare const ERROR_CLASSES: Record<string, typeof CloisterError>;
 export declare class WebGPUUnavailableError extends CloisterError {}
-export declare class ModelIntegrityError extends CloisterError {}
+/** kind 'integrity' (sha256 mismatch), 'fetch' (request failed) or 'truncated' (cut short). */
+export declare class ModelIntegrityError extends CloisterError {
+  /** Where the bytes came from ('bytes' when they were passed in). */
+  readonly url?: string;
+  /** The pinned sha256 ('integrity') or the announced byte count ('truncated'). */
+  readonly expected?: string | number;
+  /** The sha256 received ('integrity') or the bytes received ('truncated'). */
+  readonly actual?: string | number;
+}
 export declare class ModelFormatError extends CloisterError {}
 export declare class InvalidInputError extends CloisterError {}
 export declare class BackendError extends CloisterError {}
@@ -111,13 +125,10 @@ export interface RerankOptions {
 export interface Progress { what: 'model' | 'tokenizer'; loaded: number; total: number; fraction: number; cached: boolean }
 
 export interface OpenOptions extends EncoderLoadOptions {
-  /** sha256 pins; a mismatch is a ModelIntegrityError. Verified bytes are cached by hash. */
-  integrity?: { model?: string; tokenizer?: string };
   /** Separates profiles in storage. Default 'default'. */
   namespace?: string;
   /** PRIOR.json from `cloister fit-prior`, as an object or text. */
   prior?: object | string;
-  onProgress?: (progress: Progress) => void;
   /** Run the encoder in a Web Worker (default true). */
   worker?: boolean;
   workerUrl?: string | URL;
@@ -127,7 +138,12 @@ export interface OpenOptions extends EncoderLoadOptions {
   profile?: boolean;
 }
 
-export interface Weights { current: Record<string, number>; prior: Record<string, number>; steps: number }
+export interface Weights {
+  current: Record<string, number>;
+  prior: Record<string, number>;
+  config: { lr: number; l2: number; max_step: number };
+  steps: number;
+}
 
 export declare class Cloister {
   static open(options: OpenOptions): Promise<Cloister>;

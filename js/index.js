@@ -4,6 +4,6 @@ export { SentenceEncoder, initWasm } from './encoder.js';
 export { hasHardwareWebGpu, pickWasmBuild } from './wasm.js';
 export { forgetBackendChoices } from './measure.js';
 export {
-  CloisterError, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
+  CloisterError, ERROR_CLASSES, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
   InvalidInputError, InvalidCandidateError, BackendError, StorageError,
 } from './errors.js';

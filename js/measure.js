@@ -4,8 +4,8 @@
 // remembers the answer for this adapter and model in the Cache API (windows and workers both
 // have it), and reuses it on later visits. `backend: 'measure'` does the same on any adapter,
 // software ones included. The measurement runs on the device; nothing is sent anywhere.
+import { WebGPUUnavailableError } from './errors.js';
 import { sha256Hex } from './model.js';
-import { adapterInfo } from './wasm.js';
 
 const CACHE = 'cloister-backend-v1';
 
@@ -111,21 +111,17 @@ export async function loadMeasured(pkg, model, tokenizer, adapter) {
 }
 
 /**
- * Loads the encoder for a backend request with `pkg` (the module of the wasm build `build`):
- * 'webgpu' and 'cpu' as asked; 'auto' measures on a hardware adapter and otherwise leaves the
- * choice to the core (CPU, with the reason); 'measure' measures on any adapter. Resolves to
- * `{ encoder, reason }`.
+ * Loads the encoder as `plan` (from `planBackend`, `js/wasm.js`) says, with `pkg` (the module
+ * of the build it started): 'cpu' and 'webgpu' directly, 'measure' by timing both paths of the
+ * WebGPU build. Resolves to `{ encoder, reason }`.
  */
-export async function loadEncoder(pkg, build, model, tokenizer, backend) {
-  if ((backend === 'auto' || backend === 'measure') && build !== 'cpu') {
-    const adapter = await adapterInfo();
-    if (adapter && (backend === 'measure' || !adapter.fallback)) {
-      return loadMeasured(pkg, model, tokenizer, adapter);
-    }
+export async function loadEncoder(pkg, plan, model, tokenizer) {
+  if (plan.run === 'measure') return loadMeasured(pkg, model, tokenizer, plan.adapter);
+  if (plan.run === 'webgpu' && !plan.adapter) {
+    throw new WebGPUUnavailableError(
+      'WebGPU was asked for, but navigator.gpu is missing or requestAdapter() gave no adapter',
+      'webgpu_unavailable');
   }
-  const encoder = await pkg.WasmEncoder.load(model, tokenizer, backend === 'measure' ? 'auto' : backend);
-  const reason = backend === 'measure'
-    ? `measure: nothing to measure against (${encoder.backendReason})`
-    : encoder.backendReason;
-  return { encoder, reason };
+  const encoder = await pkg.WasmEncoder.load(model, tokenizer, plan.run);
+  return { encoder, reason: plan.reason };
 }

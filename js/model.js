@@ -54,8 +54,10 @@ export async function loadBytes(source, { what, sha256, onProgress } = {}) {
   const report = (p) => onProgress?.({ what, ...p });
   if (source instanceof ArrayBuffer) source = new Uint8Array(source);
   if (source instanceof Uint8Array) {
-    if (sha256 && (await sha256Hex(source)) !== sha256) {
-      throw new ModelIntegrityError(`${what}: bytes do not match the pinned sha256 ${sha256}`, 'integrity');
+    const actual = sha256 ? await sha256Hex(source) : null;
+    if (sha256 && actual !== sha256) {
+      throw new ModelIntegrityError(`${what}: bytes have sha256 ${actual}, not the pinned ${sha256}`,
+        'integrity', { url: 'bytes', expected: sha256, actual });
     }
     report({ loaded: source.length, total: source.length, fraction: 1, cached: false });
     return source;
@@ -69,9 +71,13 @@ export async function loadBytes(source, { what, sha256, onProgress } = {}) {
   try {
     response = await fetch(source);
   } catch (e) {
-    throw new ModelIntegrityError(`${what}: GET ${source} failed (${e?.message ?? e}); retry when online`, 'fetch');
+    throw new ModelIntegrityError(`${what}: GET ${source} failed (${e?.message ?? e}); retry when online`,
+      'fetch', { url: String(source) });
   }
-  if (!response.ok) throw new ModelIntegrityError(`${what}: GET ${source} answered ${response.status}`, 'fetch');
+  if (!response.ok) {
+    throw new ModelIntegrityError(`${what}: GET ${source} answered ${response.status}`, 'fetch',
+      { url: String(source) });
+  }
   const total = Number(response.headers.get('Content-Length')) || 0;
   const reader = response.body.getReader();
   const chunks = [];
@@ -84,7 +90,7 @@ export async function loadBytes(source, { what, sha256, onProgress } = {}) {
       // The connection dropped mid-body. Nothing was cached (only verified bytes ever are).
       throw new ModelIntegrityError(
         `${what}: download interrupted after ${loaded}${total ? ` of ${total}` : ''} bytes (${e?.message ?? e}); retry`,
-        'truncated');
+        'truncated', { url: String(source), expected: total || undefined, actual: loaded });
     }
     if (part.done) break;
     chunks.push(part.value);
@@ -98,12 +104,14 @@ export async function loadBytes(source, { what, sha256, onProgress } = {}) {
     at += c.length;
   }
   if (total && loaded !== total) {
-    throw new ModelIntegrityError(`${what}: download cut short (${loaded} of ${total} bytes); retry`, 'truncated');
+    throw new ModelIntegrityError(`${what}: download cut short (${loaded} of ${total} bytes); retry`,
+      'truncated', { url: String(source), expected: total, actual: loaded });
   }
   if (sha256) {
     const got = await sha256Hex(bytes);
     if (got !== sha256) {
-      throw new ModelIntegrityError(`${what}: sha256 ${got} does not match the pinned ${sha256}`, 'integrity');
+      throw new ModelIntegrityError(`${what}: sha256 ${got} does not match the pinned ${sha256}`,
+        'integrity', { url: String(source), expected: sha256, actual: got });
     }
     await toCache(sha256, bytes);
   }

@@ -1,5 +1,8 @@
-// Starts the wasm once per build and realm, and picks the build for the backend the way ruffle
-// picks among its builds. Two builds of the same core and API:
+// Starts the wasm once per build and realm, and decides, in one place, which build to load and
+// which backend to run: the way ruffle probes the browser once and picks among its builds. The
+// adapter is probed once per realm; the wasm is told what was decided and probes nothing.
+//
+// Two builds of the same core and API:
 //   'webgpu'  burn-wgpu and the CPU path (dist/pkg/),
 //   'cpu'     the CPU path only (dist/pkg/cpu/), about 4 MB smaller gzipped.
 // A browser without a usable hardware WebGPU adapter never downloads wgpu.
@@ -15,23 +18,30 @@ const BUILDS = {
   },
 };
 
+const BACKENDS = ['auto', 'webgpu', 'cpu', 'measure'];
+
+let probe = null;
+
 /**
- * What the browser says about its WebGPU adapter: `{ fallback, description }`, or null without a
- * usable one. `fallback` marks a software adapter (SwiftShader).
+ * What the browser says about its WebGPU adapter: `{ fallback, description }`, or null without
+ * one. `fallback` marks a software adapter (SwiftShader). Asked once per realm.
  */
-export async function adapterInfo() {
-  try {
-    const adapter = await globalThis.navigator?.gpu?.requestAdapter?.();
-    if (!adapter) return null;
-    const info = adapter.info ?? {};
-    return {
-      fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false),
-      description: [info.vendor, info.architecture, info.device, info.description]
-        .filter(Boolean).join(' ') || 'unnamed adapter',
-    };
-  } catch {
-    return null;
-  }
+export function adapterInfo() {
+  probe ??= (async () => {
+    try {
+      const adapter = await globalThis.navigator?.gpu?.requestAdapter?.();
+      if (!adapter) return null;
+      const info = adapter.info ?? {};
+      return {
+        fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false),
+        description: [info.vendor, info.architecture, info.device, info.description]
+          .filter(Boolean).join(' ') || 'unnamed adapter',
+      };
+    } catch {
+      return null;
+    }
+  })();
+  return probe;
 }
 
 /**
@@ -43,12 +53,52 @@ export async function hasHardwareWebGpu() {
   return Boolean(adapter && !adapter.fallback);
 }
 
+/**
+ * The one decision: for a `backend` request and the build the page allows (`wasm`: 'auto',
+ * 'webgpu' or 'cpu'), which build to load and what to run on it. Resolves to
+ * `{ build, run, adapter, reason }`, `run` being 'cpu', 'webgpu' or 'measure' (time both paths
+ * of the WebGPU build, `js/measure.js`).
+ *
+ * | backend   | no adapter                | software adapter            | hardware adapter   |
+ * |-----------|---------------------------|-----------------------------|--------------------|
+ * | 'cpu'     | cpu build, cpu            | cpu build, cpu              | cpu build, cpu     |
+ * | 'auto'    | cpu build, cpu            | cpu build, cpu              | webgpu, measure    |
+ * | 'measure' | cpu build, cpu            | webgpu, measure             | webgpu, measure    |
+ * | 'webgpu'  | WebGPUUnavailableError    | webgpu, webgpu              | webgpu, webgpu     |
+ *
+ * A page that forces `wasm: 'cpu'` gets the CPU path whatever it asks, except 'webgpu', which
+ * fails in the wasm with the reason.
+ */
+export async function planBackend(backend = 'auto', wasm = 'auto') {
+  if (!BACKENDS.includes(backend)) {
+    throw new TypeError(`backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
+  }
+  if (!['auto', 'webgpu', 'cpu'].includes(wasm)) {
+    throw new TypeError(`wasm must be 'auto', 'webgpu' or 'cpu', got '${wasm}'`);
+  }
+  if (backend === 'cpu') return { build: wasm === 'auto' ? 'cpu' : wasm, run: 'cpu', adapter: null, reason: 'cpu requested' };
+  const adapter = await adapterInfo();
+  const build = (wanted) => (wasm === 'auto' ? wanted : wasm);
+  if (backend === 'webgpu') {
+    return { build: build('webgpu'), run: 'webgpu', adapter,
+      reason: `webgpu requested; adapter ${adapter?.description ?? 'none'}` };
+  }
+  const why = !adapter
+    ? 'no WebGPU adapter (navigator.gpu is missing or requestAdapter() gave none)'
+    : `the WebGPU adapter is a software fallback (${adapter.description}), slower than the CPU path`;
+  const usable = adapter && (backend === 'measure' || !adapter.fallback);
+  if (!usable || build('webgpu') === 'cpu') {
+    let reason = `${backend}: ${why}`;
+    if (usable) reason = `${backend}: the CPU-only build was asked for`;
+    else if (backend === 'measure') reason = `measure: nothing to measure against (${why})`;
+    return { build: build('cpu'), run: 'cpu', adapter, reason };
+  }
+  return { build: 'webgpu', run: 'measure', adapter, reason: `${backend}: adapter ${adapter.description}` };
+}
+
 /** The build a backend request needs: 'webgpu' | 'cpu'. */
 export async function pickWasmBuild(backend = 'auto') {
-  if (backend === 'cpu') return 'cpu';
-  if (backend === 'webgpu') return 'webgpu';
-  if (backend === 'measure') return (await adapterInfo()) ? 'webgpu' : 'cpu';
-  return (await hasHardwareWebGpu()) ? 'webgpu' : 'cpu';
+  return (await planBackend(backend)).build;
 }
 
 // Per glue module: the build and URL it was started with, and the start itself. wasm-bindgen's
@@ -58,16 +108,11 @@ const started = new Map();
 
 /**
  * Instantiates a build once per realm; resolves to `{ build, pkg }` (the wasm-bindgen module).
- * `wasm`: 'auto' (default: the build `backend` needs), 'webgpu' or 'cpu'. `wasmUrl`: where the
- * wasm is served from when not next to its glue, one URL (the WebGPU build, reported as
- * 'custom') or `{ webgpu, cpu }`. 'custom' and 'webgpu' share the WebGPU build's glue, so a
- * realm runs at most one of them.
+ * `build`: 'webgpu' or 'cpu'. `wasmUrl`: where the wasm is served from when not next to its
+ * glue, one URL (the WebGPU build, reported as 'custom') or `{ webgpu, cpu }`. 'custom' and
+ * 'webgpu' share the WebGPU build's glue, so a realm runs at most one of them.
  */
-export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto' } = {}) {
-  if (!['auto', 'webgpu', 'cpu'].includes(wasm)) {
-    throw new TypeError(`wasm must be 'auto', 'webgpu' or 'cpu', got '${wasm}'`);
-  }
-  let build = wasm === 'auto' ? await pickWasmBuild(backend) : wasm;
+export async function startBuild(build, wasmUrl) {
   let url = BUILDS[build].wasm();
   if (typeof wasmUrl === 'string' || wasmUrl instanceof URL) {
     [build, url] = ['custom', wasmUrl];
@@ -92,4 +137,15 @@ export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto' } = {
   started.set(glue, { build, href, start });
   start.catch(() => started.delete(glue)); // a failed start may be retried
   return start;
+}
+
+/**
+ * Plans the backend and starts the build it needs: resolves to `{ build, pkg, plan }`.
+ * Options: `backend` ('auto' | 'webgpu' | 'cpu' | 'measure'), `wasm` ('auto' | 'webgpu' | 'cpu'),
+ * `wasmUrl` (see `startBuild`).
+ */
+export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto' } = {}) {
+  const plan = await planBackend(backend, wasm);
+  const { build, pkg } = await startBuild(plan.build, wasmUrl);
+  return { build, pkg, plan };
 }

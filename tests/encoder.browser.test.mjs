@@ -178,8 +178,43 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     const r = await page.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
     assert.equal(r.backend, 'cpu');
     assert.equal(r.wasmBuild, 'cpu');
-    assert.match(r.reason, /^measure: nothing to measure against \(auto: requestAdapter\(\) returned no adapter\)$/);
+    assert.match(r.reason, /^measure: nothing to measure against \(no WebGPU adapter/);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+  });
+
+  test('the SIMD128 int8 kernel computes what the portable reference does, bit for bit, in both builds', async () => {
+    for (const wasm of ['cpu', 'webgpu']) {
+      const p = await openPage(browser, `/tests/pages/encoder.html?wasm=${wasm}`);
+      try {
+        const r = await p.evaluate(() => window.kernelCheck());
+        console.log(`int8 kernel check, ${wasm} build: ${JSON.stringify(r)}`);
+        assert.equal(r.build, wasm);
+        assert.equal(r.kernel, 'simd128');
+        assert.equal(r.cases, 20);
+        assert.equal(r.mismatches, 0);
+      } finally {
+        await p.close();
+      }
+    }
+  });
+
+  test('SentenceEncoder.load checks integrity pins, reports progress and caches like Cloister.open', async () => {
+    const p = await openPage(browser, '/tests/pages/encoder.html');
+    try {
+      const bad = await p.evaluate(() => window.pinnedLoad({ model: 'model.int8.bpk', pin: 'f'.repeat(64) }));
+      assert.equal(bad.name, 'ModelIntegrityError', JSON.stringify(bad));
+      assert.equal(bad.kind, 'integrity');
+      assert.equal(bad.expected, 'f'.repeat(64));
+      assert.match(bad.url, /model\.int8\.bpk$/);
+      const first = await p.evaluate(() => window.pinnedLoad({ model: 'model.int8.bpk' }));
+      assert.equal(first.ok, true, JSON.stringify(first));
+      assert.equal(first.len, 384);
+      assert.ok(first.progress.some(([what, cached]) => what === 'model' && !cached), JSON.stringify(first.progress));
+      const again = await p.evaluate(() => window.pinnedLoad({ model: 'model.int8.bpk' }));
+      assert.ok(again.progress.some(([what, cached]) => what === 'model' && cached), 'second load from the Cache API');
+    } finally {
+      await p.close();
+    }
   });
 
   test('forcing WebGPU where there is none is a WebGPUUnavailableError', async () => {

@@ -14,6 +14,11 @@ describe('package', { timeout: 600_000 }, () => {
     const bad = await page.evaluate(() => window.open_({ badPin: true }));
     assert.equal(bad.ok, false);
     assert.equal(bad.name, 'ModelIntegrityError', JSON.stringify(bad));
+    assert.equal(bad.kind, 'integrity');
+    assert.equal(bad.expected, '0'.repeat(64));
+    assert.match(bad.actual ?? '', /^[0-9a-f]{64}$/);
+    assert.notEqual(bad.actual, bad.expected);
+    assert.match(bad.url ?? '', /model\.int8\.bpk$/);
     const first = await page.evaluate(() => window.open_());
     assert.equal(first.ok, true, JSON.stringify(first));
     assert.equal(first.cached, false);
@@ -70,6 +75,16 @@ describe('package', { timeout: 600_000 }, () => {
     await c.evaluate(() => window.open_({ namespace: 'tabs' }));
     assert.equal(await c.evaluate(() => window.events()), 20);
     await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  test('rerank twice with overlapping 10,000-item lists: the texts a request reuses stay cached', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    assert.equal((await page.evaluate(() => window.open_({ namespace: 'overlap' }))).ok, true);
+    const r = await page.evaluate(() => window.rankOverlapping());
+    console.log(`two overlapping 10,000-item lists (15,000 texts encoded): ${r.seconds.toFixed(1)} s`);
+    assert.deepEqual(r.first, { ok: true, shown: 10 });
+    assert.deepEqual(r.second, { ok: true, shown: 10 }, JSON.stringify(r.second));
+    await page.close();
   });
 
   test('encoder-only use: embed without any profile storage', async () => {

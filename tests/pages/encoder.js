@@ -1,6 +1,7 @@
 // Test hooks for tests/encoder.browser.test.mjs: each returns plain data for the test to check.
 import { SentenceEncoder, initWasm } from '/js/encoder.js';
 import { forgetBackendChoices } from '/js/measure.js';
+import { startWasm } from '/js/wasm.js';
 
 const MODELS = '/models/all-MiniLM-L6-v2';
 // ?wasm=webgpu|cpu forces a wasm build (default 'auto': the one the backend needs).
@@ -68,6 +69,29 @@ window.edgeInputs = async ({ model, backend }) => {
     emptyBatch = { name: e.name, kind: e.kind, message: e.message };
   }
   return { norms, emptyBatch, linearKernel: enc.linearKernel, linearFallbacks: enc.linearFallbacks };
+};
+
+/** The int8 kernel of this page's build against the portable reference, inside the wasm. */
+window.kernelCheck = async () => {
+  const { build, pkg } = await startWasm({ wasm: WASM, backend: 'cpu' });
+  return { build, ...pkg.int8KernelCheck() };
+};
+
+/** A load with integrity pins and progress, as `Cloister.open` does it. */
+window.pinnedLoad = async ({ model, pin }) => {
+  const progress = [];
+  const manifest = await (await fetch('/models/manifest.json')).json();
+  try {
+    const enc = await SentenceEncoder.load({
+      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend: 'cpu', wasm: WASM,
+      integrity: { model: pin ?? manifest.converted[model].sha256, tokenizer: manifest.source.files['tokenizer.json'].sha256 },
+      onProgress: (p) => progress.push(p),
+    });
+    const [v] = await enc.embed(['a pinned model']);
+    return { ok: true, len: v.length, progress: progress.map((p) => [p.what, p.cached]) };
+  } catch (e) {
+    return { ok: false, name: e.name, kind: e.kind, url: e.url, expected: e.expected, actual: e.actual };
+  }
 };
 
 window.loadError = async ({ model, tokenizer, backend, mangle }) => {

@@ -34,7 +34,7 @@ window.open_ = async (opts = {}) => {
       sawProgress: progress.filter((p) => p.what === 'model' && p.fraction > 0 && p.fraction < 1).length,
       storage: rec.storage, warnings: rec.warnings, inWorker: rec.inWorker };
   } catch (e) {
-    return { ok: false, name: e.name, kind: e.kind, message: e.message };
+    return { ok: false, name: e.name, kind: e.kind, message: e.message, url: e.url, expected: e.expected, actual: e.actual };
   }
 };
 
@@ -56,6 +56,27 @@ window.rankNew = async (tag) => {
   const candidates = ['lentils', 'ferries', 'violins', 'orchids'].map((w, i) => ({ id: `${tag}-${i}`, text: `${tag}: a short guide to ${w}`, server_score: 1 }));
   const r = await window.rec.rerank(candidates, { k: 4 });
   return r.items.map((x) => x.id);
+};
+
+/**
+ * Two 10,000-item lists through the public API: the second reuses the first half of the first
+ * (the oldest cache entries) and adds 5,000 new texts. Every text must be encoded on the device.
+ */
+window.rankOverlapping = async () => {
+  const list = (prefix, from, to) => Array.from({ length: to - from },
+    (_, j) => ({ id: `${prefix}${from + j}`, text: `${prefix} ${from + j}`, server_score: (from + j) % 7 }));
+  const started = performance.now();
+  const outcome = async (candidates) => {
+    try {
+      const r = await window.rec.rerank(candidates, { k: 10 });
+      return { ok: true, shown: r.items.length };
+    } catch (e) {
+      return { ok: false, name: e.name, kind: e.kind, message: e.message };
+    }
+  };
+  const first = await outcome(list('a', 0, 10000));
+  const second = await outcome([...list('a', 0, 5000), ...list('b', 0, 5000)]);
+  return { first, second, seconds: (performance.now() - started) / 1000 };
 };
 
 window.events = async () => (await window.rec.exportProfile()).state.profile.events;

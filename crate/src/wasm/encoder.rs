@@ -1,0 +1,90 @@
+//! `WasmEncoder`: the sentence encoder for JS. Converts bytes, strings and arrays, and awaits
+//! the GPU's read-back; the model and its batching are the core's.
+
+use std::rc::Rc;
+
+use js_sys::{Float32Array, Promise};
+use wasm_bindgen::prelude::*;
+
+use super::errors::{encoder_error, invalid_input};
+use super::to_js;
+use crate::encoder::Encoder;
+
+#[wasm_bindgen]
+pub struct WasmEncoder {
+    pub(crate) inner: Rc<Encoder>,
+}
+
+#[wasm_bindgen]
+impl WasmEncoder {
+    /// Loads the model (int8 .bpk or fp32 .safetensors bytes) and tokenizer.json bytes onto
+    /// `backend`: "webgpu" or "cpu", as the package decided after probing the adapter.
+    pub async fn load(
+        model: Vec<u8>,
+        tokenizer: Vec<u8>,
+        backend: String,
+    ) -> Result<WasmEncoder, JsValue> {
+        let (device, backend) = super::device::start(&backend)
+            .await
+            .map_err(encoder_error)?;
+        let encoder = Encoder::load(model, &tokenizer, device, backend).map_err(encoder_error)?;
+        Ok(WasmEncoder {
+            inner: Rc::new(encoder),
+        })
+    }
+
+    /// "webgpu" or "cpu": the backend in use.
+    #[wasm_bindgen(getter)]
+    pub fn backend(&self) -> String {
+        self.inner.backend().as_str().into()
+    }
+
+    /// "int8" or "fp32": the precision of the loaded file.
+    #[wasm_bindgen(getter)]
+    pub fn precision(&self) -> String {
+        self.inner.precision().as_str().into()
+    }
+
+    /// What runs the linear projections: "int8", "f32-matmul" or "webgpu-linear" (diagnostics).
+    #[wasm_bindgen(getter, js_name = linearKernel)]
+    pub fn linear_kernel(&self) -> String {
+        self.inner.linear_kernel().into()
+    }
+
+    /// Projections the WebGPU kernel left to burn's slower matmul (diagnostics; 0 expected).
+    #[wasm_bindgen(getter, js_name = linearFallbacks)]
+    pub fn linear_fallbacks(&self) -> usize {
+        self.inner.linear_fallbacks()
+    }
+
+    /// sha256 of the model file (server-side embeddings name it).
+    #[wasm_bindgen(getter, js_name = modelSha256)]
+    pub fn model_sha256(&self) -> String {
+        self.inner.model_sha256().into()
+    }
+
+    /// Token ids per text (an array of arrays), as the model sees them.
+    pub fn tokenize(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let ids = self.inner.tokenize(&refs).map_err(encoder_error)?;
+        to_js(&ids)
+    }
+
+    /// Embeds texts; resolves to one Float32Array of `texts.length * 384` floats, row-major.
+    pub fn embed(&self, texts: Vec<String>) -> Promise {
+        let inner = Rc::clone(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let embeddings = inner.embed_async(&refs).await.map_err(encoder_error)?;
+            Ok(Float32Array::from(embeddings.data.as_slice()).into())
+        })
+    }
+}
+
+/// Diagnostics: runs this build's int8 kernel (SIMD128) against the portable reference on
+/// fixed inputs; resolves to `{ cases, mismatches, maxRelativeError }` (mismatches must be 0).
+#[wasm_bindgen(js_name = int8KernelCheck)]
+pub fn int8_kernel_check() -> Result<JsValue, JsValue> {
+    let report = crate::encoder::int8_gemm::self_check();
+    to_js(&report).map_err(|e| invalid_input("int8 kernel check", format!("{e:?}")))
+}

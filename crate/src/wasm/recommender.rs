@@ -1,0 +1,226 @@
+//! `WasmRecommender`: one user's recommender for JS. Converts JS values to core types and back,
+//! and encodes the texts a request lacks (awaiting the GPU) between the core's steps.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Promise;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::encoder::WasmEncoder;
+use super::errors::{encoder_error, input_error, store_error};
+use super::{from_js, to_js};
+use crate::encoder::Encoder;
+use crate::error::{EncoderError, InputError};
+use crate::rank::candidate::validate_candidates;
+use crate::rank::{RankedItem, RerankSettings};
+use crate::recommender::Pending;
+use crate::{Candidate, Event, Prior, Recommender};
+
+#[wasm_bindgen]
+pub struct WasmRecommender {
+    rec: Rc<RefCell<Recommender>>,
+    encoder: Rc<Encoder>,
+}
+
+/// Encodes the texts `pending` lacks, runs `step`, and releases the hold whatever happened.
+/// No borrow of the recommender is held across the await: other calls may run meanwhile.
+async fn with_texts<T>(
+    rec: &RefCell<Recommender>,
+    encoder: &Encoder,
+    pending: Pending,
+    step: impl FnOnce(&mut Recommender) -> Result<T, InputError>,
+) -> Result<T, JsValue> {
+    let result = async {
+        if !pending.missing.is_empty() {
+            let refs: Vec<&str> = pending.missing.iter().map(String::as_str).collect();
+            let embeddings = encoder.embed_async(&refs).await.map_err(encoder_error)?;
+            rec.borrow_mut()
+                .put_embeddings(&pending.missing, &embeddings)
+                .map_err(input_error)?;
+        }
+        step(&mut rec.borrow_mut()).map_err(input_error)
+    }
+    .await;
+    rec.borrow_mut().release(pending.hold);
+    result
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RerankReply<'a> {
+    impression_id: &'a str,
+    items: &'a [RankedItem],
+}
+
+#[derive(Serialize)]
+struct InterestReply<'a> {
+    id: u64,
+    text: &'a str,
+    weight: f32,
+}
+
+#[wasm_bindgen]
+impl WasmRecommender {
+    /// `prior_json`: the site's PRIOR.json text, or undefined for the built-in prior.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        encoder: &WasmEncoder,
+        prior_json: Option<String>,
+    ) -> Result<WasmRecommender, JsValue> {
+        let prior = match prior_json {
+            Some(text) => Prior::from_json(&text).map_err(input_error)?,
+            None => Prior::default(),
+        };
+        let rec = Recommender::new(&prior, encoder.inner.model_sha256());
+        Ok(WasmRecommender {
+            rec: Rc::new(RefCell::new(rec)),
+            encoder: Rc::clone(&encoder.inner),
+        })
+    }
+
+    /// Swaps the encoder (the WebGPU device was lost: the JS layer loads a CPU one). Profile,
+    /// weights and cached embeddings stay; the model must be the same file.
+    #[wasm_bindgen(js_name = setEncoder)]
+    pub fn set_encoder(&mut self, encoder: &WasmEncoder) -> Result<(), JsValue> {
+        if encoder.inner.model_sha256() != self.encoder.model_sha256() {
+            return Err(encoder_error(EncoderError::InvalidOption(
+                "setEncoder needs an encoder of the same model file".into(),
+            )));
+        }
+        self.encoder = Rc::clone(&encoder.inner);
+        Ok(())
+    }
+
+    /// Records one event (validated; its text is embedded if new).
+    pub fn record(&self, event: JsValue) -> Promise {
+        let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let event: Event = from_js(event, "event")?;
+            let event = event.validate().map_err(input_error)?;
+            let pending = rec
+                .borrow_mut()
+                .hold_request(std::slice::from_ref(&event), &[]);
+            with_texts(&rec, &encoder, pending, |r| r.record(event)).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Adds a stated interest; resolves to its id.
+    #[wasm_bindgen(js_name = stateInterest)]
+    pub fn state_interest(&self, text: String, weight: f32) -> Promise {
+        let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let pending = rec.borrow_mut().hold_texts([text.trim()]);
+            let id =
+                with_texts(&rec, &encoder, pending, |r| r.state_interest(&text, weight)).await?;
+            Ok(JsValue::from_f64(id as f64))
+        })
+    }
+
+    /// `[{ id, text, weight }]`.
+    pub fn interests(&self) -> Result<JsValue, JsValue> {
+        let rec = self.rec.borrow();
+        let list: Vec<InterestReply> = rec
+            .profile()
+            .interests
+            .iter()
+            .map(|i| InterestReply {
+                id: i.id,
+                text: &i.text,
+                weight: i.weight,
+            })
+            .collect();
+        to_js(&list)
+    }
+
+    #[wasm_bindgen(js_name = removeInterest)]
+    pub fn remove_interest(&self, id: f64) -> bool {
+        self.rec.borrow_mut().remove_interest(id as u64)
+    }
+
+    /// Ranks candidates; resolves to `{ impressionId, items: [{ id, score, contributions,
+    /// explanation }] }` with the top `k` items (all when `k` is not set).
+    pub fn rerank(&self, candidates: JsValue, options: JsValue) -> Promise {
+        let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
+        wasm_bindgen_futures::future_to_promise(async move {
+            // Checked before anything is encoded: a bad list or option costs nothing.
+            let candidates: Vec<Candidate> = from_js(candidates, "candidates")?;
+            let candidates = validate_candidates(candidates).map_err(input_error)?;
+            let settings: RerankSettings = if options.is_undefined() || options.is_null() {
+                RerankSettings::default()
+            } else {
+                from_js(options, "options")?
+            };
+            let options = settings.resolve(js_sys::Date::now() as u64);
+            options.validate().map_err(input_error)?;
+            let pending = rec.borrow_mut().hold_request(&[], &candidates);
+            let ranked =
+                with_texts(&rec, &encoder, pending, |r| r.rerank(candidates, &options)).await?;
+            to_js(&RerankReply {
+                impression_id: &ranked.impression_id,
+                items: ranked.shown(),
+            })
+        })
+    }
+
+    /// The user chose `chosen` among the items shown for `impression_id`; returns the weight changes.
+    pub fn feedback(&self, impression_id: String, chosen: Vec<String>) -> Result<JsValue, JsValue> {
+        let delta = self
+            .rec
+            .borrow_mut()
+            .feedback(&impression_id, &chosen)
+            .map_err(input_error)?;
+        to_js(&delta)
+    }
+
+    /// `{ current, prior, config, steps }`.
+    pub fn weights(&self) -> Result<JsValue, JsValue> {
+        to_js(self.rec.borrow().weights())
+    }
+
+    /// Profile and weights as one checksummed record (what IndexedDB stores).
+    #[wasm_bindgen(js_name = saveState)]
+    pub fn save_state(&self) -> Vec<u8> {
+        self.rec.borrow().to_bytes()
+    }
+
+    /// Replaces profile and weights with a saved record; a bad record changes nothing.
+    #[wasm_bindgen(js_name = restoreState)]
+    pub fn restore_state(&self, bytes: Vec<u8>) -> Result<(), JsValue> {
+        self.rec.borrow_mut().restore(&bytes).map_err(store_error)
+    }
+
+    /// Everything the device holds about the user, as JSON a person can read.
+    #[wasm_bindgen(js_name = exportProfile)]
+    pub fn export_profile(&self) -> String {
+        self.rec.borrow().export_document()
+    }
+
+    /// Loads an `exportProfile` document; a bad document changes nothing.
+    #[wasm_bindgen(js_name = importProfile)]
+    pub fn import_profile(&self, json: String) -> Result<(), JsValue> {
+        self.rec
+            .borrow_mut()
+            .import_document(&json)
+            .map_err(store_error)
+    }
+
+    /// Wipes profile, adapted weights, embedding cache and impressions.
+    pub fn forget(&self) {
+        self.rec.borrow_mut().forget();
+    }
+
+    /// Points for the "inside my profile" map, from `[[id, text], ...]` candidates:
+    /// `[{ kind, id, label, x, y }]`.
+    #[wasm_bindgen(js_name = profileMap)]
+    pub fn profile_map(&self, candidates: JsValue) -> Result<JsValue, JsValue> {
+        let candidates: Vec<(String, String)> = if candidates.is_undefined() {
+            vec![]
+        } else {
+            from_js(candidates, "candidates")?
+        };
+        to_js(&self.rec.borrow().profile_map(&candidates))
+    }
+}
