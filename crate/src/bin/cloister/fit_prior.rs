@@ -1,0 +1,140 @@
+//! `cloister fit-prior`: training lines to a prior file, by the core's one recipe.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use cloister::profile::Event;
+use cloister::rank::fit::{TrainList, PRIOR_RECIPE};
+use cloister::rank::{Candidate, OnlineConfig, Prior};
+use cloister::{Encoder, Recommender};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::lines::{parse, with_request};
+use crate::{CliError, ModelArgs};
+
+#[derive(Args)]
+pub struct FitPriorArgs {
+    /// First-order meta-learning (Reptile) for fast on-device adaptation.
+    #[arg(long)]
+    meta: bool,
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainRequest {
+    #[serde(default)]
+    #[allow(dead_code)]
+    id: Value,
+    /// Lines of one user form one meta-learning task.
+    #[serde(default)]
+    user: Option<Value>,
+    #[serde(default)]
+    history: Vec<Event>,
+    candidates: Vec<Candidate>,
+    target: String,
+}
+
+pub fn run(args: FitPriorArgs) -> Result<(), CliError> {
+    let encoder = args.model.load()?;
+    let started = Instant::now();
+    let training = read_training(&encoder, io::stdin().lock())
+        .map_err(|e| CliError::Io(PathBuf::from("<stdin>"), e))?;
+    if training.tasks.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no usable training lines ({} without the target among the candidates, {} bad)",
+            training.skipped, training.failed
+        )));
+    }
+    let lists: Vec<TrainList> = training.tasks.iter().flatten().cloned().collect();
+    let mut extra = serde_json::Map::new();
+    extra.insert("users".into(), training.tasks.len().into());
+    extra.insert(
+        "skipped_target_not_in_candidates".into(),
+        training.skipped.into(),
+    );
+    let meta_tasks = args.meta.then_some(training.tasks.as_slice());
+    let prior = PRIOR_RECIPE.fit(&lists, meta_tasks, OnlineConfig::default(), extra);
+    write_prior(&args.out, &prior)?;
+    eprintln!(
+        "cloister fit-prior: {} lists from {} users ({} skipped, {} bad) -> {} in {:.1} s",
+        lists.len(),
+        training.tasks.len(),
+        training.skipped,
+        training.failed,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A prior file as `rerank --prior` and the JS package read it.
+pub fn write_prior(path: &std::path::Path, prior: &Prior) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(prior).expect("prior serialises") + "\n";
+    crate::write(path, text)
+}
+
+/// Training lines grouped by user, and the lines left out.
+struct Training {
+    tasks: Vec<Vec<TrainList>>,
+    /// Lines whose target was not among their candidates.
+    skipped: usize,
+    /// Lines that failed (reported on stderr).
+    failed: usize,
+}
+
+fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training> {
+    let prior = Prior::default();
+    let mut rec = Recommender::new(&prior, encoder.model_sha256());
+    let mut by_user: BTreeMap<String, Vec<TrainList>> = BTreeMap::new();
+    let (mut skipped, mut failed) = (0, 0);
+    for (n, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        rec.reset_user(&prior);
+        let (id, parsed) = parse::<TrainRequest>(&line);
+        let result = parsed.and_then(|r| {
+            let user = r
+                .user
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| format!("line-{n}"));
+            let target = r.target;
+            let list = with_request(
+                &mut rec,
+                encoder,
+                r.history,
+                r.candidates,
+                |rec, candidates| Ok(rec.train_list(candidates, &target)?),
+            )?;
+            Ok((user, list))
+        });
+        match result {
+            Ok((user, Some(list))) => by_user.entry(user).or_default().push(list),
+            Ok((_, None)) => skipped += 1,
+            Err(e) => {
+                failed += 1;
+                eprintln!(
+                    "fit-prior: line {} (id {id}): {}: {}",
+                    n + 1,
+                    e.kind,
+                    e.message
+                );
+            }
+        }
+    }
+    Ok(Training {
+        tasks: by_user.into_values().collect(),
+        skipped,
+        failed,
+    })
+}
