@@ -5,3 +5,4 @@ pub mod ease;
 pub mod metrics;
 pub mod movielens;
 pub mod protocol;
+pub mod report;

@@ -11,11 +11,14 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use super::ease::{top_k, Ease};
-use super::metrics::{mean, ndcg_at, paired_bootstrap, recall_at};
+use super::metrics::{mean, ndcg_at, recall_at};
 use super::movielens::Dataset;
+use super::report::{
+    summarise, weights_note, Catalogue, Evaluation, EventMode, MethodResult, Tuning,
+};
 use crate::profile::{Event, EventKind, InterestProfile, Item, ProfileConfig};
 use crate::rank::features::compute;
-use crate::rank::fit::{fit_reptile, fit_softmax, TrainList};
+use crate::rank::fit::{PriorRecipe, TrainList, PRIOR_RECIPE};
 use crate::rank::{Candidate, OnlineConfig, OnlineWeights, Prior, Related, Weights};
 use crate::vector::dot;
 
@@ -47,15 +50,6 @@ impl Default for EvalConfig {
             lr_grid: vec![0.0, 0.01, 0.03, 0.1],
         }
     }
-}
-
-/// How ml-100k ratings become Cloister events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventMode {
-    /// `rate` events with the star value (3 stars = neutral, 1-2 = negative).
-    Rate,
-    /// Every rating as an implicit positive `click`.
-    Implicit,
 }
 
 /// One evaluation stage: history and target per user.
@@ -169,21 +163,17 @@ impl Ctx<'_> {
         let items = top_k(scores, seen, self.cfg.candidates);
         let candidates: Vec<Candidate> = items
             .iter()
-            .map(|&c| Candidate {
-                id: c.to_string(),
-                text: String::new(),
-                server_score: scores[c] as f64,
-                category: Some(self.data.categories[c].clone()),
-                features: Default::default(),
-                related: tr.before[c]
+            .map(|&c| {
+                let related = tr.before[c]
                     .iter()
                     .map(|(p, w)| Related {
                         id: p.to_string(),
                         weight: *w as f64,
                     })
-                    .collect(),
-                embedding: None,
-                model: None,
+                    .collect();
+                Candidate::new(c.to_string(), String::new(), scores[c] as f64)
+                    .with_category(self.data.categories[c].clone())
+                    .with_related(related)
             })
             .collect();
         let embs: Vec<&[f32]> = items.iter().map(|&c| self.emb[c].as_slice()).collect();
@@ -257,15 +247,6 @@ fn adapt(prior: &Weights, online: OnlineConfig, steps: &[TrainList]) -> Weights 
         let _ = w.update(&s.names, &z, &[s.target]);
     }
     w.current
-}
-
-/// Per-user results of one method.
-pub struct MethodResult {
-    pub name: String,
-    pub ndcg: Vec<f64>,
-    pub recall: Vec<f64>,
-    pub top10: Vec<Vec<usize>>,
-    pub note: String,
 }
 
 fn evaluate(
@@ -360,416 +341,365 @@ fn mask(lists: &[TrainList], keep: &[&str]) -> Vec<TrainList> {
         .collect()
 }
 
-fn fmt_weights(w: &Weights) -> String {
-    w.iter()
-        .filter(|(_, v)| v.abs() >= 0.005)
-        .map(|(k, v)| format!("{k} {v:.2}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Built-in features that read the profile (the "content only" control uses just these).
+const CONTENT_FEATURES: [&str; 7] = [
+    "short_term",
+    "long_term",
+    "nn_recent",
+    "centroid",
+    "stated",
+    "negative",
+    "category",
+];
+
+/// The servers of one stage: EASE and transitions fitted on every user, and the same fitted
+/// without each fold of users (what a user's replayed slates come from).
+struct Servers {
+    main: Ease,
+    transitions: Transitions,
+    folds: Vec<Ease>,
+    fold_transitions: Vec<Transitions>,
 }
 
-pub struct Report {
-    pub markdown: String,
-    pub summary: serde_json::Value,
-}
-
-/// Runs the whole protocol. `emb[i]` = unit embedding of item i's text.
-pub fn run(
-    data: &Dataset,
-    emb: &[Vec<f32>],
-    cfg: &EvalConfig,
-    log: &mut dyn FnMut(String),
-) -> Report {
-    let started = Instant::now();
-    let n_items = data.texts.len();
-    let users = data.users.len();
-    let valid = stage(data, 1);
-    let test = stage(data, 0);
-    let mut tlog = |msg: String| log(format!("[{:>5.0}s] {msg}", started.elapsed().as_secs_f64()));
-
-    // 1. EASE lambda on validation (full ranking over unseen items).
-    let mut lambda_log = Vec::new();
-    let mut best = (f64::NEG_INFINITY, cfg.lambdas[0]);
-    for &lambda in &cfg.lambdas {
-        let ease = Ease::fit(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
-        let nd: Vec<f64> = (0..users)
-            .map(|u| {
-                let s = ease.scores(&valid.hist[u]);
-                let top = top_k(&s, &valid.hist[u], 10);
-                ndcg_at(top.iter().position(|&i| i == valid.target[u]), 10)
-            })
-            .collect();
-        let m = mean(&nd);
-        lambda_log.push(format!("{lambda}: {m:.4}"));
-        if m > best.0 {
-            best = (m, lambda);
+impl Servers {
+    fn fit(cfg: &EvalConfig, st: &Stage, n_items: usize, lambda: f64) -> Self {
+        let (folds, fold_transitions) = folds_of(cfg, st, n_items, lambda);
+        Self {
+            main: Ease::fit(st.hist.iter().map(Vec::as_slice), n_items, lambda),
+            transitions: Transitions::fit(st.hist.iter().map(Vec::as_slice), n_items, cfg.related),
+            folds,
+            fold_transitions,
         }
     }
-    let lambda = best.1;
-    tlog(format!(
-        "EASE lambda {lambda} (valid full-ranking NDCG@10: {})",
-        lambda_log.join(", ")
-    ));
 
-    let v_server = Ease::fit(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
-    let v_tr = Transitions::fit(valid.hist.iter().map(Vec::as_slice), n_items, cfg.related);
-    let (v_folds, v_fold_tr) = folds_of(cfg, &valid, n_items, lambda);
-
-    // 2. Event mapping, chosen on validation with the plain blend.
-    let mut mode_log = Vec::new();
-    let mut best_mode = (f64::NEG_INFINITY, EventMode::Rate);
-    for mode in [EventMode::Rate, EventMode::Implicit] {
-        let ctx = Ctx {
-            data,
-            emb,
-            cfg,
-            mode,
-        };
-        let lists: Vec<List> = (0..users)
+    /// Every user's run on `st` with `replay` replayed events, against the main server.
+    fn runs(&self, ctx: &Ctx, st: &Stage, replay: usize) -> Vec<UserRun> {
+        (0..st.hist.len())
             .map(|u| {
-                let f = u % cfg.folds;
+                let f = u % ctx.cfg.folds;
                 run_user(
-                    &ctx,
-                    &valid.hist[u],
-                    &valid.stars[u],
-                    valid.target[u],
-                    &v_folds[f],
-                    &v_fold_tr[f],
-                    Some((&v_server, &v_tr)),
-                    0,
+                    ctx,
+                    &st.hist[u],
+                    &st.stars[u],
+                    st.target[u],
+                    &self.folds[f],
+                    &self.fold_transitions[f],
+                    Some((&self.main, &self.transitions)),
+                    replay,
                 )
-                .list
             })
-            .collect();
-        let train: Vec<TrainList> = lists.iter().filter_map(List::train).collect();
-        let w = fit_softmax(&train, 1.0, 50);
-        let refs: Vec<&List> = lists.iter().collect();
-        let m = mean(&evaluate("", &refs, |_| w.clone(), String::new()).ndcg);
-        mode_log.push(format!("{mode:?} {m:.4}"));
-        if m > best_mode.0 {
-            best_mode = (m, mode);
-        }
+            .collect()
     }
-    let mode = best_mode.1;
-    tlog(format!(
-        "event mapping {mode:?} (valid NDCG@10 of the fitted blend, in-sample: {})",
-        mode_log.join(", ")
+}
+
+/// Step 1, on validation only: EASE's lambda, the event mapping, the priors and each prior's
+/// online learning rate.
+fn tune(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnMut(String)) -> Tuning {
+    let n_items = data.texts.len();
+    let valid = stage(data, 1);
+    let recipe = PriorRecipe {
+        seed: cfg.seed,
+        ..PRIOR_RECIPE
+    };
+
+    // EASE lambda by full-ranking NDCG@10 over unseen items.
+    let lambda_grid: Vec<(f64, f64)> = cfg
+        .lambdas
+        .iter()
+        .map(|&lambda| {
+            let ease = Ease::fit(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
+            let ndcg: Vec<f64> = (0..valid.hist.len())
+                .map(|u| {
+                    let top = top_k(&ease.scores(&valid.hist[u]), &valid.hist[u], 10);
+                    ndcg_at(top.iter().position(|&i| i == valid.target[u]), 10)
+                })
+                .collect();
+            (lambda, mean(&ndcg))
+        })
+        .collect();
+    let lambda = best(&lambda_grid);
+    log(format!(
+        "EASE lambda {lambda} (valid full-ranking NDCG@10: {lambda_grid:?})"
     ));
+    let servers = Servers::fit(cfg, &valid, n_items, lambda);
+
+    // The event mapping, by the plain blend fitted in-sample.
+    let mode_grid: Vec<(EventMode, f64)> = [EventMode::Rate, EventMode::Implicit]
+        .into_iter()
+        .map(|mode| {
+            let ctx = Ctx {
+                data,
+                emb,
+                cfg,
+                mode,
+            };
+            let lists: Vec<List> = servers
+                .runs(&ctx, &valid, 0)
+                .into_iter()
+                .map(|r| r.list)
+                .collect();
+            let train: Vec<TrainList> = lists.iter().filter_map(List::train).collect();
+            let w = recipe.fit_plain(&train);
+            let refs: Vec<&List> = lists.iter().collect();
+            (
+                mode,
+                mean(&evaluate("", &refs, |_| w.clone(), String::new()).ndcg),
+            )
+        })
+        .collect();
+    let mode = best(&mode_grid);
+    log(format!(
+        "event mapping {mode:?} (valid NDCG@10 of the fitted blend, in-sample: {mode_grid:?})"
+    ));
+
+    // The priors, and the learning rate each adapts best with.
     let ctx = Ctx {
         data,
         emb,
         cfg,
         mode,
     };
-
-    // 3. Validation runs with replay: fit the priors and the online learning rate.
-    let v_runs: Vec<UserRun> = (0..users)
-        .map(|u| {
-            let f = u % cfg.folds;
-            run_user(
-                &ctx,
-                &valid.hist[u],
-                &valid.stars[u],
-                valid.target[u],
-                &v_folds[f],
-                &v_fold_tr[f],
-                Some((&v_server, &v_tr)),
-                cfg.replay,
-            )
-        })
-        .collect();
-    tlog(format!(
+    let runs = servers.runs(&ctx, &valid, cfg.replay);
+    log(format!(
         "validation lists and {} replay steps built",
-        v_runs.iter().map(|r| r.steps.len()).sum::<usize>()
+        runs.iter().map(|r| r.steps.len()).sum::<usize>()
     ));
-    let v_train: Vec<TrainList> = v_runs.iter().filter_map(|r| r.list.train()).collect();
-    let plain = fit_softmax(&v_train, 1.0, 50);
-    let content_names = [
-        "short_term",
-        "long_term",
-        "nn_recent",
-        "centroid",
-        "stated",
-        "negative",
-        "category",
-    ];
-    let content = fit_softmax(&mask(&v_train, &content_names), 1.0, 50);
-    let tasks: Vec<Vec<TrainList>> = v_runs
+    let train: Vec<TrainList> = runs.iter().filter_map(|r| r.list.train()).collect();
+    let online = OnlineConfig::default();
+    let plain = recipe.fit_plain(&train);
+    let content = recipe.fit_plain(&mask(&train, &CONTENT_FEATURES));
+    let tasks: Vec<Vec<TrainList>> = runs
         .iter()
         .filter(|r| !r.steps.is_empty())
         .map(|r| r.steps.clone())
         .collect();
-    let meta = fit_reptile(&tasks, &plain, OnlineConfig::default(), 5, 0.1, 3, cfg.seed);
-    let v_lists: Vec<&List> = v_runs.iter().map(|r| &r.list).collect();
-    let pick_lr = |prior: &Weights| {
-        let mut grid = Vec::new();
-        let mut best = (f64::NEG_INFINITY, 0.0f32);
-        for &lr in &cfg.lr_grid {
-            let online = OnlineConfig {
-                lr,
-                ..OnlineConfig::default()
-            };
-            let m = mean(
-                &evaluate(
+    let meta = recipe.fit_meta(&tasks, &plain, online);
+    let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
+    let lr_grid = |prior: &Weights| -> Vec<(f32, f64)> {
+        cfg.lr_grid
+            .iter()
+            .map(|&lr| {
+                let online = OnlineConfig { lr, ..online };
+                let adapted = evaluate(
                     "",
-                    &v_lists,
-                    |u| adapt(prior, online, &v_runs[u].steps),
+                    &lists,
+                    |u| adapt(prior, online, &runs[u].steps),
                     String::new(),
-                )
-                .ndcg,
-            );
-            grid.push(format!("{lr}: {m:.4}"));
-            if m > best.0 {
-                best = (m, lr);
-            }
-        }
-        (best.1, grid.join(", "))
+                );
+                (lr, mean(&adapted.ndcg))
+            })
+            .collect()
     };
-    let (lr_plain, grid_plain) = pick_lr(&plain);
-    let (lr_meta, grid_meta) = pick_lr(&meta);
-    tlog(format!(
-        "online lr: plain prior {lr_plain} ({grid_plain}); meta prior {lr_meta} ({grid_meta})"
-    ));
+    let (lr_grid_plain, lr_grid_meta) = (lr_grid(&plain), lr_grid(&meta));
+    let (lr_plain, lr_meta) = (best(&lr_grid_plain), best(&lr_grid_meta));
+    log(format!("online lr: plain prior {lr_plain} ({lr_grid_plain:?}); meta prior {lr_meta} ({lr_grid_meta:?})"));
+    Tuning {
+        lambda,
+        lambda_grid,
+        mode,
+        mode_grid,
+        recipe,
+        online,
+        plain,
+        meta,
+        content,
+        lists: train.len(),
+        lr_plain,
+        lr_meta,
+        lr_grid_plain,
+        lr_grid_meta,
+    }
+}
 
-    // 4. Test stage: refit the server on train + validation.
-    let t_server = Ease::fit(test.hist.iter().map(Vec::as_slice), n_items, lambda);
-    let t_tr = Transitions::fit(test.hist.iter().map(Vec::as_slice), n_items, cfg.related);
-    let (t_folds, t_fold_tr) = folds_of(cfg, &test, n_items, lambda);
-    let t_runs: Vec<UserRun> = (0..users)
-        .map(|u| {
-            let f = u % cfg.folds;
-            run_user(
-                &ctx,
-                &test.hist[u],
-                &test.stars[u],
-                test.target[u],
-                &t_folds[f],
-                &t_fold_tr[f],
-                Some((&t_server, &t_tr)),
-                cfg.replay,
-            )
-        })
-        .collect();
-    let t_lists: Vec<&List> = t_runs.iter().map(|r| &r.list).collect();
+/// The choice with the highest score; the first on a tie.
+fn best<T: Copy>(grid: &[(T, f64)]) -> T {
+    let mut best = grid[0];
+    for &point in &grid[1..] {
+        if point.1 > best.1 {
+            best = point;
+        }
+    }
+    best.0
+}
+
+/// Step 2: every method on the test targets, servers refitted on train + validation.
+fn test_stage(
+    ctx: &Ctx,
+    tuning: &Tuning,
+    test: &Stage,
+    servers: &Servers,
+) -> (Vec<MethodResult>, f64) {
+    let runs = servers.runs(ctx, test, ctx.cfg.replay);
+    let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
+    let t = tuning;
     let on_plain = OnlineConfig {
-        lr: lr_plain,
-        ..OnlineConfig::default()
+        lr: t.lr_plain,
+        ..t.online
     };
     let on_meta = OnlineConfig {
-        lr: lr_meta,
-        ..OnlineConfig::default()
+        lr: t.lr_meta,
+        ..t.online
     };
+    let replayed = |lr: f32| format!("lr {lr}, last {} events replayed", ctx.cfg.replay);
     let methods = vec![
         evaluate(
             "server order (EASE)",
-            &t_lists,
+            &lists,
             |_| server_weights(),
             String::new(),
         ),
         evaluate(
             "content only (profile features, no server score)",
-            &t_lists,
-            |_| content.clone(),
-            fmt_weights(&content),
+            &lists,
+            |_| t.content.clone(),
+            weights_note(&t.content),
         ),
         evaluate(
             "prior blend (fit-prior)",
-            &t_lists,
-            |_| plain.clone(),
-            fmt_weights(&plain),
+            &lists,
+            |_| t.plain.clone(),
+            weights_note(&t.plain),
         ),
         evaluate(
             "meta prior blend (fit-prior --meta)",
-            &t_lists,
-            |_| meta.clone(),
-            fmt_weights(&meta),
+            &lists,
+            |_| t.meta.clone(),
+            weights_note(&t.meta),
         ),
         evaluate(
             "prior + on-device online adaptation",
-            &t_lists,
-            |u| adapt(&plain, on_plain, &t_runs[u].steps),
-            format!("lr {lr_plain}, last {} events replayed", cfg.replay),
+            &lists,
+            |u| adapt(&t.plain, on_plain, &runs[u].steps),
+            replayed(t.lr_plain),
         ),
         evaluate(
             "meta prior + on-device online adaptation",
-            &t_lists,
-            |u| adapt(&meta, on_meta, &t_runs[u].steps),
-            format!("lr {lr_meta}, last {} events replayed", cfg.replay),
+            &lists,
+            |u| adapt(&t.meta, on_meta, &runs[u].steps),
+            replayed(t.lr_meta),
         ),
     ];
-    tlog("test stage ranked".into());
-
-    // 5. Cold start: only the last `cold_events` events are known (to the server too).
-    let c_runs: Vec<UserRun> = (0..users)
-        .map(|u| {
-            let h = &test.hist[u];
-            let from = h.len().saturating_sub(cfg.cold_events);
-            let f = u % cfg.folds;
-            run_user(
-                &ctx,
-                &h[from..],
-                &test.stars[u][from..],
-                test.target[u],
-                &t_folds[f],
-                &t_fold_tr[f],
-                None,
-                cfg.cold_events,
-            )
-        })
-        .collect();
-    let c_lists: Vec<&List> = c_runs.iter().map(|r| &r.list).collect();
-    let cold = vec![
-        evaluate(
-            "server order (EASE on the 5 events)",
-            &c_lists,
-            |_| server_weights(),
-            String::new(),
-        ),
-        evaluate("prior blend", &c_lists, |_| plain.clone(), String::new()),
-        evaluate(
-            "meta prior blend",
-            &c_lists,
-            |_| meta.clone(),
-            String::new(),
-        ),
-        evaluate(
-            "prior + online adaptation",
-            &c_lists,
-            |u| adapt(&plain, on_plain, &c_runs[u].steps),
-            format!("lr {lr_plain}"),
-        ),
-        evaluate(
-            "meta prior + online adaptation",
-            &c_lists,
-            |u| adapt(&meta, on_meta, &c_runs[u].steps),
-            format!("lr {lr_meta}"),
-        ),
-    ];
-    tlog("cold start ranked".into());
-
-    // 6. Report.
-    let pop: Vec<f64> = {
-        let mut c = vec![0f64; n_items];
-        for h in &test.hist {
-            for &i in h.iter().collect::<HashSet<_>>() {
-                c[i] += 1.0;
-            }
-        }
-        c
-    };
-    let recall_cands = mean(
-        &t_lists
+    let recall = mean(
+        &lists
             .iter()
             .map(|l| if l.target.is_some() { 1.0 } else { 0.0 })
             .collect::<Vec<_>>(),
     );
-    let table = |rows: &[MethodResult], seed: u64| {
-        let base = &rows[0];
-        let mut md = String::from("| method | NDCG@10 | Recall@10 | dNDCG@10 vs server [95% CI] | ILD@10 | coverage@10 | novelty@10 | weights / notes |\n|---|---|---|---|---|---|---|---|\n");
-        let mut js = Vec::new();
-        for r in rows {
-            let (d, lo, hi) = paired_bootstrap(&r.ndcg, &base.ndcg, cfg.resamples, seed);
-            let ild = mean(
-                &r.top10
-                    .iter()
-                    .map(|t| {
-                        let mut s = 0.0;
-                        let mut n = 0.0;
-                        for a in 0..t.len() {
-                            for b in a + 1..t.len() {
-                                s += 1.0 - dot(&emb[t[a]], &emb[t[b]]) as f64;
-                                n += 1.0;
-                            }
-                        }
-                        if n > 0.0 {
-                            s / n
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            let coverage =
-                r.top10.iter().flatten().collect::<HashSet<_>>().len() as f64 / n_items as f64;
-            let novelty = mean(
-                &r.top10
-                    .iter()
-                    .flatten()
-                    .map(|&i| -((pop[i] + 1.0) / (users as f64 + 1.0)).log2())
-                    .collect::<Vec<_>>(),
-            );
-            let ci = if std::ptr::eq(r, base) {
-                String::new()
-            } else {
-                format!("{d:+.4} [{lo:+.4}, {hi:+.4}]")
-            };
-            md += &format!(
-                "| {} | {:.4} | {:.4} | {} | {:.3} | {:.3} | {:.2} | {} |\n",
-                r.name,
-                mean(&r.ndcg),
-                mean(&r.recall),
-                ci,
-                ild,
-                coverage,
-                novelty,
-                r.note
-            );
-            js.push(serde_json::json!({"method": r.name, "ndcg10": mean(&r.ndcg), "recall10": mean(&r.recall), "d_ndcg": d, "ci": [lo, hi], "ild10": ild, "coverage10": coverage, "novelty10": novelty}));
-        }
-        (md, js)
+    (methods, recall)
+}
+
+/// Step 3, cold start: only each user's last `cold_events` test-stage events are known, to the
+/// out-of-fold server as well.
+fn cold_stage(ctx: &Ctx, tuning: &Tuning, test: &Stage, servers: &Servers) -> Vec<MethodResult> {
+    let cold = ctx.cfg.cold_events;
+    let runs: Vec<UserRun> = (0..test.hist.len())
+        .map(|u| {
+            let h = &test.hist[u];
+            let from = h.len().saturating_sub(cold);
+            let f = u % ctx.cfg.folds;
+            run_user(
+                ctx,
+                &h[from..],
+                &test.stars[u][from..],
+                test.target[u],
+                &servers.folds[f],
+                &servers.fold_transitions[f],
+                None,
+                cold,
+            )
+        })
+        .collect();
+    let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
+    let t = tuning;
+    let on_plain = OnlineConfig {
+        lr: t.lr_plain,
+        ..t.online
     };
-    let (main_md, main_js) = table(&methods, cfg.seed);
-    let (cold_md, cold_js) = table(&cold, cfg.seed + 1);
-    let secs = started.elapsed().as_secs_f64();
-    let markdown = format!(
-"# Offline evaluation: re-ranking MovieLens-100k on the device
+    let on_meta = OnlineConfig {
+        lr: t.lr_meta,
+        ..t.online
+    };
+    vec![
+        evaluate(
+            &format!("server order (EASE on the {cold} events)"),
+            &lists,
+            |_| server_weights(),
+            String::new(),
+        ),
+        evaluate("prior blend", &lists, |_| t.plain.clone(), String::new()),
+        evaluate(
+            "meta prior blend",
+            &lists,
+            |_| t.meta.clone(),
+            String::new(),
+        ),
+        evaluate(
+            "prior + online adaptation",
+            &lists,
+            |u| adapt(&t.plain, on_plain, &runs[u].steps),
+            format!("lr {}", t.lr_plain),
+        ),
+        evaluate(
+            "meta prior + online adaptation",
+            &lists,
+            |u| adapt(&t.meta, on_meta, &runs[u].steps),
+            format!("lr {}", t.lr_meta),
+        ),
+    ]
+}
 
-Generated by `dist/cloister eval --dataset ml-100k` ({secs:.0} s on this machine, seed {seed}). Re-run it to
-reproduce every number; nothing here is typed by hand.
+/// Runs the whole protocol: tune on validation, then the test and cold-start stages, then the
+/// metrics. `emb[i]` = unit embedding of item i's text.
+pub fn run(
+    data: &Dataset,
+    emb: &[Vec<f32>],
+    cfg: &EvalConfig,
+    log: &mut dyn FnMut(String),
+) -> Evaluation {
+    let started = Instant::now();
+    let mut log = |msg: String| log(format!("[{:>5.0}s] {msg}", started.elapsed().as_secs_f64()));
+    let n_items = data.texts.len();
+    let tuning = tune(data, emb, cfg, &mut log);
 
-## Protocol
-- Data: MovieLens-100k from the PyPI wheel `recbole==1.2.1`, fetched at run time into the user's cache
-  (GroupLens terms: research use; never committed, never shipped). {users} users, {n_items} items,
-  {n_ratings} ratings. Item text `\"{{title}} ({{year}}). Genres: g1, g2\"`, embedded by Cloister's own int8 encoder.
-- Split: per user, events by (timestamp, file row); last = test target, second-to-last = validation target.
-  Every choice below (EASE lambda, event mapping, prior weights, online learning rate) is made on validation;
-  test is reported once, over all {users} users (a target the server did not send scores 0).
-- Server: EASE, lambda {lambda} chosen on validation ({lambda_log}); top-{k} unseen items with their EASE
-  scores (the target is among them for {recall_cands:.3} of users). Each candidate carries `related`: the {rel} items
-  that most often come right before it in other users' sequences, with weight P(candidate | previous item).
-  The device matches them against the private history; the server never sees it.
-- Events: ratings replayed as Cloister `{mode_name}` events ({mode_log}, chosen on validation).
-- Priors: `fit-prior` = listwise softmax regression on the validation lists; `fit-prior --meta` = Reptile
-  started from it, with each user's replayed steps as a task (5 inner steps, meta lr 0.1, 3 epochs).
-- On-device adaptation: the user's last {replay} history events are replayed in order; at each, the slate is
-  what an out-of-fold server (EASE and transitions fitted without the user's fold of 5) would have sent then,
-  and the chosen item is the one the user actually took next (skipped when it was not in the slate). One
-  `OnlineWeights` step per event (L2 pull 0.1 to the prior, step norm <= 0.25). Learning rate from
-  {{{lr_grid}}} on validation: plain prior {lr_plain} ({grid_plain}); meta prior {lr_meta} ({grid_meta}).
-- Metrics: NDCG@10 and Recall@10 (one target per user); 95% CI of the per-user NDCG@10 difference vs the
-  server order by paired bootstrap over users ({resamples} resamples). ILD@10 = mean pairwise (1 - cosine)
-  of the top 10; coverage@10 = share of the catalogue in anyone's top 10; novelty@10 = mean -log2 of an
-  item's share of users.
+    let test = stage(data, 0);
+    let servers = Servers::fit(cfg, &test, n_items, tuning.lambda);
+    let ctx = Ctx {
+        data,
+        emb,
+        cfg,
+        mode: tuning.mode,
+    };
+    let (methods, candidate_recall) = test_stage(&ctx, &tuning, &test, &servers);
+    log("test stage ranked".into());
+    let cold = cold_stage(&ctx, &tuning, &test, &servers);
+    log("cold start ranked".into());
 
-## Results (test, all users, EASE top-{k} re-ranked)
-{main_md}
-Reference to beat (Python, shared/eval-reference): server order 0.0723; learned blend with MiniLM ~0.092;
-with a transition feature ~0.12.
-
-## Cold start: only the user's last {cold} events are known (to the server as well)
-The server ranks from those {cold} events with the out-of-fold EASE; the device has the same {cold} events.
-{cold_md}
-",
-        seed = cfg.seed, n_ratings = data.users.iter().map(Vec::len).sum::<usize>(),
-        lambda_log = lambda_log.join(", "), k = cfg.candidates, rel = cfg.related,
-        mode_name = match mode { EventMode::Rate => "rate", EventMode::Implicit => "click" },
-        mode_log = mode_log.join(", "), replay = cfg.replay,
-        lr_grid = cfg.lr_grid.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "),
-        resamples = cfg.resamples, cold = cfg.cold_events,
-    );
-    let summary = serde_json::json!({
-        "lambda": lambda, "mode": format!("{mode:?}"), "lr_plain": lr_plain, "lr_meta": lr_meta,
-        "prior": plain, "meta_prior": meta, "test": main_js, "cold_start": cold_js, "seconds": secs,
-    });
-    Report { markdown, summary }
+    let mut popularity = vec![0f64; n_items];
+    for h in &test.hist {
+        for &i in h.iter().collect::<HashSet<_>>() {
+            popularity[i] += 1.0;
+        }
+    }
+    let catalogue = Catalogue {
+        embeddings: emb,
+        popularity: &popularity,
+        users: data.users.len(),
+    };
+    Evaluation {
+        test: summarise(&methods, &catalogue, cfg.resamples, cfg.seed),
+        cold: summarise(&cold, &catalogue, cfg.resamples, cfg.seed + 1),
+        seconds: started.elapsed().as_secs_f64(),
+        seed: cfg.seed,
+        users: data.users.len(),
+        items: n_items,
+        ratings: data.users.iter().map(Vec::len).sum(),
+        candidates: cfg.candidates,
+        related: cfg.related,
+        replay: cfg.replay,
+        folds: cfg.folds,
+        cold_events: cfg.cold_events,
+        resamples: cfg.resamples,
+        candidate_recall,
+        tuning,
+    }
 }
