@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm test`: every test. Installs what is missing (chromium, npm packages, the wasm target,
-# wasm-bindgen-cli, the model) through build.sh, then runs the native Rust tests and the
-# browser tests (wasm on WebGPU and on the CPU fallback, in headless Chromium).
+# `npm test`: every test. Checks formatting, installs what is missing (chromium, npm packages,
+# the wasm target, wasm-bindgen-cli, the model) through build.sh, runs clippy, then the native
+# Rust tests and the browser tests (wasm on WebGPU and on the CPU fallback, in headless Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
@@ -18,8 +18,23 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   fi
 fi
 
+# Formatting first: it needs no build, so a badly formatted tree fails in seconds.
+echo "== cargo fmt --check (library, CLI, tests, fuzz targets)"
+for tool in rustfmt clippy; do
+  cargo "${tool/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$tool"
+done
+cargo fmt --all --check
+cargo fmt --check --manifest-path crate/fuzz/Cargo.toml
+
 # Tests run on the same wasm that ships, unless told otherwise.
 ./build.sh
+
+# Lints with warnings as errors: the native crate with its CLI and tests, and the wasm edge in
+# both builds (wasm.rs and the WebGPU layers only compile for wasm32 / with `webgpu`).
+echo; echo "== cargo clippy -D warnings (native all targets; wasm32 with and without webgpu)"
+cargo clippy --release --workspace --all-targets -- -D warnings
+cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --release --lib --target wasm32-unknown-unknown --features webgpu -- -D warnings
 
 if [ "${CI:-}" = "true" ] && ! git diff --quiet -- models/manifest.json; then
   echo "models/manifest.json changed during the build: the converted model no longer matches" >&2
@@ -31,5 +46,5 @@ fi
 echo; echo "== native tests (cargo test --release)"
 cargo test --release --workspace
 
-echo; echo "== browser tests (headless Chromium: WebGPU, CPU fallback, end to end)"
+echo; echo "== JS and browser tests (headless Chromium: WebGPU, CPU fallback, end to end)"
 node --test --test-concurrency=1 tests/*.test.mjs
