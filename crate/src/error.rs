@@ -67,8 +67,15 @@ pub enum InputErrorKind {
     DuplicateCandidate,
     /// The candidate list is empty.
     EmptyCandidates,
-    /// The candidate list is longer than `rank::MAX_CANDIDATES`.
+    /// The candidate list is longer than `limits::MAX_CANDIDATES`.
     TooManyCandidates,
+    /// More site features on a candidate, or distinct feature names in a list or a training
+    /// set, than `limits` allows.
+    TooManyFeatures,
+    /// A request's history is longer than `limits::MAX_HISTORY`.
+    TooManyEvents,
+    /// More feedback entries (or items shown in one) than `limits` allows.
+    TooManyFeedback,
     /// A text's embedding is not in the cache (the edge did not encode it).
     MissingEmbedding,
     /// An embedding is not 384 finite floats of unit length, or not one per text.
@@ -98,6 +105,9 @@ impl InputErrorKind {
             Self::DuplicateCandidate => "duplicate_candidate",
             Self::EmptyCandidates => "empty_candidates",
             Self::TooManyCandidates => "too_many_candidates",
+            Self::TooManyFeatures => "too_many_features",
+            Self::TooManyEvents => "too_many_events",
+            Self::TooManyFeedback => "too_many_feedback",
             Self::MissingEmbedding => "missing_embedding",
             Self::InvalidEmbedding => "invalid_embedding",
             Self::InvalidFeedback => "invalid_feedback",
@@ -111,13 +121,16 @@ impl InputErrorKind {
     }
 
     /// Every kind, for tests that check each has a JS class.
-    pub const ALL: [InputErrorKind; 15] = [
+    pub const ALL: [InputErrorKind; 18] = [
         Self::InvalidEvent,
         Self::InvalidItem,
         Self::InvalidCandidate,
         Self::DuplicateCandidate,
         Self::EmptyCandidates,
         Self::TooManyCandidates,
+        Self::TooManyFeatures,
+        Self::TooManyEvents,
+        Self::TooManyFeedback,
         Self::MissingEmbedding,
         Self::InvalidEmbedding,
         Self::InvalidFeedback,

@@ -10,6 +10,7 @@ pub mod encoder;
 pub mod error;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod eval;
+pub mod limits;
 pub mod manifest;
 pub mod profile;
 pub mod rank;

@@ -7,18 +7,19 @@
 //! edge encodes them (awaiting the GPU in a browser) and calls `put_embeddings`; then
 //! `record` / `rerank`, and `release`.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{EmbeddingCache, HoldId};
 use crate::embedding::Embeddings;
 use crate::error::{InputError, InputErrorKind, StoreError};
+use crate::limits::{MAX_FEEDBACK, MAX_SHOWN};
 use crate::profile::{Event, InterestProfile, ProfileConfig};
-use crate::rank::candidate::validate_candidates;
+use crate::rank::candidate::{embedding_problem, validate_candidates};
 use crate::rank::fit::TrainList;
 use crate::rank::{
-    rerank, Candidate, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
+    rerank, Candidate, Feedback, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
 };
 use crate::store::{decode_record, encode_record, RecordKind, RECORD_VERSION};
 
@@ -217,6 +218,12 @@ impl Recommender {
 
     /// Adds a stated interest; `text` (trimmed) must be in the cache. Returns its id.
     pub fn state_interest(&mut self, text: &str, weight: f32) -> Result<u64, InputError> {
+        if text.trim().is_empty() {
+            return Err(InputError::new(
+                InputErrorKind::InvalidInterest,
+                "an interest needs some text",
+            ));
+        }
         let embedding = self.cached(text.trim())?;
         self.profile.add_interest(text, weight, &embedding)
     }
@@ -237,7 +244,7 @@ impl Recommender {
         let candidates = validate_candidates(candidates)?;
         let vectors = self.candidate_vectors(&candidates)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
-        let ranking = rerank(&self.profile, &candidates, &refs, &self.weights, options)?;
+        let mut ranking = rerank(&self.profile, &candidates, &refs, &self.weights, options)?;
         let id = format!("imp-{}", self.next_impression);
         self.next_impression += 1;
         let head = options.k.unwrap_or(IMPRESSION_ITEMS).min(IMPRESSION_ITEMS);
@@ -253,6 +260,11 @@ impl Recommender {
         });
         while self.impressions.len() > MAX_IMPRESSIONS {
             self.impressions.pop_front();
+        }
+        for (item, &i) in ranking.items.iter_mut().zip(&ranking.order) {
+            if let Some(problem) = embedding_problem(&candidates[i], &self.model) {
+                item.notes.push(problem);
+            }
         }
         let shown = options.k.unwrap_or(usize::MAX).min(ranking.items.len());
         Ok(Reranked {
@@ -298,6 +310,7 @@ impl Recommender {
                     ),
                 )
             })?;
+        check_chosen(chosen)?;
         let idx = chosen
             .iter()
             .map(|c| {
@@ -314,37 +327,70 @@ impl Recommender {
         self.weights.update(&names, &z, &idx)
     }
 
-    /// Feedback on explicit lists (the CLI's replay): `shown` and `chosen` are ids in
-    /// `candidates`, whose features are computed against the current profile.
-    pub fn feedback_on(
+    /// Replays feedback on explicit lists (the CLI's `feedback`): for each entry, `shown` and
+    /// `chosen` are ids in `candidates`, whose features are computed against the current
+    /// profile, and one online step is taken. At most `MAX_FEEDBACK` entries of at most
+    /// `MAX_SHOWN` items; an entry that fails stops the replay with its error.
+    pub fn replay_feedback(
         &mut self,
         candidates: &[Candidate],
+        feedback: &[Feedback],
+    ) -> Result<(), InputError> {
+        if feedback.len() > MAX_FEEDBACK {
+            return Err(InputError::new(
+                InputErrorKind::TooManyFeedback,
+                format!(
+                    "{} feedback entries; at most {MAX_FEEDBACK} per request",
+                    feedback.len()
+                ),
+            ));
+        }
+        let index: HashMap<&str, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect();
+        for entry in feedback {
+            self.feedback_on(candidates, &index, &entry.shown, &entry.chosen)?;
+        }
+        Ok(())
+    }
+
+    fn feedback_on(
+        &mut self,
+        candidates: &[Candidate],
+        index: &HashMap<&str, usize>,
         shown: &[String],
         chosen: &[String],
     ) -> Result<Weights, InputError> {
-        let subset: Vec<Candidate> = shown
-            .iter()
-            .map(|id| {
-                candidates
-                    .iter()
-                    .find(|c| &c.id == id)
-                    .cloned()
-                    .ok_or_else(|| {
-                        InputError::new(
-                            InputErrorKind::InvalidFeedback,
-                            format!("shown id '{id}' is not a candidate"),
-                        )
-                    })
-            })
-            .collect::<Result<_, _>>()?;
-        let subset = validate_candidates(subset)?;
-        let vectors = self.candidate_vectors(&subset)?;
-        let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
-        let features = crate::rank::features::compute(&self.profile, &subset, &refs);
+        if shown.len() > MAX_SHOWN {
+            return Err(InputError::new(
+                InputErrorKind::TooManyFeedback,
+                format!("{} items shown; at most {MAX_SHOWN} per entry", shown.len()),
+            ));
+        }
+        check_chosen(chosen)?;
+        let mut positions: HashMap<&str, usize> = HashMap::with_capacity(shown.len());
+        let mut subset = Vec::with_capacity(shown.len());
+        for (at, id) in shown.iter().enumerate() {
+            let Some(&i) = index.get(id.as_str()) else {
+                return Err(InputError::new(
+                    InputErrorKind::InvalidFeedback,
+                    format!("shown id '{id}' is not a candidate"),
+                ));
+            };
+            if positions.insert(id.as_str(), at).is_some() {
+                return Err(InputError::new(
+                    InputErrorKind::InvalidFeedback,
+                    format!("'{id}' is shown twice"),
+                ));
+            }
+            subset.push(candidates[i].clone());
+        }
         let idx = chosen
             .iter()
             .map(|c| {
-                shown.iter().position(|s| s == c).ok_or_else(|| {
+                positions.get(c.as_str()).copied().ok_or_else(|| {
                     InputError::new(
                         InputErrorKind::InvalidFeedback,
                         format!("chosen '{c}' was not shown"),
@@ -352,6 +398,10 @@ impl Recommender {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let subset = validate_candidates(subset)?;
+        let vectors = self.candidate_vectors(&subset)?;
+        let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let features = crate::rank::features::compute(&self.profile, &subset, &refs);
         let z: Vec<&[f32]> = features.z.iter().map(Vec::as_slice).collect();
         self.weights.update(&features.names, &z, &idx)
     }
@@ -555,6 +605,18 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
         return bad("weights");
     }
     Ok(())
+}
+
+/// Each chosen id once: a duplicate would count the same choice twice.
+fn check_chosen(chosen: &[String]) -> Result<(), InputError> {
+    let mut seen = HashSet::with_capacity(chosen.len());
+    match chosen.iter().find(|c| !seen.insert(c.as_str())) {
+        Some(c) => Err(InputError::new(
+            InputErrorKind::InvalidFeedback,
+            format!("'{c}' is chosen twice"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn preview(text: &str) -> String {

@@ -14,19 +14,36 @@ pub const DEFAULT_MAX_TOKENS: usize = 256;
 pub struct TextTokenizer {
     inner: Tokenizer,
     max_tokens: usize,
+    /// Rows of the model's word table: every id must be below it.
+    vocab_size: usize,
+}
+
+/// What the model the tokenizer feeds expects of it.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenizerFit<'a> {
+    /// Rows of the model's word-embedding table.
+    pub vocab_size: usize,
+    /// Rows of its position table: `max_tokens` may not exceed it.
+    pub max_positions: usize,
+    /// The special tokens an encoded text starts and ends with.
+    pub first: &'a str,
+    pub last: &'a str,
 }
 
 impl TextTokenizer {
-    /// Parses a `tokenizer.json`. `max_tokens` counts special tokens and must fit the model's
-    /// position table (`max_positions`).
+    /// Parses a `tokenizer.json` and checks it against the model it feeds (`fit`): every id in
+    /// its vocabulary, and those its post-processor adds, must index the word table (a larger
+    /// one would index past it at the first text that uses it), and an encoded text must start
+    /// and end with the model's special tokens. `max_tokens` counts the special tokens.
     pub fn from_bytes(
         bytes: &[u8],
         max_tokens: usize,
-        max_positions: usize,
+        fit: TokenizerFit,
     ) -> Result<Self, EncoderError> {
-        if max_tokens < 2 || max_tokens > max_positions {
+        if max_tokens < 2 || max_tokens > fit.max_positions {
             return Err(EncoderError::InvalidOption(format!(
-                "max_tokens must be between 2 and {max_positions}, got {max_tokens}"
+                "max_tokens must be between 2 and {}, got {max_tokens}",
+                fit.max_positions
             )));
         }
         let mut inner =
@@ -39,18 +56,53 @@ impl TextTokenizer {
                 ..Default::default()
             }))
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
-        Ok(Self { inner, max_tokens })
+        if let Some((token, id)) = inner
+            .get_vocab(true)
+            .into_iter()
+            .find(|(_, id)| *id as usize >= fit.vocab_size)
+        {
+            return Err(EncoderError::Tokenizer(format!(
+                "the tokenizer maps {token:?} to id {id}, but the model's word table has {} rows: \
+                 this tokenizer.json belongs to another model",
+                fit.vocab_size
+            )));
+        }
+        let tokenizer = Self {
+            inner,
+            max_tokens,
+            vocab_size: fit.vocab_size,
+        };
+        // The post-processor adds ids of its own: check them on a probe.
+        let probe = tokenizer.encode_batch(&["a"])?.remove(0);
+        let id = |token: &str| tokenizer.inner.token_to_id(token);
+        if probe.first().copied() != id(fit.first) || probe.last().copied() != id(fit.last) {
+            return Err(EncoderError::Tokenizer(format!(
+                "an encoded text must start with {} and end with {} (got ids {probe:?}): this \
+                 tokenizer.json does not add the special tokens the model was trained with",
+                fit.first, fit.last
+            )));
+        }
+        Ok(tokenizer)
     }
 
-    /// Token ids for each text, with [CLS] and [SEP].
+    /// Token ids for each text, with the special tokens. An id outside the model's word table
+    /// is an error, never an index past it.
     pub fn encode_batch(&self, texts: &[&str]) -> Result<Vec<TokenIds>, EncoderError> {
         texts
             .iter()
             .map(|text| {
-                self.inner
+                let ids = self
+                    .inner
                     .encode(token_prefix(text, self.max_tokens), true)
                     .map(|enc| enc.get_ids().to_vec())
-                    .map_err(|e| EncoderError::Tokenizer(e.to_string()))
+                    .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+                match ids.iter().find(|&&id| id as usize >= self.vocab_size) {
+                    Some(id) => Err(EncoderError::Tokenizer(format!(
+                        "token id {id} is outside the model's word table ({} rows)",
+                        self.vocab_size
+                    ))),
+                    None => Ok(ids),
+                }
             })
             .collect()
     }

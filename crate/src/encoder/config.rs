@@ -15,6 +15,16 @@ pub struct MiniLmConfig {
 pub const LAYER_NORM_EPS: f64 = 1e-12;
 
 impl MiniLmConfig {
+    /// What this model expects of its tokenizer (checked at load).
+    pub fn tokenizer_fit(&self) -> crate::tokenize::TokenizerFit<'static> {
+        crate::tokenize::TokenizerFit {
+            vocab_size: self.vocab_size,
+            max_positions: self.max_positions,
+            first: "[CLS]",
+            last: "[SEP]",
+        }
+    }
+
     pub const ALL_MINILM_L6_V2: MiniLmConfig = MiniLmConfig {
         vocab_size: 30522,
         hidden: 384,

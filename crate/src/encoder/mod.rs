@@ -131,7 +131,7 @@ impl Encoder {
         let config = MiniLmConfig::ALL_MINILM_L6_V2;
         // The tokenizer is cheap to check: fail on it before the heavy model load.
         let tokenizer =
-            TextTokenizer::from_bytes(tokenizer, options.max_tokens, config.max_positions)?;
+            TextTokenizer::from_bytes(tokenizer, options.max_tokens, config.tokenizer_fit())?;
         let model_sha256 = crate::manifest::sha256_hex(&model);
         let int8_matmul = options.int8_matmul && backend == Backend::Cpu;
         let load::LoadedModel {

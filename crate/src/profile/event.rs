@@ -3,12 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InputError, InputErrorKind};
+use crate::limits::{fits_f32, MAX_HISTORY};
 
-/// Longest item text kept, in bytes (cut at a character boundary). The encoder reads at most
-/// 256 tokens anyway; this bounds what the profile stores per item.
-pub const MAX_TEXT_BYTES: usize = 4096;
-/// Longest id or category, in bytes.
-pub const MAX_ID_BYTES: usize = 256;
+pub use crate::limits::{MAX_ID_BYTES, MAX_TEXT_BYTES};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,10 +116,13 @@ impl Event {
             ));
         }
         match (self.kind, self.value) {
-            (_, Some(v)) if !v.is_finite() => {
+            (_, Some(v)) if !fits_f32(v) => {
                 return Err(InputError::new(
                     InputErrorKind::InvalidEvent,
-                    format!("value must be finite, got {v}"),
+                    format!(
+                        "value must be finite and at most {:e} in size, got {v}",
+                        f32::MAX
+                    ),
                 ))
             }
             (EventKind::Rate, None) => {
@@ -147,6 +147,20 @@ impl Event {
         }
         Ok(self)
     }
+}
+
+/// Checks a history sent with one request: at most `MAX_HISTORY` events, each valid.
+pub fn validate_events(events: Vec<Event>) -> Result<Vec<Event>, InputError> {
+    if events.len() > MAX_HISTORY {
+        return Err(InputError::new(
+            InputErrorKind::TooManyEvents,
+            format!(
+                "{} history events; at most {MAX_HISTORY} per request",
+                events.len()
+            ),
+        ));
+    }
+    events.into_iter().map(Event::validate).collect()
 }
 
 impl Item {

@@ -51,9 +51,21 @@ pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
         .collect();
     let d = names.len();
     let n = lists.len().max(1) as f64;
-    let cols: Vec<Vec<usize>> = lists
+    // Each list's columns as (global index, local index), in global order: the sums below
+    // run over a list's own columns only (a list names at most 43 of the d features), in the
+    // order a dense pass over all d columns would add them.
+    let cols: Vec<Vec<(usize, usize)>> = lists
         .iter()
-        .map(|l| l.names.iter().map(|n| index[n.as_str()]).collect())
+        .map(|l| {
+            let mut c: Vec<(usize, usize)> = l
+                .names
+                .iter()
+                .enumerate()
+                .map(|(local, n)| (index[n.as_str()], local))
+                .collect();
+            c.sort_unstable();
+            c
+        })
         .collect();
     // Objective, gradient and Hessian at w.
     let eval = |w: &[f64], want_hessian: bool| {
@@ -61,45 +73,43 @@ pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
         let mut grad = vec![0f64; d];
         let mut hess = vec![0f64; if want_hessian { d * d } else { 0 }];
         for (l, cols) in lists.iter().zip(&cols) {
+            // Rows in the list's own columns, ordered as `cols`.
             let rows: Vec<Vec<f64>> =
                 l.z.iter()
-                    .map(|r| {
-                        let mut x = vec![0f64; d];
-                        for (v, &j) in r.iter().zip(cols) {
-                            x[j] = *v as f64;
-                        }
-                        x
-                    })
+                    .map(|r| cols.iter().map(|&(_, local)| r[local] as f64).collect())
                     .collect();
             let s: Vec<f64> = rows
                 .iter()
-                .map(|x| x.iter().zip(w).map(|(a, b)| a * b).sum())
+                .map(|x| x.iter().zip(cols).map(|(a, &(g, _))| a * w[g]).sum())
                 .collect();
             let max = s.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = s.iter().map(|x| (x - max).exp()).collect();
             let total: f64 = e.iter().sum();
             obj += s[l.target] - max - total.ln();
-            let mut mu = vec![0f64; d];
+            let k = cols.len();
+            let mut mu = vec![0f64; k];
             for (x, ei) in rows.iter().zip(&e) {
                 let p = ei / total;
-                for j in 0..d {
+                for j in 0..k {
                     mu[j] += p * x[j];
                 }
                 if want_hessian {
-                    for a in 0..d {
-                        for b in 0..d {
-                            hess[a * d + b] += p * x[a] * x[b];
+                    for a in 0..k {
+                        let row = cols[a].0 * d;
+                        for b in 0..k {
+                            hess[row + cols[b].0] += p * x[a] * x[b];
                         }
                     }
                 }
             }
-            for j in 0..d {
-                grad[j] += rows[l.target][j] - mu[j];
+            for j in 0..k {
+                grad[cols[j].0] += rows[l.target][j] - mu[j];
             }
             if want_hessian {
-                for a in 0..d {
-                    for b in 0..d {
-                        hess[a * d + b] -= mu[a] * mu[b];
+                for a in 0..k {
+                    let row = cols[a].0 * d;
+                    for b in 0..k {
+                        hess[row + cols[b].0] -= mu[a] * mu[b];
                     }
                 }
             }

@@ -1,6 +1,8 @@
 //! `rerank`: features, a weighted score, optional Thompson exploration and MMR diversity
 //! within the shown window, and an explanation per item.
 
+use std::sync::Arc;
+
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
@@ -15,25 +17,50 @@ use crate::error::{InputError, InputErrorKind};
 use crate::profile::InterestProfile;
 use crate::vector::dot;
 
-/// One ranked candidate as both edges return it: `{ id, score, contributions, explanation }`,
-/// with `contributions` an object from feature name to weight x standardised feature, in
-/// column order.
+/// One ranked candidate as both edges return it: `{ id, score, contributions, explanation,
+/// notes? }`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RankedItem {
     pub id: String,
     pub score: f32,
-    #[serde(serialize_with = "as_map")]
-    pub contributions: Vec<(String, f32)>,
+    pub contributions: Contributions,
     pub explanation: Explanation,
+    /// What the ranking could not use as sent (an ignored server embedding), in words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<&'static str>,
 }
 
-fn as_map<S: serde::Serializer>(pairs: &[(String, f32)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(pairs.len()))?;
-    for (name, value) in pairs {
-        map.serialize_entry(name, value)?;
+/// Weight x standardised feature, per feature in column order; serialised as an object from
+/// feature name to value. The names are shared by every item of a ranking, so 10,000 items
+/// cost their values only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contributions {
+    names: Arc<[String]>,
+    values: Vec<f32>,
+}
+
+impl Contributions {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f32)> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .zip(self.values.iter().copied())
     }
-    map.end()
+
+    pub fn get(&self, name: &str) -> Option<f32> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+impl Serialize for Contributions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.values.len()))?;
+        for (name, value) in self.iter() {
+            map.serialize_entry(name, &value)?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,6 +115,7 @@ pub fn rerank(
         let shown = options.k.unwrap_or(10).min(MMR_MAX_WINDOW).min(order.len());
         mmr(&mut order, &scores, embeddings, shown, options.diversity);
     }
+    let names: Arc<[String]> = features.names.clone().into();
     let items = order
         .iter()
         .map(|&i| {
@@ -107,8 +135,12 @@ pub fn rerank(
             RankedItem {
                 id: candidates[i].id.clone(),
                 score: scores[i],
-                contributions: features.names.iter().cloned().zip(contributions).collect(),
+                contributions: Contributions {
+                    names: Arc::clone(&names),
+                    values: contributions,
+                },
                 explanation,
+                notes: Vec::new(),
             }
         })
         .collect();

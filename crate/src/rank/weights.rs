@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::features::BUILTIN_FEATURES;
 use crate::error::{InputError, InputErrorKind};
+use crate::limits::{MAX_ID_BYTES, MAX_PRIOR_BYTES, MAX_PRIOR_WEIGHTS};
 use crate::vector::dot;
 
 /// Weight per feature name.
@@ -37,7 +39,11 @@ impl Default for OnlineConfig {
 
 /// The prior file (`PRIOR.json`) written by `cloister fit-prior`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Prior {
+    /// Weight per feature: a built-in feature's name or `site:<name>`; a name given twice is
+    /// an error.
+    #[serde(deserialize_with = "super::candidate::unique_keys")]
     pub weights: Weights,
     #[serde(default)]
     pub online: OnlineConfig,
@@ -78,25 +84,45 @@ impl Default for Prior {
 
 impl Prior {
     pub fn from_json(text: &str) -> Result<Self, InputError> {
+        if text.len() > MAX_PRIOR_BYTES {
+            return Err(InputError::new(
+                InputErrorKind::InvalidPrior,
+                format!(
+                    "the prior is {} bytes; at most {MAX_PRIOR_BYTES}",
+                    text.len()
+                ),
+            ));
+        }
         let prior: Prior = serde_json::from_str(text).map_err(|e| {
             InputError::new(InputErrorKind::InvalidPrior, format!("prior JSON: {e}"))
         })?;
         prior.validate()
     }
 
+    /// At most `MAX_PRIOR_WEIGHTS` weights, each named after a feature (built-in, or `site:`
+    /// and a name of 1 to `MAX_ID_BYTES` bytes), finite and within `MAX_WEIGHT`; online
+    /// settings in range.
     pub fn validate(self) -> Result<Self, InputError> {
-        if self.weights.len() > 256 {
-            return Err(InputError::new(
-                InputErrorKind::InvalidPrior,
-                "at most 256 weights",
+        let bad = |message: String| Err(InputError::new(InputErrorKind::InvalidPrior, message));
+        if self.weights.len() > MAX_PRIOR_WEIGHTS {
+            return bad(format!(
+                "{} weights; at most {MAX_PRIOR_WEIGHTS}",
+                self.weights.len()
             ));
         }
         for (name, w) in &self.weights {
-            if name.is_empty() || !w.is_finite() || w.abs() > MAX_WEIGHT {
-                return Err(InputError::new(
-                    InputErrorKind::InvalidPrior,
-                    format!("weight '{name}' = {w}: names non-empty, |w| <= {MAX_WEIGHT}"),
+            let site = name
+                .strip_prefix("site:")
+                .is_some_and(|n| !n.is_empty() && n.len() <= MAX_ID_BYTES);
+            if !site && !BUILTIN_FEATURES.contains(&name.as_str()) {
+                let shown: String = name.chars().take(40).collect();
+                return bad(format!(
+                    "weight '{shown}' names no feature: use a built-in feature or \
+                     'site:<name>' (name of 1 to {MAX_ID_BYTES} bytes)"
                 ));
+            }
+            if !w.is_finite() || w.abs() > MAX_WEIGHT {
+                return bad(format!("weight '{name}' = {w}: |w| <= {MAX_WEIGHT}"));
             }
         }
         let o = self.online;
