@@ -1,9 +1,13 @@
-//! `cloister embed`: text lines on stdin to JSON vectors on stdout, in chunks so a long input
-//! needs bounded memory and output starts early.
+//! `cloister embed`: text lines on stdin to JSON vectors on stdout, one output line per input
+//! line, in chunks so a long input needs bounded memory and output starts early. A line that
+//! cannot be read (too long, not UTF-8) gets `{"line", "error": {"kind", "message"}}` instead.
 
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
+use serde_json::json;
+
+use crate::lines::{lines, LineError};
 use crate::{CliError, ModelArgs};
 
 /// Lines embedded per call.
@@ -14,32 +18,51 @@ pub fn run(model: &ModelArgs) -> Result<(), CliError> {
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let stdout_error = |e| CliError::Io(PathBuf::from("<stdout>"), e);
-    let mut lines = Vec::new();
-    let flush = |lines: &mut Vec<String>, out: &mut BufWriter<_>| -> Result<(), CliError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
-        let embeddings = encoder.embed(&texts)?;
-        for row in embeddings.rows() {
-            serde_json::to_writer(&mut *out, row).map_err(|e| stdout_error(e.into()))?;
+    let mut chunk: Vec<(usize, Result<String, LineError>)> = Vec::with_capacity(CHUNK);
+    let mut failed = 0usize;
+    let mut flush = |chunk: &mut Vec<(usize, Result<String, LineError>)>,
+                     out: &mut BufWriter<_>|
+     -> Result<(), CliError> {
+        let texts: Vec<&str> = chunk
+            .iter()
+            .filter_map(|(_, t)| t.as_ref().ok().map(String::as_str))
+            .collect();
+        let embeddings = if texts.is_empty() {
+            None
+        } else {
+            Some(encoder.embed(&texts)?)
+        };
+        let mut rows = embeddings.iter().flat_map(|e| e.rows());
+        for (number, text) in chunk.drain(..) {
+            match text {
+                Ok(_) => {
+                    let row = rows.next().expect("one row per readable line");
+                    serde_json::to_writer(&mut *out, row).map_err(|e| stdout_error(e.into()))?;
+                }
+                Err(e) => {
+                    failed += 1;
+                    let value =
+                        json!({"line": number, "error": {"kind": e.kind, "message": e.message}});
+                    serde_json::to_writer(&mut *out, &value).map_err(|e| stdout_error(e.into()))?;
+                }
+            }
             out.write_all(b"\n").map_err(stdout_error)?;
         }
-        lines.clear();
         Ok(())
     };
-    for line in io::stdin().lock().split(b'\n') {
+    for line in lines(io::stdin().lock()) {
         let line = line.map_err(|e| CliError::Io(PathBuf::from("<stdin>"), e))?;
-        let mut text = String::from_utf8(line)
-            .map_err(|_| CliError::Usage("stdin is not valid UTF-8".into()))?;
-        if text.ends_with('\r') {
-            text.pop();
-        }
-        lines.push(text);
-        if lines.len() == CHUNK {
-            flush(&mut lines, &mut out)?;
+        chunk.push((line.number, line.text));
+        if chunk.len() == CHUNK {
+            flush(&mut chunk, &mut out)?;
         }
     }
-    flush(&mut lines, &mut out)?;
-    out.flush().map_err(stdout_error)
+    flush(&mut chunk, &mut out)?;
+    out.flush().map_err(stdout_error)?;
+    if failed > 0 {
+        eprintln!(
+            "cloister embed: {failed} lines could not be read (error objects in their place)"
+        );
+    }
+    Ok(())
 }

@@ -1,19 +1,20 @@
 //! `cloister fit-prior`: training lines to a prior file, by the core's one recipe.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, BufRead};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use cloister::limits::MAX_PRIOR_WEIGHTS;
 use cloister::profile::Event;
 use cloister::rank::fit::{TrainList, PRIOR_RECIPE};
 use cloister::rank::{Candidate, OnlineConfig, Prior};
-use cloister::{Encoder, Recommender};
+use cloister::{Encoder, InputErrorKind, Recommender};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::lines::{parse, with_request};
+use crate::lines::{lines, parse, with_request, LineError};
 use crate::{CliError, ModelArgs};
 
 #[derive(Args)]
@@ -90,18 +91,44 @@ struct Training {
     failed: usize,
 }
 
+/// Adds a list's feature names to those of the training set, unless that would take the set
+/// past what a prior may hold (`MAX_PRIOR_WEIGHTS`): then the list is that line's error, and
+/// the fit stays small (its cost grows with the square of the names).
+fn admit_names(names: &mut BTreeSet<String>, list: &[String]) -> Result<(), LineError> {
+    let new = list.iter().filter(|n| !names.contains(*n)).count();
+    if names.len() + new > MAX_PRIOR_WEIGHTS {
+        return Err(LineError {
+            kind: InputErrorKind::TooManyFeatures.as_str(),
+            message: format!(
+                "this line's features would take the training set past {MAX_PRIOR_WEIGHTS} \
+                 distinct features, the most a prior holds"
+            ),
+        });
+    }
+    names.extend(list.iter().cloned());
+    Ok(())
+}
+
 fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training> {
     let prior = Prior::default();
     let mut rec = Recommender::new(&prior, encoder.model_sha256());
     let mut by_user: BTreeMap<String, Vec<TrainList>> = BTreeMap::new();
     let (mut skipped, mut failed) = (0, 0);
-    for (n, line) in input.lines().enumerate() {
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for line in lines(input) {
         let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
+        let n = line.number;
+        let text = match line.text {
+            Ok(text) if text.trim().is_empty() => continue,
+            Ok(text) => text,
+            Err(e) => {
+                failed += 1;
+                eprintln!("fit-prior: line {n}: {}: {}", e.kind, e.message);
+                continue;
+            }
+        };
         rec.reset_user(&prior);
-        let (id, parsed) = parse::<TrainRequest>(&line);
+        let (id, parsed) = parse::<TrainRequest>(&text);
         let result = parsed.and_then(|r| {
             let user = r
                 .user
@@ -116,6 +143,9 @@ fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training>
                 r.candidates,
                 |rec, candidates| Ok(rec.train_list(candidates, &target)?),
             )?;
+            if let Some(list) = &list {
+                admit_names(&mut names, &list.names)?;
+            }
             Ok((user, list))
         });
         match result {
@@ -123,12 +153,7 @@ fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training>
             Ok((_, None)) => skipped += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!(
-                    "fit-prior: line {} (id {id}): {}: {}",
-                    n + 1,
-                    e.kind,
-                    e.message
-                );
+                eprintln!("fit-prior: line {n} (id {id}): {}: {}", e.kind, e.message);
             }
         }
     }

@@ -1,7 +1,12 @@
-//! JSON lines, shared by `rerank` and `fit-prior`: a line's parse, its error object
+//! Lines in, shared by the commands that read stdin: a bounded line reader (a line too long or
+//! not UTF-8 is that line's error), and for `rerank` and `fit-prior` a line's parse, its error object
 //! `{"id", "error": {"kind", "message"}}` (the run goes on after a bad line), and one request
 //! run against the recommender with its texts encoded and held.
 
+use std::io::{self, BufRead, Read};
+
+use cloister::limits::MAX_LINE_BYTES;
+use cloister::profile::event::validate_events;
 use cloister::profile::Event;
 use cloister::rank::candidate::validate_candidates;
 use cloister::rank::Candidate;
@@ -10,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// A per-line failure: a kind a program can switch on and a message a person can read.
+#[derive(Debug, Clone)]
 pub struct LineError {
     pub kind: &'static str,
     pub message: String,
@@ -40,23 +46,122 @@ impl LineError {
     }
 }
 
-/// The line's `id` (null when absent or unparsable) and the request, or why not: `invalid_json`
-/// when the line is not JSON, `invalid_request` when it is not this command's request.
-pub fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> (Value, Result<T, LineError>) {
-    let value: Value = match serde_json::from_str(line) {
-        Ok(v) => v,
-        Err(e) => {
-            let error = LineError {
-                kind: "invalid_json",
-                message: e.to_string(),
-            };
-            return (Value::Null, Err(error));
+/// One line of input: its number (from 1) and its text, or why it could not be read (too long,
+/// not UTF-8). A bad line is that line's error; the lines after it are read as usual.
+pub struct InputLine {
+    pub number: usize,
+    pub text: Result<String, LineError>,
+}
+
+/// Reads lines of at most `MAX_LINE_BYTES` (a longer one is skipped to its end, never held in
+/// memory whole), with `\n` or `\r\n` endings.
+pub struct Lines<R> {
+    input: R,
+    number: usize,
+    buf: Vec<u8>,
+}
+
+pub fn lines<R: BufRead>(input: R) -> Lines<R> {
+    Lines {
+        input,
+        number: 0,
+        buf: Vec::new(),
+    }
+}
+
+impl<R: BufRead> Lines<R> {
+    /// Consumes the rest of an over-long line.
+    fn skip_line(&mut self) -> io::Result<()> {
+        loop {
+            let chunk = self.input.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(end) => {
+                    self.input.consume(end + 1);
+                    return Ok(());
+                }
+                None => {
+                    let n = chunk.len();
+                    self.input.consume(n);
+                }
+            }
         }
-    };
-    let id = value.get("id").cloned().unwrap_or(Value::Null);
-    let parsed = serde_json::from_value::<T>(value).map_err(|e| LineError {
-        kind: "invalid_request",
-        message: e.to_string(),
+    }
+
+    fn read_line(&mut self) -> io::Result<Option<InputLine>> {
+        self.buf.clear();
+        let limit = MAX_LINE_BYTES as u64 + 1;
+        if (&mut self.input)
+            .take(limit)
+            .read_until(b'\n', &mut self.buf)?
+            == 0
+        {
+            return Ok(None);
+        }
+        self.number += 1;
+        let number = self.number;
+        let ended = self.buf.last() == Some(&b'\n');
+        if ended {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        } else if self.buf.len() > MAX_LINE_BYTES {
+            self.skip_line()?;
+            let error = LineError {
+                kind: "line_too_long",
+                message: format!("line {number} is longer than {MAX_LINE_BYTES} bytes"),
+            };
+            return Ok(Some(InputLine {
+                number,
+                text: Err(error),
+            }));
+        }
+        let text = String::from_utf8(std::mem::take(&mut self.buf)).map_err(|e| LineError {
+            kind: "invalid_utf8",
+            message: format!(
+                "line {number} is not UTF-8 (at byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+        });
+        Ok(Some(InputLine { number, text }))
+    }
+}
+
+impl<R: BufRead> Iterator for Lines<R> {
+    type Item = io::Result<InputLine>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.read_line().transpose()
+    }
+}
+
+/// The `id` of a request line, read without building the whole line as a JSON value.
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Value,
+}
+
+/// The line's `id` (null when absent or unreadable) and the request, or why not: `invalid_json`
+/// when the line is not JSON, `invalid_request` when it is not this command's request
+/// (unknown or repeated fields included).
+pub fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> (Value, Result<T, LineError>) {
+    let id = serde_json::from_str::<IdOnly>(line)
+        .map(|r| r.id)
+        .unwrap_or(Value::Null);
+    let parsed = serde_json::from_str::<T>(line).map_err(|e| {
+        let kind = if e.is_syntax() || e.is_eof() {
+            "invalid_json"
+        } else {
+            "invalid_request"
+        };
+        LineError {
+            kind,
+            message: e.to_string(),
+        }
     });
     (id, parsed)
 }
@@ -71,10 +176,7 @@ pub fn with_request<T>(
     candidates: Vec<Candidate>,
     step: impl FnOnce(&mut Recommender, Vec<Candidate>) -> Result<T, LineError>,
 ) -> Result<T, LineError> {
-    let history = history
-        .into_iter()
-        .map(Event::validate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let history = validate_events(history)?;
     let candidates = validate_candidates(candidates)?;
     let pending = rec.hold_request(&history, &candidates);
     let result = encode_and_record(rec, encoder, &pending.missing, history)

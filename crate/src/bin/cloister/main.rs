@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cloister::encoder::{self, device::cpu_device, Backend, Encoder, EncoderOptions};
+use cloister::manifest::{sha256_hex, Manifest};
 use cloister::{EncoderError, InputError};
 
 #[derive(Parser)]
@@ -35,6 +36,14 @@ enum PrecisionArg {
 }
 
 impl PrecisionArg {
+    /// The file's name in `models/manifest.json`.
+    fn pin_name(self) -> &'static str {
+        match self {
+            Self::Int8 => "model.int8.bpk",
+            Self::Fp32 => "model.safetensors",
+        }
+    }
+
     fn precision(self) -> encoder::Precision {
         match self {
             Self::Int8 => encoder::Precision::Int8,
@@ -77,6 +86,12 @@ impl ModelArgs {
             .clone()
             .unwrap_or_else(|| model_dir().join("tokenizer.json"));
         let bytes = read(&model_path)?;
+        // The default files are the pinned ones: check them as the browser does (a flipped
+        // byte in the model file otherwise loads without a word). An explicit path is the
+        // caller's to vouch for.
+        if self.model.is_none() {
+            check_pin(&model_path, &bytes, self.precision.pin_name())?;
+        }
         let found = encoder::detect_format(&bytes)?;
         let wanted = self.precision.precision();
         if found != wanted {
@@ -88,6 +103,9 @@ impl ModelArgs {
             )));
         }
         let tokenizer_bytes = read(&tokenizer_path)?;
+        if self.tokenizer.is_none() {
+            check_pin(&tokenizer_path, &tokenizer_bytes, "tokenizer.json")?;
+        }
         Ok(Encoder::load_with_options(
             bytes,
             &tokenizer_bytes,
@@ -148,10 +166,43 @@ fn default_model(precision: PrecisionArg) -> PathBuf {
     }
 }
 
+/// Checks `bytes` (read from `path`) against the sha256 `models/manifest.json` pins for `name`
+/// (a converted file, else a source file).
+fn check_pin(path: &Path, bytes: &[u8], name: &str) -> Result<(), CliError> {
+    let manifest_path = project_root().join("models/manifest.json");
+    let text = std::fs::read_to_string(&manifest_path)
+        .map_err(|e| CliError::Io(manifest_path.clone(), e))?;
+    let manifest = Manifest::from_json(&text)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", manifest_path.display())))?;
+    let expected = manifest
+        .converted
+        .get(name)
+        .map(|p| p.sha256.clone())
+        .or_else(|| manifest.source.files.get(name).map(|f| f.sha256.clone()))
+        .ok_or_else(|| {
+            CliError::Integrity(format!(
+                "{} has no sha256 pin for {name}; pass --model / --tokenizer to load an unpinned file",
+                manifest_path.display()
+            ))
+        })?;
+    let actual = sha256_hex(bytes);
+    if actual != expected {
+        return Err(CliError::Integrity(format!(
+            "{}: sha256 {actual} does not match the pin {expected} in {} (rebuild it with \
+             ./build.sh, or pass --model / --tokenizer to load another file)",
+            path.display(),
+            manifest_path.display()
+        )));
+    }
+    Ok(())
+}
+
 #[derive(Debug)]
 enum CliError {
     Io(PathBuf, io::Error),
     Encoder(EncoderError),
+    /// A default model or tokenizer file does not match its pin.
+    Integrity(String),
     Usage(String),
 }
 
@@ -160,7 +211,7 @@ impl std::fmt::Display for CliError {
         match self {
             Self::Io(path, e) => write!(f, "{}: {e}", path.display()),
             Self::Encoder(e) => write!(f, "{e}"),
-            Self::Usage(message) => write!(f, "{message}"),
+            Self::Integrity(message) | Self::Usage(message) => write!(f, "{message}"),
         }
     }
 }
@@ -194,6 +245,13 @@ fn gzip_size(bytes: &[u8]) -> u64 {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a closed stdout (`cloister bench | head -1`) made every later
+    // print panic. Ending on SIGPIPE, as other Unix tools do, is what a pipeline expects.
+    #[cfg(unix)]
+    // SAFETY: first thing in main, before any thread starts; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let result = match Cli::parse().command {
         Command::Convert(args) => convert::run(args),
         Command::Embed { model } => embed::run(&model),

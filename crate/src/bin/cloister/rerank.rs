@@ -10,7 +10,7 @@ use cloister::{Encoder, Recommender};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::lines::{parse, with_request, LineError};
+use crate::lines::{lines, parse, with_request, LineError};
 use crate::{CliError, ModelArgs};
 
 #[derive(Args)]
@@ -79,9 +79,7 @@ fn rerank_line(
         request.history,
         request.candidates,
         |rec, candidates| {
-            for f in &feedback {
-                rec.feedback_on(&candidates, &f.shown, &f.chosen)?;
-            }
+            rec.replay_feedback(&candidates, &feedback)?;
             let options = RerankOptions {
                 k,
                 ..Default::default()
@@ -92,7 +90,9 @@ fn rerank_line(
     Ok(json!({ "items": ranked.ranking.items }))
 }
 
-/// Answers every line of `input` on `out`; returns (ranked, failed).
+/// Answers every line of `input` on `out`, one output line per input line (a blank or
+/// unreadable line gets an error object too, so answers line up with requests); returns
+/// (ranked, failed).
 fn rerank_lines(
     encoder: &Encoder,
     prior: &Prior,
@@ -102,14 +102,27 @@ fn rerank_lines(
 ) -> io::Result<(usize, usize)> {
     let mut rec = Recommender::new(prior, encoder.model_sha256());
     let (mut ok, mut failed) = (0, 0);
-    for line in input.lines() {
+    for line in lines(input) {
         let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
         rec.reset_user(prior);
-        let (id, parsed) = parse::<RerankRequest>(&line);
-        let value = match parsed.and_then(|r| rerank_line(&mut rec, encoder, r, k)) {
+        let (id, result) = match &line.text {
+            Err(e) => (Value::Null, Err(e.clone())),
+            Ok(text) if text.trim().is_empty() => (
+                Value::Null,
+                Err(LineError {
+                    kind: "empty_line",
+                    message: format!("line {} is blank", line.number),
+                }),
+            ),
+            Ok(text) => {
+                let (id, parsed) = parse::<RerankRequest>(text);
+                (
+                    id,
+                    parsed.and_then(|r| rerank_line(&mut rec, encoder, r, k)),
+                )
+            }
+        };
+        let value = match result {
             Ok(mut v) => {
                 ok += 1;
                 v.as_object_mut().expect("object").insert("id".into(), id);
