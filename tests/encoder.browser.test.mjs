@@ -230,6 +230,11 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
       const cut = await page.evaluate((m) => window.loadError({ model: m, backend: 'cpu', mangle: 'truncate' }), model);
       assert.equal(cut?.name, 'ModelFormatError', `${model}: ${JSON.stringify(cut)}`);
     }
+    // A tokenizer whose ids run past the model's word table used to load, then panic in burn.
+    const foreign = await page.evaluate(() => window.foreignTokenizer({ model: 'model.int8.bpk', backend: 'cpu' }));
+    assert.equal(foreign?.name, 'ModelFormatError', JSON.stringify(foreign));
+    assert.equal(foreign?.kind, 'tokenizer');
+    assert.match(foreign?.message, /40000/);
     const tok = await page.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'cpu', tokenizer: 'garbage' }));
     assert.equal(tok?.name, 'ModelFormatError');
     assert.equal(tok?.kind, 'tokenizer');

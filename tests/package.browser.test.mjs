@@ -87,6 +87,36 @@ describe('package', { timeout: 600_000 }, () => {
     await page.close();
   });
 
+  test('hostile input through the public API: typed errors, bounded work, no panic', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    assert.equal((await page.evaluate(() => window.open_({ namespace: 'hostile' }))).ok, true);
+    const r = await page.evaluate(() => window.hostile());
+    const refused = (o, name, kind) => {
+      assert.equal(o.ok, false, JSON.stringify(o));
+      assert.equal(o.name, name, JSON.stringify(o));
+      assert.equal(o.kind, kind, JSON.stringify(o));
+    };
+    refused(r.distinctFeatures, 'InvalidCandidateError', 'too_many_features');
+    assert.equal(r.sharedFeatures.ok, true, JSON.stringify(r.sharedFeatures));
+    refused(r.tooManyCandidates, 'InvalidCandidateError', 'too_many_candidates');
+    refused(r.tooManyRelated, 'InvalidCandidateError', 'invalid_candidate');
+    refused(r.hugeScore, 'InvalidCandidateError', 'invalid_candidate');
+    refused(r.hugeFeature, 'InvalidCandidateError', 'invalid_candidate');
+    refused(r.hugeValue, 'InvalidInputError', 'invalid_event');
+    refused(r.chosenTwice, 'InvalidInputError', 'invalid_feedback');
+    assert.equal(r.stillWorks.ok, true);
+    const priors = await page.evaluate(async () => ({
+      unknown: await window.openWithPrior({ weights: { server: 1, sever: 2 } }),
+      extraField: await window.openWithPrior({ weights: { server: 1 }, wieghts: {} }),
+      huge: await window.openWithPrior(JSON.stringify({ weights: { [`site:${'x'.repeat(2 << 20)}`]: 1 } })),
+      fine: await window.openWithPrior({ weights: { server: 1, 'site:margin': 0.5 } }),
+    }));
+    for (const bad of [priors.unknown, priors.extraField, priors.huge]) refused(bad, 'InvalidInputError', 'invalid_prior');
+    assert.equal(priors.fine.ok, true, JSON.stringify(priors.fine));
+    assert.ok(!page.consoleLines.some((l) => l.includes('panicked')), page.consoleLines.join('\n'));
+    await page.close();
+  });
+
   test('encoder-only use: embed without any profile storage', async () => {
     const page = await openPage(browser, '/tests/pages/package.html');
     const r = await page.evaluate(async () => {

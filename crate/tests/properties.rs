@@ -80,21 +80,17 @@ fn apply_events(rec: &mut Recommender, events: &[(u8, u8, u8)]) {
 fn candidates(spec: &[CandidateSpec]) -> Vec<Candidate> {
     spec.iter()
         .enumerate()
-        .map(|(i, (t, score, related))| Candidate {
-            id: format!("c{i}"),
-            text: format!("text {t}"),
-            server_score: *score,
-            category: Some(format!("c{}", t % 4)),
-            features: Default::default(),
-            related: related
+        .map(|(i, (t, score, related))| {
+            let related = related
                 .iter()
                 .map(|(r, w)| Related {
                     id: format!("i{r}"),
                     weight: *w,
                 })
-                .collect(),
-            embedding: None,
-            model: None,
+                .collect();
+            Candidate::new(format!("c{i}"), format!("text {t}"), *score)
+                .with_category(format!("c{}", t % 4))
+                .with_related(related)
         })
         .collect()
 }

@@ -76,16 +76,7 @@ fn event(id: &str, text: &str, kind: EventKind, at: i64) -> Event {
 }
 
 fn candidate(id: &str, text: &str, server_score: f64) -> Candidate {
-    Candidate {
-        id: id.into(),
-        text: text.into(),
-        server_score,
-        category: None,
-        features: Default::default(),
-        related: vec![],
-        embedding: None,
-        model: None,
-    }
+    Candidate::new(id, text, server_score)
 }
 
 /// Two clusters: history in cluster 0; candidates c0.. in cluster 0 and c1.. in cluster 1,
@@ -207,12 +198,7 @@ fn sequence_match_uses_related_against_the_private_history() {
     }];
     let ranked = rec.rerank(candidates, &RerankOptions::default()).unwrap();
     let c1 = ranked.ranking.items.iter().find(|i| i.id == "c1").unwrap();
-    let seq = c1
-        .contributions
-        .iter()
-        .find(|(n, _)| n == "sequence")
-        .unwrap()
-        .1;
+    let seq = c1.contributions.get("sequence").unwrap();
     assert!(seq > 0.0, "sequence contribution {seq}");
     assert_eq!(c1.explanation.feature, "sequence");
     assert_eq!(c1.explanation.source.as_ref().unwrap().id, "h9");

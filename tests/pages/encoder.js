@@ -94,6 +94,21 @@ window.pinnedLoad = async ({ model, pin }) => {
   }
 };
 
+/** A tokenizer.json edited so that `hello` has an id past the model's word table. */
+window.foreignTokenizer = async ({ model, backend }) => {
+  const tokenizer = await (await fetch(`${MODELS}/tokenizer.json`)).json();
+  tokenizer.model.vocab.hello = 40000;
+  try {
+    const enc = await SentenceEncoder.load({
+      model: `${MODELS}/${model}`, tokenizer: new TextEncoder().encode(JSON.stringify(tokenizer)), backend, wasm: WASM,
+    });
+    await enc.embed(['hello world']);
+    return null;
+  } catch (e) {
+    return { name: e.name, kind: e.kind, message: e.message };
+  }
+};
+
 window.loadError = async ({ model, tokenizer, backend, mangle }) => {
   let modelBytes = new Uint8Array(await (await fetch(`${MODELS}/${model}`)).arrayBuffer());
   if (mangle === 'truncate') modelBytes = modelBytes.slice(0, modelBytes.length >> 1);

@@ -79,6 +79,55 @@ window.rankOverlapping = async () => {
   return { first, second, seconds: (performance.now() - started) / 1000 };
 };
 
+/** Hostile inputs through the public API (issue 13); each gives its error, never a panic. */
+window.hostile = async () => {
+  const outcome = async (f) => {
+    try {
+      await f();
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, name: e.name, kind: e.kind, message: e.message };
+    }
+  };
+  const rec = window.rec;
+  const list = (n, shape = (c) => c) => Array.from({ length: n },
+    (_, i) => shape({ id: `x${i}`, text: `hostile item ${i % 40}`, server_score: 1 }, i));
+  const named = (prefix) => Object.fromEntries(Array.from({ length: 32 }, (_, f) => [`${prefix}${f}`, f]));
+  return {
+    // 1: every distinct feature name is a column for every candidate.
+    distinctFeatures: await outcome(() => rec.rerank(list(1000, (c, i) => ({ ...c, features: named(`f${i}-`) })))),
+    sharedFeatures: await outcome(() => rec.rerank(list(1000, (c) => ({ ...c, features: named('f') })))),
+    // 5: bounds on one call.
+    tooManyCandidates: await outcome(() => rec.rerank(list(10001))),
+    tooManyRelated: await outcome(() => rec.rerank(list(2, (c) => ({ ...c,
+      related: Array.from({ length: 65 }, (_, r) => ({ id: `r${r}`, weight: 1 })) })))),
+    // 7: numbers f32 cannot hold.
+    hugeScore: await outcome(() => rec.rerank(list(2, (c, i) => ({ ...c, server_score: i ? 1 : 1e39 })))),
+    hugeFeature: await outcome(() => rec.rerank(list(2, (c) => ({ ...c, features: { margin: -1e39 } })))),
+    hugeValue: await outcome(() => rec.record({ item: { id: 'v', text: 'a long read' }, kind: 'dwell', value: 1e39, at: 1 })),
+    // 9: a chosen id given twice.
+    chosenTwice: await outcome(async () => {
+      const r = await rec.rerank(list(3), { k: 3 });
+      await rec.feedback(r.impressionId, { chosen: [r.items[0].id, r.items[0].id] });
+    }),
+    stillWorks: await outcome(() => rec.rerank(list(5))),
+  };
+};
+
+/** Opens with a prior and reports the error, if any. */
+window.openWithPrior = async (prior) => {
+  try {
+    const rec = await Cloister.open({
+      model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+      integrity: await pins(), namespace: 'prior', prior, worker: false,
+    });
+    rec.close();
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, name: e.name, kind: e.kind, message: e.message };
+  }
+};
+
 window.events = async () => (await window.rec.exportProfile()).state.profile.events;
 
 /** Writes garbage where the namespace's record lives. */
