@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../crate"
 SECONDS_EACH="${FUZZ_SECONDS:-300}"
-TARGETS="${FUZZ_TARGETS:-events candidates state profile_json model}"
+TARGETS="${FUZZ_TARGETS:-events candidates features state profile_json model tokenizer}"
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 export RUSTC_BOOTSTRAP=1
 # Its own target dir: the instrumented build never touches the shipped one.
