@@ -111,6 +111,8 @@ export interface RankedItem {
   score: number;
   contributions: Record<string, number>;
   explanation: Explanation;
+  /** What could not be used as sent, e.g. a server embedding made with another model. */
+  notes?: string[];
 }
 
 export interface RerankOptions {
