@@ -44,6 +44,7 @@ export const ERROR_CLASSES = {
   webgpu_unavailable: WebGPUUnavailableError,
   // InputError
   invalid_event: InvalidInputError,
+  invalid_time: InvalidInputError,
   invalid_item: InvalidInputError,
   invalid_candidate: InvalidCandidateError,
   duplicate_candidate: InvalidCandidateError,

@@ -59,6 +59,8 @@ impl EncoderError {
 pub enum InputErrorKind {
     /// An event is malformed (value out of range, a search without a query, ...).
     InvalidEvent,
+    /// An event's `at` is negative or more than a day after the clock.
+    InvalidTime,
     /// An event's item has a missing or over-long id.
     InvalidItem,
     /// A candidate is malformed (id, score, features, text and embedding both missing, ...).
@@ -100,6 +102,7 @@ impl InputErrorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidEvent => "invalid_event",
+            Self::InvalidTime => "invalid_time",
             Self::InvalidItem => "invalid_item",
             Self::InvalidCandidate => "invalid_candidate",
             Self::DuplicateCandidate => "duplicate_candidate",
@@ -121,8 +124,9 @@ impl InputErrorKind {
     }
 
     /// Every kind, for tests that check each has a JS class.
-    pub const ALL: [InputErrorKind; 18] = [
+    pub const ALL: [InputErrorKind; 19] = [
         Self::InvalidEvent,
+        Self::InvalidTime,
         Self::InvalidItem,
         Self::InvalidCandidate,
         Self::DuplicateCandidate,

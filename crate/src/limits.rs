@@ -25,6 +25,9 @@ pub const MAX_SHOWN: usize = 200;
 pub const MAX_PRIOR_WEIGHTS: usize = 256;
 /// Bytes of a prior file: a prior of 256 weights and its notes is a few KB.
 pub const MAX_PRIOR_BYTES: usize = 1 << 20;
+/// How far an event's `at` may run ahead of the device's clock: a day covers any time zone
+/// mistake and clock skew, while a timestamp in microseconds (1000x) or a year ahead is refused.
+pub const MAX_FUTURE_MS: i64 = 24 * 60 * 60 * 1000;
 /// Bytes of one JSON line the CLI reads: 10,000 candidates with 384-float embeddings and their
 /// texts are about 40 MB.
 pub const MAX_LINE_BYTES: usize = 64 << 20;

@@ -203,9 +203,10 @@ impl Recommender {
 
     // ---- profile ----------------------------------------------------------------------
 
-    /// Validates and folds one event in. Its text must be in the cache.
-    pub fn record(&mut self, event: Event) -> Result<(), InputError> {
-        let event = event.validate()?;
+    /// Validates (against the caller's clock, `now_ms`) and folds one event in. Its text must
+    /// be in the cache.
+    pub fn record(&mut self, event: Event, now_ms: i64) -> Result<(), InputError> {
+        let event = event.validate(now_ms)?;
         if event.item.text.trim().is_empty() {
             return Err(InputError::new(
                 InputErrorKind::InvalidEvent,

@@ -16,6 +16,9 @@ use cloister::{
 };
 use serde_json::{json, Value};
 
+/// The clock events are checked against: 2026-11-29.
+const NOW: i64 = 1_796_000_000_000;
+
 const HOME: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// Runs the CLI on `input` bytes with the project's files (and their pins).
@@ -333,7 +336,7 @@ fn numbers_f32_cannot_hold_are_refused_everywhere() {
         at: 1,
     };
     assert_eq!(
-        event.validate().unwrap_err().kind,
+        event.validate(NOW).unwrap_err().kind,
         InputErrorKind::InvalidEvent
     );
     assert!(Prior::from_json(r#"{"weights":{"server":1e39}}"#).is_err());
@@ -576,5 +579,42 @@ fn the_tokenizer_fuzz_seed_loads_and_a_foreign_vocabulary_does_not() {
     assert!(
         TextTokenizer::from_bytes(json, 256, narrow).is_err(),
         "ids up to 14 in 10 rows"
+    );
+}
+
+// Issue 14: an event's time is checked against the clock; a replay from 1997 is fine.
+#[test]
+fn event_times_that_are_negative_fractional_or_in_the_future_are_that_lines_error() {
+    let with_at = |id: &str, at: Value| {
+        json!({"id": id, "candidates": small_list(),
+               "history": [{"item": {"id": "h", "text": "a cookbook"}, "kind": "click", "at": at}]})
+    };
+    // 2100-01-01: far ahead of any clock this test runs under.
+    let future = 4_102_444_800_000i64;
+    let mut input = String::new();
+    for line in [
+        with_at("negative", json!(-5)),
+        with_at("fraction", json!(1.5)),
+        with_at("future", json!(future)),
+        with_at("1997", json!(874_965_758_000i64)),
+    ] {
+        input.push_str(&line.to_string());
+        input.push('\n');
+    }
+    let out = cli(&["rerank"], input.as_bytes());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = json_lines(&out);
+    let kinds: Vec<&str> = lines.iter().map(error_kind).collect();
+    assert_eq!(
+        kinds,
+        ["invalid_time", "invalid_request", "invalid_time", ""]
+    );
+    assert!(
+        lines[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("whole number of milliseconds"),
+        "{}",
+        lines[1]
     );
 }

@@ -7,6 +7,9 @@ use cloister::rank::{Explore, Related};
 use cloister::{Candidate, Event, EventKind, Item, Prior, Recommender, RerankOptions};
 use proptest::prelude::*;
 
+/// The clock events are checked against: 2026-11-29.
+const NOW: i64 = 1_796_000_000_000;
+
 const TEXTS: usize = 24;
 
 fn unit(seed: u64) -> Vec<f32> {
@@ -67,12 +70,15 @@ fn apply_events(rec: &mut Recommender, events: &[(u8, u8, u8)]) {
             text: format!("text {t}"),
             category: Some(format!("c{}", t % 4)),
         };
-        rec.record(Event {
-            item,
-            kind,
-            value,
-            at: n as i64,
-        })
+        rec.record(
+            Event {
+                item,
+                kind,
+                value,
+                at: n as i64,
+            },
+            NOW,
+        )
         .unwrap();
     }
 }

@@ -12,6 +12,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
+/// The clock events are checked against: 2026-11-29.
+const NOW: i64 = 1_796_000_000_000;
+
 /// Unit vectors around `clusters` random centres: items in one cluster are similar.
 struct Space {
     centres: Vec<Vec<f32>>,
@@ -102,12 +105,15 @@ fn two_cluster_setup() -> (Recommender, Vec<Candidate>) {
     }
     let mut rec = with_vectors(&texts, vectors);
     for i in 0..10 {
-        rec.record(event(
-            &format!("h{i}"),
-            &format!("history {i}"),
-            EventKind::Purchase,
-            i,
-        ))
+        rec.record(
+            event(
+                &format!("h{i}"),
+                &format!("history {i}"),
+                EventKind::Purchase,
+                i,
+            ),
+            NOW,
+        )
         .unwrap();
     }
     (rec, candidates)
@@ -143,7 +149,7 @@ fn history_pulls_similar_items_up_and_dismissal_pushes_an_item_down() {
         .unwrap()
         .text
         .clone();
-    rec.record(event(&first, &text, EventKind::Dismiss, 100))
+    rec.record(event(&first, &text, EventKind::Dismiss, 100), NOW)
         .unwrap();
     let again = rec.rerank(candidates, &RerankOptions::default()).unwrap();
     let pos = again
@@ -172,7 +178,7 @@ fn an_item_already_bought_moves_down_and_says_why() {
         .unwrap()
         .text
         .clone();
-    rec.record(event(&first, &text, EventKind::Purchase, 50))
+    rec.record(event(&first, &text, EventKind::Purchase, 50), NOW)
         .unwrap();
     let again = rec.rerank(candidates, &RerankOptions::default()).unwrap();
     let pos = again
@@ -527,7 +533,7 @@ fn hundred_thousand_events_stay_in_bounded_memory_and_round_trip() {
             n as i64,
         );
         e.item.category = Some(format!("cat-{}", n % 300));
-        rec.record(e).unwrap();
+        rec.record(e, NOW).unwrap();
         if n % 20_000 == 19_999 {
             sizes.push((rec.profile().approx_bytes(), rec.to_bytes().len()));
         }
@@ -574,7 +580,7 @@ fn a_one_megabyte_text_is_cut_and_still_recorded() {
     };
     let mut rec = with_vectors(std::slice::from_ref(&cut), vec![unit(&vec![0.5; 384])]);
     // The caller embeds the validated (cut) text; recording the raw event finds it.
-    rec.record(event("big", &huge, EventKind::Click, 1))
+    rec.record(event("big", &huge, EventKind::Click, 1), NOW)
         .unwrap();
     assert!(rec.profile().recent[0].title.chars().count() <= 81);
 }
@@ -680,7 +686,7 @@ fn a_request_larger_than_the_cache_keeps_all_its_texts_while_it_runs() {
     rec.put_embeddings(&pending.missing, &Embeddings { data: vectors })
         .unwrap();
     for e in history {
-        rec.record(e).unwrap();
+        rec.record(e, NOW).unwrap();
     }
     rec.rerank(candidates, &RerankOptions::default())
         .expect("13,000 held texts in a 12,288-text cache");

@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     rec.put_embeddings(&pending.missing, &common::fake_embeddings(&pending.missing))
         .expect("valid embeddings");
     for e in history {
-        rec.record(e).unwrap();
+        rec.record(e, i64::MAX).unwrap();
     }
     let n = candidates.len();
     let options = RerankOptions {

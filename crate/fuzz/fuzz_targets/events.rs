@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     rec.put_embeddings(&pending.missing, &common::fake_embeddings(&pending.missing))
         .expect("valid embeddings");
     for event in events {
-        let _ = rec.record(event);
+        let _ = rec.record(event, i64::MAX);
     }
     let bytes = rec.to_bytes();
     let mut back = Recommender::new(&Prior::default(), "fuzz");

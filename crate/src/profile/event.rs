@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{InputError, InputErrorKind};
-use crate::limits::{fits_f32, MAX_HISTORY};
+use crate::limits::{fits_f32, MAX_FUTURE_MS, MAX_HISTORY};
 
 pub use crate::limits::{MAX_ID_BYTES, MAX_TEXT_BYTES};
 
@@ -82,8 +82,22 @@ pub struct Event {
     pub kind: EventKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<f64>,
-    /// Milliseconds since the epoch.
+    /// Milliseconds since the epoch, a whole number (a fraction is refused when parsed).
+    #[serde(deserialize_with = "whole_millis")]
     pub at: i64,
+}
+
+/// Reads `at` from any JSON number that is a whole number of milliseconds (JS sends every
+/// number as a double: `1.7e12` is fine, `1.5` is not).
+fn whole_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let x = f64::deserialize(d)?;
+    // 2^53: the largest whole number a double holds exactly.
+    if x.fract() != 0.0 || !x.is_finite() || x.abs() > 9_007_199_254_740_992.0 {
+        return Err(serde::de::Error::custom(format!(
+            "at must be a whole number of milliseconds since the epoch, got {x}"
+        )));
+    }
+    Ok(x as i64)
 }
 
 impl Event {
@@ -106,8 +120,24 @@ impl Event {
     }
 
     /// Checks and normalises an event from outside: ids present and short, values finite and
-    /// in range, text cut to `MAX_TEXT_BYTES`.
-    pub fn validate(mut self) -> Result<Self, InputError> {
+    /// in range, `at` not negative and at most `MAX_FUTURE_MS` after `now_ms` (the caller's
+    /// clock; replays of old logs are fine), text cut to `MAX_TEXT_BYTES`.
+    pub fn validate(mut self, now_ms: i64) -> Result<Self, InputError> {
+        if self.at < 0 {
+            return Err(InputError::new(
+                InputErrorKind::InvalidTime,
+                format!("at must be milliseconds since 1970, got {}", self.at),
+            ));
+        }
+        if self.at > now_ms.saturating_add(MAX_FUTURE_MS) {
+            return Err(InputError::new(
+                InputErrorKind::InvalidTime,
+                format!(
+                    "at {} is more than a day after the clock ({now_ms}): a clock in seconds, or a wrong clock?",
+                    self.at
+                ),
+            ));
+        }
         self.item = self.item.validate()?;
         if self.kind == EventKind::Search && self.item.text.trim().is_empty() {
             return Err(InputError::new(
@@ -149,8 +179,8 @@ impl Event {
     }
 }
 
-/// Checks a history sent with one request: at most `MAX_HISTORY` events, each valid.
-pub fn validate_events(events: Vec<Event>) -> Result<Vec<Event>, InputError> {
+/// Checks a history sent with one request: at most `MAX_HISTORY` events, each valid at `now_ms`.
+pub fn validate_events(events: Vec<Event>, now_ms: i64) -> Result<Vec<Event>, InputError> {
     if events.len() > MAX_HISTORY {
         return Err(InputError::new(
             InputErrorKind::TooManyEvents,
@@ -160,7 +190,7 @@ pub fn validate_events(events: Vec<Event>) -> Result<Vec<Event>, InputError> {
             ),
         ));
     }
-    events.into_iter().map(Event::validate).collect()
+    events.into_iter().map(|e| e.validate(now_ms)).collect()
 }
 
 impl Item {
@@ -200,10 +230,13 @@ pub fn truncate_utf8(text: &mut String, max: usize) {
 mod tests {
     use super::*;
 
+    /// 2026-11-29, as milliseconds.
+    const NOW: i64 = 1_796_000_000_000;
+
     fn event(json: &str) -> Result<Event, String> {
         serde_json::from_str::<Event>(json)
             .map_err(|e| e.to_string())
-            .and_then(|e| e.validate().map_err(|e| e.to_string()))
+            .and_then(|e| e.validate(NOW).map_err(|e| e.to_string()))
     }
 
     #[test]
@@ -230,6 +263,43 @@ mod tests {
         assert!(event(r#"{"item":{"id":"a"},"kind":"dwell","value":-1,"at":1}"#).is_err());
         assert!(event(r#"{"item":{"id":""},"kind":"view","at":1}"#).is_err());
         assert!(event(r#"{"item":{"id":"a","text":""},"kind":"search","at":1}"#).is_err());
+    }
+
+    #[test]
+    fn times_are_whole_past_milliseconds() {
+        // A 1997 replay, a double that is whole, and a few seconds of clock skew are fine.
+        assert!(event(r#"{"item":{"id":"a"},"kind":"view","at":874965758000}"#).is_ok());
+        assert!(event(r#"{"item":{"id":"a"},"kind":"view","at":1.796e12}"#).is_ok());
+        let skewed = format!(
+            r#"{{"item":{{"id":"a"}},"kind":"view","at":{}}}"#,
+            NOW + 5_000
+        );
+        assert!(event(&skewed).is_ok());
+        let kind = |at: i64| {
+            Event {
+                item: Item {
+                    id: "a".into(),
+                    text: String::new(),
+                    category: None,
+                },
+                kind: EventKind::View,
+                value: None,
+                at,
+            }
+            .validate(NOW)
+            .map_err(|e| e.kind)
+        };
+        assert_eq!(kind(-1).unwrap_err(), InputErrorKind::InvalidTime);
+        assert_eq!(
+            kind(NOW + MAX_FUTURE_MS + 1).unwrap_err(),
+            InputErrorKind::InvalidTime
+        );
+        assert!(kind(NOW + MAX_FUTURE_MS).is_ok());
+        let fraction = event(r#"{"item":{"id":"a"},"kind":"view","at":1.5}"#).unwrap_err();
+        assert!(
+            fraction.contains("whole number of milliseconds"),
+            "{fraction}"
+        );
     }
 
     #[test]
@@ -264,7 +334,7 @@ mod tests {
             value: None,
             at: 0,
         }
-        .validate()
+        .validate(NOW)
         .unwrap();
         assert!(e.item.text.len() <= MAX_TEXT_BYTES);
     }

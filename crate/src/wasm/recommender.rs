@@ -98,11 +98,12 @@ impl WasmRecommender {
         let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
         wasm_bindgen_futures::future_to_promise(async move {
             let event: Event = from_js(event, "event")?;
-            let event = event.validate().map_err(input_error)?;
+            let now = js_sys::Date::now() as i64;
+            let event = event.validate(now).map_err(input_error)?;
             let pending = rec
                 .borrow_mut()
                 .hold_request(std::slice::from_ref(&event), &[]);
-            with_texts(&rec, &encoder, pending, |r| r.record(event)).await?;
+            with_texts(&rec, &encoder, pending, |r| r.record(event, now)).await?;
             Ok(JsValue::UNDEFINED)
         })
     }

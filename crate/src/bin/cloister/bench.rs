@@ -222,12 +222,15 @@ fn rerank_latency(encoder: &Encoder) -> Result<(), CliError> {
                 text: key.clone(),
                 category: None,
             };
-            rec.record(Event {
-                item,
-                kind: EventKind::Click,
-                value: None,
-                at: i as i64,
-            })?;
+            rec.record(
+                Event {
+                    item,
+                    kind: EventKind::Click,
+                    value: None,
+                    at: i as i64,
+                },
+                i64::MAX,
+            )?;
         }
         let candidates =
             synthetic_candidates(n, |i| keys[i].clone(), 7, |i| format!("h{}", i % 30));
@@ -287,12 +290,15 @@ fn load(model: &ModelArgs) -> Result<(), CliError> {
             text: texts[i % 256].clone(),
             category: Some(format!("cat{}", i % 13)),
         };
-        rec.record(Event {
-            item,
-            kind,
-            value,
-            at: i as i64,
-        })?;
+        rec.record(
+            Event {
+                item,
+                kind,
+                value,
+                at: i as i64,
+            },
+            i64::MAX,
+        )?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     println!(

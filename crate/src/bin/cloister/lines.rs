@@ -176,13 +176,21 @@ pub fn with_request<T>(
     candidates: Vec<Candidate>,
     step: impl FnOnce(&mut Recommender, Vec<Candidate>) -> Result<T, LineError>,
 ) -> Result<T, LineError> {
-    let history = validate_events(history)?;
+    let now = now_ms();
+    let history = validate_events(history, now)?;
     let candidates = validate_candidates(candidates)?;
     let pending = rec.hold_request(&history, &candidates);
-    let result = encode_and_record(rec, encoder, &pending.missing, history)
+    let result = encode_and_record(rec, encoder, &pending.missing, history, now)
         .and_then(|()| step(rec, candidates));
     rec.release(pending.hold);
     result
+}
+
+/// The clock events are checked against, in milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Encodes `missing` into the recommender's cache, then folds `history` in.
@@ -191,6 +199,7 @@ fn encode_and_record(
     encoder: &Encoder,
     missing: &[String],
     history: Vec<Event>,
+    now: i64,
 ) -> Result<(), LineError> {
     if !missing.is_empty() {
         let refs: Vec<&str> = missing.iter().map(String::as_str).collect();
@@ -198,7 +207,7 @@ fn encode_and_record(
         rec.put_embeddings(missing, &embeddings)?;
     }
     for event in history {
-        rec.record(event)?;
+        rec.record(event, now)?;
     }
     Ok(())
 }
