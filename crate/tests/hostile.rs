@@ -115,7 +115,10 @@ fn a_list_naming_more_distinct_features_than_a_candidate_may_have_is_refused() {
         .collect();
     let mut rec = Recommender::new(&Prior::default(), "m");
     let ranked = rec.rerank(shared, &RerankOptions::default()).unwrap();
-    assert_eq!(ranked.ranking.features.names.len(), 11 + 32);
+    assert_eq!(
+        ranked.ranking.features.names.len(),
+        cloister::rank::BUILTIN_FEATURES.len() + 32
+    );
 }
 
 // 2. fit-prior slowed with distinct names and wrote priors rerank refused.
@@ -449,17 +452,19 @@ fn a_chosen_id_given_twice_is_an_error() {
         .unwrap();
     let before = rec.weights().clone();
     let err = rec
-        .feedback(&ranked.impression_id, &["a".into(), "a".into()])
+        .feedback(&ranked.impression_id, &["a".into(), "a".into()], &[])
         .unwrap_err();
     assert_eq!(err.kind, InputErrorKind::InvalidFeedback);
     let twice = Feedback {
         shown: vec!["a".into(), "b".into()],
         chosen: vec!["b".into(), "b".into()],
+        dismissed: vec![],
     };
     assert!(rec.replay_feedback(&candidates, &[twice]).is_err());
     let shown_twice = Feedback {
         shown: vec!["a".into(), "a".into()],
         chosen: vec!["a".into()],
+        dismissed: vec![],
     };
     assert!(rec.replay_feedback(&candidates, &[shown_twice]).is_err());
     assert_eq!(rec.weights(), &before, "nothing moved");
@@ -580,6 +585,14 @@ fn the_tokenizer_fuzz_seed_loads_and_a_foreign_vocabulary_does_not() {
         TextTokenizer::from_bytes(json, 256, narrow).is_err(),
         "ids up to 14 in 10 rows"
     );
+    // Found by the fuzz target: a syntax error inside `decoder` panicked in tokenizers 0.23.
+    let text = std::str::from_utf8(json).unwrap();
+    assert!(text.contains(r#""decoder": {"#));
+    let broken = text.replace(r#""decoder": {"#, r#""decoder": &"#);
+    assert!(matches!(
+        TextTokenizer::from_bytes(broken.as_bytes(), 256, fit),
+        Err(cloister::EncoderError::Tokenizer(_))
+    ));
 }
 
 // Issue 14: an event's time is checked against the clock; a replay from 1997 is fine.
