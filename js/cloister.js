@@ -148,7 +148,10 @@ export class Cloister {
   interests() { return this.#mirror.interests; }
   removeInterest(id) { return this.#client.call('removeInterest', id); }
   rerank(candidates, options = {}) { return this.#client.call('rerank', candidates, options); }
-  feedback(impressionId, { chosen }) { return this.#client.call('feedback', impressionId, chosen); }
+  /** What the user did with an impression: the items they chose and those they dismissed. */
+  feedback(impressionId, { chosen = [], dismissed = [] } = {}) {
+    return this.#client.call('feedback', impressionId, chosen, dismissed);
+  }
   weights() { return this.#mirror.weights; }
   async exportProfile() { return JSON.parse(await this.#client.call('exportProfile')); }
   importProfile(json) { return this.#client.call('importProfile', typeof json === 'string' ? json : JSON.stringify(json)); }

@@ -187,20 +187,16 @@ export class Core {
   record(event) { return this.#change(() => this.#withDevice(() => this.rec.record(event))); }
   stateInterest(text, weight) { return this.#change(() => this.#withDevice(() => this.rec.stateInterest(text, weight))); }
   removeInterest(id) { return this.#change(() => this.rec.removeInterest(id)); }
-  feedback(impressionId, chosen) { return this.#change(() => this.rec.feedback(impressionId, chosen)); }
+  feedback(impressionId, chosen, dismissed) { return this.#change(() => this.rec.feedback(impressionId, chosen, dismissed)); }
   importProfile(json) { return this.#change(() => this.rec.importProfile(json)); }
 
+  /** A change like the others: the impression (for feedback after a reload) and what was on
+   * screen (exposure) are saved with the profile. */
   async rerank(candidates, options) {
-    this.#requireProfile();
-    await this.store.exclusive(() => this.#reload());
     const t = performance.now();
-    try {
-      const result = await this.#withDevice(() => this.rec.rerank(candidates, options ?? {}));
-      this.timings.rerankMs = performance.now() - t;
-      return result;
-    } catch (e) {
-      throw fromWasm(e);
-    }
+    const result = await this.#change(() => this.#withDevice(() => this.rec.rerank(candidates, options ?? {})));
+    this.timings.rerankMs = performance.now() - t;
+    return result;
   }
 
   interests() { this.#requireProfile(); return this.rec.interests(); }

@@ -165,7 +165,12 @@ export declare class Cloister {
   interests(): { id: number; text: string; weight: number }[];
   removeInterest(id: number): Promise<boolean>;
   rerank(candidates: Candidate[], options?: RerankOptions): Promise<{ impressionId: string; items: RankedItem[] }>;
-  feedback(impressionId: string, feedback: { chosen: string[] }): Promise<Record<string, number>>;
+  /**
+   * What the user did with an impression (also one from before a reload: the last 16 are saved):
+   * the items chosen and those dismissed. Items shown above a chosen one count as skipped.
+   * Resolves to the change of each weight.
+   */
+  feedback(impressionId: string, feedback: { chosen?: string[]; dismissed?: string[] }): Promise<Record<string, number>>;
   weights(): Weights;
   exportProfile(): Promise<object>;
   importProfile(json: object | string): Promise<void>;

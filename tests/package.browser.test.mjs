@@ -104,6 +104,12 @@ describe('package', { timeout: 600_000 }, () => {
     refused(r.hugeFeature, 'InvalidCandidateError', 'invalid_candidate');
     refused(r.hugeValue, 'InvalidInputError', 'invalid_event');
     refused(r.chosenTwice, 'InvalidInputError', 'invalid_feedback');
+    refused(r.futureTime, 'InvalidInputError', 'invalid_time');
+    refused(r.negativeTime, 'InvalidInputError', 'invalid_time');
+    assert.equal(r.fractionalTime.ok, false, JSON.stringify(r.fractionalTime));
+    assert.match(r.fractionalTime.message, /whole number of milliseconds/);
+    assert.equal(r.oldLog.ok, true, JSON.stringify(r.oldLog));
+    assert.equal(r.eventsAfter, 1, 'only the 1997 replay was recorded');
     assert.equal(r.stillWorks.ok, true);
     const priors = await page.evaluate(async () => ({
       unknown: await window.openWithPrior({ weights: { server: 1, sever: 2 } }),
@@ -114,6 +120,25 @@ describe('package', { timeout: 600_000 }, () => {
     for (const bad of [priors.unknown, priors.extraField, priors.huge]) refused(bad, 'InvalidInputError', 'invalid_prior');
     assert.equal(priors.fine.ok, true, JSON.stringify(priors.fine));
     assert.ok(!page.consoleLines.some((l) => l.includes('panicked')), page.consoleLines.join('\n'));
+    await page.close();
+  });
+
+  test('feedback after a reload: the impression was saved with the profile', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    assert.equal((await page.evaluate(() => window.open_({ namespace: 'reload' }))).ok, true);
+    const shown = await page.evaluate(() => window.showFour());
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    assert.equal((await page.evaluate(() => window.open_({ namespace: 'reload' }))).ok, true);
+    // The user takes the third item, passing over two, and dismisses the last.
+    const r = await page.evaluate((s) => window.answer(s.impressionId, [s.ids[2]], [s.ids[3]]), shown);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(r.steps, 1);
+    assert.ok(Object.values(r.delta).some((d) => Math.abs(d) > 1e-6), JSON.stringify(r.delta));
+    const unknown = await page.evaluate(() => window.answer('imp-999', ['s0'], []));
+    assert.equal(unknown.kind, 'unknown_impression', JSON.stringify(unknown));
+    const next = await page.evaluate(() => window.showFour());
+    assert.notEqual(next.impressionId, shown.impressionId, 'ids are not reused after a reload');
     await page.close();
   });
 

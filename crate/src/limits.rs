@@ -21,7 +21,7 @@ pub const MAX_HISTORY: usize = 5_000;
 /// features are computed again: 256 x 200 rows are about half a second.
 pub const MAX_FEEDBACK: usize = 256;
 pub const MAX_SHOWN: usize = 200;
-/// Weights in a prior: the 11 built-in features and the site's.
+/// Weights in a prior: the 12 built-in features and the site's.
 pub const MAX_PRIOR_WEIGHTS: usize = 256;
 /// Bytes of a prior file: a prior of 256 weights and its notes is a few KB.
 pub const MAX_PRIOR_BYTES: usize = 1 << 20;

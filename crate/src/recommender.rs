@@ -7,7 +7,7 @@
 //! edge encodes them (awaiting the GPU in a browser) and calls `put_embeddings`; then
 //! `record` / `rerank`, and `release`.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,31 +15,24 @@ use crate::cache::{EmbeddingCache, HoldId};
 use crate::embedding::Embeddings;
 use crate::error::{InputError, InputErrorKind, StoreError};
 use crate::limits::{MAX_FEEDBACK, MAX_SHOWN};
-use crate::profile::{Event, InterestProfile, ProfileConfig};
+use crate::profile::{Event, EventKind, InterestProfile, ProfileConfig};
 use crate::rank::candidate::{embedding_problem, validate_candidates};
 use crate::rank::fit::TrainList;
+use crate::rank::impression::{
+    skipped_above, Impression, Impressions, DISMISS_STRENGTH, IMPRESSION_ITEMS,
+};
 use crate::rank::{
     rerank, Candidate, Feedback, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
 };
 use crate::store::{decode_record, encode_record, RecordKind, RECORD_VERSION};
 
-/// Impressions kept for feedback; older ones can no longer be answered.
-pub const MAX_IMPRESSIONS: usize = 32;
-/// Items per impression kept for feedback (the shown head of the list).
-const IMPRESSION_ITEMS: usize = 100;
+/// Items counted as on screen when `rerank` is not told `k`: a first page.
+const ASSUMED_SHOWN: usize = 10;
 /// Texts the embedding cache keeps: a full list of `MAX_CANDIDATES` plus a long history
 /// (about 18 MB of f32 at most, more only while a larger request holds its texts).
 pub const CACHE_CAPACITY: usize = 12_288;
 /// `format` of the profile document `export_document` writes.
 pub const PROFILE_DOCUMENT_FORMAT: &str = "cloister-profile";
-
-#[derive(Debug, Clone)]
-struct Impression {
-    id: String,
-    ids: Vec<String>,
-    names: Vec<String>,
-    z: Vec<Vec<f32>>,
-}
 
 /// What `rerank` returns: the ranking, the impression id to send feedback against, and how
 /// many items will be shown.
@@ -66,11 +59,14 @@ pub struct Pending {
     pub missing: Vec<String>,
 }
 
-/// What is persisted: profile and weights together.
+/// What is persisted: profile, weights and the recent impressions (so feedback after a
+/// reload is still answered).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SavedState {
     pub profile: InterestProfile,
     pub weights: OnlineWeights,
+    #[serde(default)]
+    pub impressions: Impressions,
 }
 
 /// The profile document a person can read and take elsewhere (`exportProfile`).
@@ -98,8 +94,7 @@ pub struct Recommender {
     profile: InterestProfile,
     weights: OnlineWeights,
     cache: EmbeddingCache,
-    impressions: VecDeque<Impression>,
-    next_impression: u64,
+    impressions: Impressions,
     /// sha256 of the loaded model file: server-side embeddings must carry the same.
     model: String,
 }
@@ -110,8 +105,7 @@ impl Recommender {
             profile: InterestProfile::new(ProfileConfig::default()),
             weights: OnlineWeights::new(prior),
             cache: EmbeddingCache::new(CACHE_CAPACITY),
-            impressions: VecDeque::new(),
-            next_impression: 1,
+            impressions: Impressions::default(),
             model: model.into(),
         }
     }
@@ -214,7 +208,27 @@ impl Recommender {
             ));
         }
         let embedding = self.cached(&event.item.text)?;
-        self.profile.observe(&event, &embedding)
+        self.profile.observe(&event, &embedding)?;
+        if event.kind == EventKind::Dismiss {
+            self.learn_from_dismissal(&event.item.id);
+        }
+        Ok(())
+    }
+
+    /// A dismissed item that a recent impression showed: one online step pushing it down
+    /// among what was shown with it. Nothing to learn from when no impression showed it.
+    fn learn_from_dismissal(&mut self, id: &str) {
+        let Some(imp) = self.impressions.newest_showing(id) else {
+            return;
+        };
+        let Some(row) = imp.ids.iter().position(|x| x == id) else {
+            return;
+        };
+        let rows: Vec<&[f32]> = (0..imp.ids.len()).map(|i| imp.row(i)).collect();
+        // Only a list of one item fails here; the event itself is already recorded.
+        let _ = self
+            .weights
+            .update_with(&imp.names, &rows, &[], &[(row, DISMISS_STRENGTH)]);
     }
 
     /// Adds a stated interest; `text` (trimmed) must be in the cache. Returns its id.
@@ -246,22 +260,22 @@ impl Recommender {
         let vectors = self.candidate_vectors(&candidates)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let mut ranking = rerank(&self.profile, &candidates, &refs, &self.weights, options)?;
-        let id = format!("imp-{}", self.next_impression);
-        self.next_impression += 1;
+        let id = self.impressions.next_id();
         let head = options.k.unwrap_or(IMPRESSION_ITEMS).min(IMPRESSION_ITEMS);
         let kept: Vec<usize> = ranking.order.iter().take(head).copied().collect();
-        self.impressions.push_back(Impression {
+        let on_screen = options.k.unwrap_or(ASSUMED_SHOWN).min(kept.len());
+        self.impressions.push(Impression {
             id: id.clone(),
             ids: kept.iter().map(|&i| candidates[i].id.clone()).collect(),
+            shown: on_screen,
             names: ranking.features.names.clone(),
             z: kept
                 .iter()
-                .map(|&i| ranking.features.z[i].clone())
+                .flat_map(|&i| ranking.features.z[i].iter().copied())
                 .collect(),
         });
-        while self.impressions.len() > MAX_IMPRESSIONS {
-            self.impressions.pop_front();
-        }
+        self.profile
+            .note_shown(kept[..on_screen].iter().map(|&i| candidates[i].id.as_str()));
         for (item, &i) in ranking.items.iter_mut().zip(&ranking.order) {
             if let Some(problem) = embedding_problem(&candidates[i], &self.model) {
                 item.notes.push(problem);
@@ -293,39 +307,25 @@ impl Recommender {
         Ok(vectors)
     }
 
-    /// The user chose `chosen` among the items shown for `impression_id`: one online step.
+    /// Feedback on what was shown for `impression_id`: the user chose `chosen` (may be
+    /// empty) and dismissed `dismissed` (may be empty; not both). One online step, in which
+    /// items shown above a chosen one and skipped count as turned away too. The impression may
+    /// come from before a reload: impressions are saved with the state.
     pub fn feedback(
         &mut self,
         impression_id: &str,
         chosen: &[String],
+        dismissed: &[String],
     ) -> Result<Weights, InputError> {
-        let imp = self
-            .impressions
-            .iter()
-            .find(|i| i.id == impression_id)
-            .ok_or_else(|| {
-                InputError::new(
-                    InputErrorKind::UnknownImpression,
-                    format!(
-                        "no impression '{impression_id}' (only the last {MAX_IMPRESSIONS} are kept)"
-                    ),
-                )
-            })?;
-        check_chosen(chosen)?;
-        let idx = chosen
-            .iter()
-            .map(|c| {
-                imp.ids.iter().position(|i| i == c).ok_or_else(|| {
-                    InputError::new(
-                        InputErrorKind::InvalidFeedback,
-                        format!("'{c}' was not shown in {impression_id}"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let z: Vec<&[f32]> = imp.z.iter().map(Vec::as_slice).collect();
+        let imp = self.impressions.find(impression_id)?;
+        let (rows, negatives) = imp.feedback_rows(chosen, dismissed)?;
+        let z: Vec<&[f32]> = (0..imp.ids.len()).map(|i| imp.row(i)).collect();
         let names = imp.names.clone();
-        self.weights.update(&names, &z, &idx)
+        let delta = self.weights.update_with(&names, &z, &rows, &negatives)?;
+        for id in chosen {
+            self.profile.note_chosen(id);
+        }
+        Ok(delta)
     }
 
     /// Replays feedback on explicit lists (the CLI's `feedback`): for each entry, `shown` and
@@ -352,7 +352,7 @@ impl Recommender {
             .map(|(i, c)| (c.id.as_str(), i))
             .collect();
         for entry in feedback {
-            self.feedback_on(candidates, &index, &entry.shown, &entry.chosen)?;
+            self.feedback_on(candidates, &index, entry)?;
         }
         Ok(())
     }
@@ -361,16 +361,22 @@ impl Recommender {
         &mut self,
         candidates: &[Candidate],
         index: &HashMap<&str, usize>,
-        shown: &[String],
-        chosen: &[String],
+        entry: &Feedback,
     ) -> Result<Weights, InputError> {
+        let (shown, chosen) = (&entry.shown, &entry.chosen);
         if shown.len() > MAX_SHOWN {
             return Err(InputError::new(
                 InputErrorKind::TooManyFeedback,
                 format!("{} items shown; at most {MAX_SHOWN} per entry", shown.len()),
             ));
         }
-        check_chosen(chosen)?;
+        check_chosen(chosen.iter().chain(&entry.dismissed))?;
+        if chosen.is_empty() && entry.dismissed.is_empty() {
+            return Err(InputError::new(
+                InputErrorKind::InvalidFeedback,
+                "a feedback entry needs a chosen or a dismissed item",
+            ));
+        }
         let mut positions: HashMap<&str, usize> = HashMap::with_capacity(shown.len());
         let mut subset = Vec::with_capacity(shown.len());
         for (at, id) in shown.iter().enumerate() {
@@ -388,23 +394,28 @@ impl Recommender {
             }
             subset.push(candidates[i].clone());
         }
-        let idx = chosen
-            .iter()
-            .map(|c| {
-                positions.get(c.as_str()).copied().ok_or_else(|| {
-                    InputError::new(
-                        InputErrorKind::InvalidFeedback,
-                        format!("chosen '{c}' was not shown"),
-                    )
-                })
+        let position = |c: &String| {
+            positions.get(c.as_str()).copied().ok_or_else(|| {
+                InputError::new(
+                    InputErrorKind::InvalidFeedback,
+                    format!("'{c}' was not shown"),
+                )
             })
+        };
+        let idx = chosen.iter().map(position).collect::<Result<Vec<_>, _>>()?;
+        let mut negatives = entry
+            .dismissed
+            .iter()
+            .map(|c| position(c).map(|i| (i, DISMISS_STRENGTH)))
             .collect::<Result<Vec<_>, _>>()?;
+        negatives.extend(skipped_above(&idx, &negatives));
         let subset = validate_candidates(subset)?;
         let vectors = self.candidate_vectors(&subset)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let features = crate::rank::features::compute(&self.profile, &subset, &refs);
         let z: Vec<&[f32]> = features.z.iter().map(Vec::as_slice).collect();
-        self.weights.update(&features.names, &z, &idx)
+        self.weights
+            .update_with(&features.names, &z, &idx, &negatives)
     }
 
     /// The candidates' standardised features against the current profile, with the index of
@@ -481,6 +492,7 @@ impl Recommender {
         SavedState {
             profile: self.profile.clone(),
             weights: self.weights.clone(),
+            impressions: self.impressions.clone(),
         }
     }
 
@@ -500,10 +512,11 @@ impl Recommender {
 
     fn adopt(&mut self, state: SavedState) -> Result<(), StoreError> {
         check_state(&state)?;
-        // Impressions and the cache are this session's and stay valid: another tab may have
-        // saved a newer state that we reload before each change.
+        // The cache is this session's and stays valid. Impressions merge: another tab may have
+        // saved a newer state (reloaded before each change) while ours are not saved yet.
         self.profile = state.profile;
         self.weights = state.weights;
+        self.impressions.merge(state.impressions);
         Ok(())
     }
 
@@ -597,6 +610,12 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     if !p.long_term_mass.is_finite() || !p.negative_mass.is_finite() {
         return bad("masses");
     }
+    if p.exposures.len() > crate::profile::interest::MAX_EXPOSED {
+        return bad("exposures");
+    }
+    if !state.impressions.is_well_formed() {
+        return bad("a saved impression");
+    }
     let w = &state.weights;
     if w.current
         .values()
@@ -608,10 +627,10 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Each chosen id once: a duplicate would count the same choice twice.
-fn check_chosen(chosen: &[String]) -> Result<(), InputError> {
-    let mut seen = HashSet::with_capacity(chosen.len());
-    match chosen.iter().find(|c| !seen.insert(c.as_str())) {
+/// Each chosen (or dismissed) id once: a duplicate would count the same choice twice.
+fn check_chosen<'a>(mut ids: impl Iterator<Item = &'a String>) -> Result<(), InputError> {
+    let mut seen = HashSet::new();
+    match ids.find(|c| !seen.insert(c.as_str())) {
         Some(c) => Err(InputError::new(
             InputErrorKind::InvalidFeedback,
             format!("'{c}' is chosen twice"),

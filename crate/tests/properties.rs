@@ -112,8 +112,10 @@ proptest! {
         let mut rec = recommender();
         apply_events(&mut rec, &events);
         let options = RerankOptions { k: Some(k), diversity, explore: Some(Explore { seed, scale: 0.5 }) };
+        // Reproducible from the same state: a rerank itself counts what it showed (exposure).
+        let mut twin = rec.clone();
         let a = rec.rerank(candidates(&spec), &options).unwrap();
-        let b = rec.rerank(candidates(&spec), &options).unwrap();
+        let b = twin.rerank(candidates(&spec), &options).unwrap();
         let mut ids: Vec<&str> = a.ranking.items.iter().map(|i| i.id.as_str()).collect();
         prop_assert_eq!(ids.len(), spec.len());
         ids.sort_unstable();
@@ -133,7 +135,7 @@ proptest! {
             let r = rec.rerank(candidates(&spec), &RerankOptions { k: Some(10), ..Default::default() }).unwrap();
             let shown: Vec<String> = r.ranking.items.iter().take(10).map(|i| i.id.clone()).collect();
             let chosen = shown[p as usize % shown.len()].clone();
-            let _ = rec.feedback(&r.impression_id, &[chosen]);
+            let _ = rec.feedback(&r.impression_id, &[chosen], &[]);
             prop_assert!(rec.weights().current.values().all(|w| w.is_finite()));
         }
     }

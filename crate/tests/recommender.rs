@@ -229,7 +229,11 @@ fn feedback_on_a_one_item_list_is_a_typed_error_and_changes_nothing() {
     assert_eq!(ranked.ranking.items.len(), 1);
     let before = rec.weights().clone();
     let err = rec
-        .feedback(&ranked.impression_id, &[ranked.ranking.items[0].id.clone()])
+        .feedback(
+            &ranked.impression_id,
+            &[ranked.ranking.items[0].id.clone()],
+            &[],
+        )
         .unwrap_err();
     assert_eq!(err.kind, InputErrorKind::InvalidFeedback);
     assert_eq!(rec.weights(), &before);
@@ -250,7 +254,7 @@ fn feedback_moves_weights_and_ranking_towards_what_was_chosen() {
         .unwrap();
     // The user keeps choosing the server's favourites (cluster 1), against the profile.
     for _ in 0..30 {
-        rec.feedback(&ranked.impression_id, &["c1".into(), "c3".into()])
+        rec.feedback(&ranked.impression_id, &["c1".into(), "c3".into()], &[])
             .unwrap();
     }
     assert!(rec.weights().weight("server") > before);
@@ -368,7 +372,7 @@ fn bad_candidate_lists_are_typed_errors() {
         InputErrorKind::InvalidOption
     );
     let weights = rec.weights().clone();
-    assert!(rec.feedback("imp-999", &["c1".into()]).is_err());
+    assert!(rec.feedback("imp-999", &["c1".into()], &[]).is_err());
     assert_eq!(rec.weights(), &weights, "a failed feedback changes nothing");
 }
 
@@ -472,12 +476,14 @@ fn exploration_is_reproducible_by_seed_and_diversity_spreads_the_top() {
         diversity: 0.0,
         explore: Some(Explore { seed, scale: 1.0 }),
     };
+    // Reproducible from the same state (a rerank counts what it showed).
+    let mut twin = rec.clone();
     let a = rec
         .rerank(candidates.clone(), &opts(42))
         .unwrap()
         .ranking
         .order;
-    let b = rec
+    let b = twin
         .rerank(candidates.clone(), &opts(42))
         .unwrap()
         .ranking
@@ -591,11 +597,11 @@ fn forget_clears_the_user_and_keeps_the_prior() {
     let r = rec
         .rerank(candidates.clone(), &RerankOptions::default())
         .unwrap();
-    rec.feedback(&r.impression_id, &["c1".into()]).unwrap();
+    rec.feedback(&r.impression_id, &["c1".into()], &[]).unwrap();
     rec.forget();
     assert!(rec.profile().is_empty());
     assert_eq!(rec.weights().current, rec.weights().prior);
-    assert!(rec.feedback(&r.impression_id, &["c1".into()]).is_err());
+    assert!(rec.feedback(&r.impression_id, &["c1".into()], &[]).is_err());
     let pending = rec.hold_request(&[], &candidates);
     rec.release(pending.hold);
     assert_eq!(pending.missing.len(), candidates.len(), "cache emptied");

@@ -110,8 +110,31 @@ window.hostile = async () => {
       const r = await rec.rerank(list(3), { k: 3 });
       await rec.feedback(r.impressionId, { chosen: [r.items[0].id, r.items[0].id] });
     }),
+    // Issue 14: an event's time is checked against the device's clock.
+    futureTime: await outcome(() => rec.record({ item: { id: 't', text: 'a long read' }, kind: 'click', at: Date.now() + 2 * 86400e3 })),
+    negativeTime: await outcome(() => rec.record({ item: { id: 't', text: 'a long read' }, kind: 'click', at: -1 })),
+    fractionalTime: await outcome(() => rec.record({ item: { id: 't', text: 'a long read' }, kind: 'click', at: 1.5 })),
+    oldLog: await outcome(() => rec.record({ item: { id: 't', text: 'a long read' }, kind: 'click', at: 874965758000 })),
+    eventsAfter: (await rec.exportProfile()).state.profile.events,
     stillWorks: await outcome(() => rec.rerank(list(5))),
   };
+};
+
+/** Ranks four candidates and returns the impression, to answer after a reload. */
+window.showFour = async () => {
+  const candidates = ['cast iron pans', 'ferry timetables', 'violin strings', 'orchid care'].map((w, i) => ({ id: `s${i}`, text: `A guide to ${w}`, server_score: 4 - i }));
+  const r = await window.rec.rerank(candidates, { k: 4 });
+  return { impressionId: r.impressionId, ids: r.items.map((x) => x.id) };
+};
+
+/** Feedback on an impression; the outcome and the weights after it. */
+window.answer = async (impressionId, chosen, dismissed) => {
+  try {
+    const delta = await window.rec.feedback(impressionId, { chosen, dismissed });
+    return { ok: true, delta, steps: window.rec.weights().steps };
+  } catch (e) {
+    return { ok: false, name: e.name, kind: e.kind, message: e.message };
+  }
 };
 
 /** Opens with a prior and reports the error, if any. */

@@ -109,7 +109,13 @@ pub struct InterestProfile {
     /// Ids the user bought (or read, in a reading app), newest last.
     #[serde(default)]
     pub consumed: VecDeque<String>,
+    /// How many times each item was on screen without being chosen, most recently shown last.
+    #[serde(default)]
+    pub exposures: VecDeque<(String, u32)>,
 }
+
+/// Items whose unanswered exposures are counted: a few pages' worth of a store's catalogue.
+pub const MAX_EXPOSED: usize = 512;
 
 /// Appends an id to a bounded most-recent-last list (moving it to the end if present).
 fn remember(list: &mut VecDeque<String>, id: &str, max: usize) {
@@ -159,7 +165,36 @@ impl InterestProfile {
             categories: Vec::new(),
             dismissed: VecDeque::new(),
             consumed: VecDeque::new(),
+            exposures: VecDeque::new(),
         }
+    }
+
+    /// The items were on screen: one more unanswered exposure each.
+    pub fn note_shown<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) {
+        for id in ids {
+            let count = match self.exposures.iter().position(|(x, _)| x == id) {
+                Some(i) => self.exposures.remove(i).map_or(0, |(_, n)| n),
+                None => 0,
+            };
+            self.exposures
+                .push_back((id.to_string(), count.saturating_add(1)));
+        }
+        while self.exposures.len() > MAX_EXPOSED {
+            self.exposures.pop_front();
+        }
+    }
+
+    /// The user took the item: its exposures no longer count against it.
+    pub fn note_chosen(&mut self, id: &str) {
+        self.exposures.retain(|(x, _)| x != id);
+    }
+
+    /// Unanswered exposures of an item.
+    pub fn exposure(&self, id: &str) -> u32 {
+        self.exposures
+            .iter()
+            .find(|(x, _)| x == id)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// True when nothing was recorded or stated yet (cold start).
@@ -204,6 +239,7 @@ impl InterestProfile {
         if signal == 0.0 {
             return Ok(());
         }
+        self.note_chosen(&event.item.id);
         decay_add(
             &mut self.short_term,
             half_life_keep(self.config.short_half_life),

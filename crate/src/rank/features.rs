@@ -7,7 +7,7 @@ use crate::rank::candidate::Candidate;
 use crate::vector::{dot, norm};
 
 /// Built-in feature names, in column order. Site features follow as `site:<name>`.
-pub const BUILTIN_FEATURES: [&str; 11] = [
+pub const BUILTIN_FEATURES: [&str; 12] = [
     "server",     // the server's own score
     "short_term", // cosine to the position-decayed recent taste
     "long_term",  // cosine to the all-history mean
@@ -19,7 +19,11 @@ pub const BUILTIN_FEATURES: [&str; 11] = [
     "sequence",   // server's "often consumed right after" matched to the private history
     "dismissed",  // 1 if the user dismissed this very item
     "consumed",   // 1 if the user already bought (or read) this very item
+    "exposed",    // ln(1 + times shown without being chosen, beyond the first FREE_EXPOSURES)
 ];
+
+/// Showings that say nothing yet: a page that renders twice shows the same items twice.
+pub const FREE_EXPOSURES: u32 = 2;
 
 /// Half-life, in recent items, of the sequence match: the last item counts most.
 const SEQUENCE_HALF_LIFE: f32 = 3.0;
@@ -83,6 +87,11 @@ pub fn compute(
         profile.dismissed.iter().map(String::as_str).collect();
     let consumed: std::collections::HashSet<&str> =
         profile.consumed.iter().map(String::as_str).collect();
+    let exposures: HashMap<&str, u32> = profile
+        .exposures
+        .iter()
+        .map(|(id, n)| (id.as_str(), *n))
+        .collect();
     let keep = 0.5f32.powf(1.0 / SEQUENCE_HALF_LIFE);
 
     let mut raw = Vec::with_capacity(candidates.len());
@@ -138,6 +147,9 @@ pub fn compute(
             } else {
                 0.0
             },
+            exposures
+                .get(c.id.as_str())
+                .map_or(0.0, |&n| (n.saturating_sub(FREE_EXPOSURES) as f32).ln_1p()),
         ];
         row.extend(
             site_names
@@ -153,7 +165,15 @@ pub fn compute(
         raw.push(row);
         evidence.push(ev);
     }
-    let z = standardise(&raw, names.len());
+    let mut z = standardise(&raw, names.len());
+    // Exposure keeps its own scale: standardised, an item shown 3 times and one shown 30 times
+    // look alike whenever the same few items are on every page, and nothing would ever sink.
+    let exposed = BUILTIN_FEATURES.iter().position(|n| *n == "exposed");
+    if let Some(j) = exposed {
+        for (zi, ri) in z.iter_mut().zip(&raw) {
+            zi[j] = ri[j];
+        }
+    }
     FeatureMatrix {
         names,
         raw,

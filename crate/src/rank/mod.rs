@@ -6,6 +6,7 @@ pub mod candidate;
 pub mod explain;
 pub mod features;
 pub mod fit;
+pub mod impression;
 pub mod options;
 pub mod reranker;
 pub mod weights;

@@ -59,7 +59,9 @@ impl Default for Prior {
     /// user whose taste never changes, so the default damps it to -0.2 (and `nn_recent` takes
     /// up 0.1). `stated`, `negative` and `dismissed` cannot be learned there (no such events)
     /// and are set by hand, as is `consumed` (-1: a bought item
-    /// moves down; a site of re-bought goods sets it to 0). Sites should fit their own with `cloister fit-prior`.
+    /// moves down; a site of re-bought goods sets it to 0) and `exposed` (-0.15: an item shown
+    /// again and again without a click slowly sinks; not yet fitted on data). Sites should fit
+    /// their own with `cloister fit-prior`.
     fn default() -> Self {
         let weights = [
             ("server", 0.45),
@@ -73,6 +75,7 @@ impl Default for Prior {
             ("sequence", 0.15),
             ("dismissed", -2.0),
             ("consumed", -1.0),
+            ("exposed", -0.15),
         ];
         Self {
             weights: weights.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
@@ -137,12 +140,15 @@ impl Prior {
     }
 }
 
-/// Which of the shown items the user chose.
+/// Which of the shown items (in the order shown) the user chose, and which they dismissed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Feedback {
     pub shown: Vec<String>,
+    #[serde(default)]
     pub chosen: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dismissed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -183,30 +189,68 @@ impl OnlineWeights {
         z: &[&[f32]],
         chosen: &[usize],
     ) -> Result<Weights, InputError> {
+        self.update_with(names, z, chosen, &[])
+    }
+
+    /// The listwise step with explicit negatives as well: `negatives` are `(row, strength)`,
+    /// items the user turned away from (a dismissal, an item skipped above the chosen one).
+    /// Each adds the gradient of `-strength * log(1 - sigmoid(s_n - mean s))`: its score is
+    /// pushed below the list's mean, hard while it is above, softly once it is below. Either
+    /// list may be empty, not both.
+    pub fn update_with(
+        &mut self,
+        names: &[String],
+        z: &[&[f32]],
+        chosen: &[usize],
+        negatives: &[(usize, f32)],
+    ) -> Result<Weights, InputError> {
         if z.len() < 2 {
             return Err(InputError::new(
                 InputErrorKind::InvalidFeedback,
                 "feedback needs at least 2 shown items",
             ));
         }
-        if chosen.is_empty() || chosen.iter().any(|&i| i >= z.len()) {
+        if (chosen.is_empty() && negatives.is_empty())
+            || chosen.iter().any(|&i| i >= z.len())
+            || negatives
+                .iter()
+                .any(|&(i, a)| i >= z.len() || !a.is_finite() || a < 0.0 || chosen.contains(&i))
+        {
             return Err(InputError::new(
                 InputErrorKind::InvalidFeedback,
-                "chosen must name shown items",
+                "chosen and turned-away items must name distinct shown items",
             ));
         }
         let w = self.vector(names);
         let scores: Vec<f32> = z.iter().map(|row| dot(&w, row)).collect();
-        let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
-        let total: f32 = exp.iter().sum();
-        let target = 1.0 / chosen.len() as f32;
         let mut grad = vec![0f32; names.len()];
-        for (i, row) in z.iter().enumerate() {
-            let t = if chosen.contains(&i) { target } else { 0.0 };
-            let p = exp[i] / total;
-            for (g, x) in grad.iter_mut().zip(row.iter()) {
-                *g += (t - p) * x;
+        if !chosen.is_empty() {
+            let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+            let total: f32 = exp.iter().sum();
+            let target = 1.0 / chosen.len() as f32;
+            for (i, row) in z.iter().enumerate() {
+                let t = if chosen.contains(&i) { target } else { 0.0 };
+                let p = exp[i] / total;
+                for (g, x) in grad.iter_mut().zip(row.iter()) {
+                    *g += (t - p) * x;
+                }
+            }
+        }
+        if !negatives.is_empty() {
+            let n = z.len() as f32;
+            let mean_score = scores.iter().sum::<f32>() / n;
+            let mut mean_row = vec![0f32; names.len()];
+            for row in z {
+                for (m, x) in mean_row.iter_mut().zip(row.iter()) {
+                    *m += x / n;
+                }
+            }
+            for &(i, strength) in negatives {
+                let push = strength / (1.0 + (mean_score - scores[i]).exp());
+                for ((g, x), m) in grad.iter_mut().zip(z[i].iter()).zip(&mean_row) {
+                    *g -= push * (x - m);
+                }
             }
         }
         let mut step: Vec<f32> = names
@@ -306,7 +350,38 @@ mod tests {
         assert!(w.update(&names(), &z, &[]).is_err());
         assert!(w.update(&names(), &z, &[5]).is_err());
         assert!(w.update(&names(), &z[..1], &[0]).is_err());
+        assert!(w.update_with(&names(), &z, &[], &[]).is_err());
+        assert!(w.update_with(&names(), &z, &[0], &[(0, 1.0)]).is_err());
+        assert!(w.update_with(&names(), &z, &[], &[(0, f32::NAN)]).is_err());
         assert_eq!(w, before);
+    }
+
+    #[test]
+    fn a_turned_away_item_moves_weights_away_from_its_features() {
+        let prior = Prior {
+            weights: [("a".to_string(), 0.0), ("b".to_string(), 0.0)].into(),
+            online: OnlineConfig {
+                lr: 0.5,
+                l2: 0.0,
+                max_step: 10.0,
+            },
+            fitted: None,
+        };
+        let rows: Vec<Vec<f32>> = vec![vec![1.0, 0.0], vec![-1.0, 0.0], vec![0.0, 1.0]];
+        let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        // A dismissal alone: the dismissed item's features lose weight.
+        let mut alone = OnlineWeights::new(&prior);
+        let delta = alone.update_with(&names(), &z, &[], &[(0, 1.0)]).unwrap();
+        assert!(delta["a"] < 0.0, "{delta:?}");
+        // Choosing row 2 with row 0 skipped above it moves `a` down more than the choice alone.
+        let mut choice = OnlineWeights::new(&prior);
+        let mut skipped = OnlineWeights::new(&prior);
+        let only = choice.update(&names(), &z, &[2]).unwrap();
+        let with_skip = skipped
+            .update_with(&names(), &z, &[2], &[(0, 0.5)])
+            .unwrap();
+        assert!(with_skip["a"] < only["a"], "{with_skip:?} vs {only:?}");
+        assert!(with_skip["b"] > 0.0);
     }
 
     #[test]

@@ -166,12 +166,18 @@ impl WasmRecommender {
         })
     }
 
-    /// The user chose `chosen` among the items shown for `impression_id`; returns the weight changes.
-    pub fn feedback(&self, impression_id: String, chosen: Vec<String>) -> Result<JsValue, JsValue> {
+    /// Feedback on the items shown for `impression_id`: those the user chose, and those they
+    /// dismissed (optional); returns the weight changes.
+    pub fn feedback(
+        &self,
+        impression_id: String,
+        chosen: Vec<String>,
+        dismissed: Option<Vec<String>>,
+    ) -> Result<JsValue, JsValue> {
         let delta = self
             .rec
             .borrow_mut()
-            .feedback(&impression_id, &chosen)
+            .feedback(&impression_id, &chosen, &dismissed.unwrap_or_default())
             .map_err(input_error)?;
         to_js(&delta)
     }

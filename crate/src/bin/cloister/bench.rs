@@ -331,7 +331,7 @@ fn load(model: &ModelArgs) -> Result<(), CliError> {
         let list: Vec<Candidate> = candidates[(step * 37) % 9_900..][..100].to_vec();
         let reranked = rec.rerank(list, &options)?;
         let chosen = reranked.ranking.items[step % 10].id.clone();
-        rec.feedback(&reranked.impression_id, &[chosen])?;
+        rec.feedback(&reranked.impression_id, &[chosen], &[])?;
     }
     let elapsed = started.elapsed().as_secs_f64();
     let finite = rec.weights().current.values().all(|w| w.is_finite());

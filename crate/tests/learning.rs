@@ -1,0 +1,257 @@
+//! Learning from the user's own feedback (issue 14): impressions that survive a reload,
+//! dismissals and skipped items that move the weights, exposure that slowly sinks an item, and
+//! saved state that is checked before it is trusted.
+
+use cloister::encoder::Embeddings;
+use cloister::{
+    Candidate, Event, EventKind, InputErrorKind, Item, Prior, Recommender, RerankOptions,
+};
+
+/// The clock events are checked against: 2026-11-29.
+const NOW: i64 = 1_796_000_000_000;
+
+/// A unit vector pointing mostly along axis `axis`, a little along `axis + 1`.
+fn vector(axis: usize, tilt: f32) -> Vec<f32> {
+    let mut v = vec![0.0f32; 384];
+    v[axis % 384] = 1.0;
+    v[(axis + 1) % 384] = tilt;
+    let n = (1.0 + tilt * tilt).sqrt();
+    v.iter().map(|x| x / n).collect()
+}
+
+/// Twelve candidates carrying their own embeddings: c0..c5 near axis 0, c6..c11 near axis 5;
+/// server scores fall with the index.
+fn list() -> Vec<Candidate> {
+    (0..12)
+        .map(|i| {
+            let axis = if i < 6 { 0 } else { 5 };
+            let mut c = Candidate::new(format!("c{i}"), format!("text {i}"), 12.0 - i as f64);
+            c.embedding = Some(vector(axis, i as f32 * 0.05));
+            c.model = Some("m".into());
+            c
+        })
+        .collect()
+}
+
+fn recommender() -> Recommender {
+    let mut rec = Recommender::new(&Prior::default(), "m");
+    let texts: Vec<String> = (0..4).map(|i| format!("history {i}")).collect();
+    let data = (0..4)
+        .flat_map(|i| vector(if i < 2 { 0 } else { 5 }, 0.1))
+        .collect();
+    rec.put_embeddings(&texts, &Embeddings { data }).unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let event = Event {
+            item: Item {
+                id: format!("h{i}"),
+                text: text.clone(),
+                category: None,
+            },
+            kind: EventKind::Click,
+            value: None,
+            at: NOW - 60_000 + i as i64,
+        };
+        rec.record(event, NOW).unwrap();
+    }
+    rec
+}
+
+fn top(k: usize) -> RerankOptions {
+    RerankOptions {
+        k: Some(k),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn feedback_after_a_reload_finds_its_impression() {
+    let mut rec = recommender();
+    let shown = rec.rerank(list(), &top(5)).unwrap();
+    let saved = rec.to_bytes();
+
+    // A new page: a fresh recommender restores the saved state and answers the old impression.
+    let mut reloaded = Recommender::new(&Prior::default(), "m");
+    reloaded.restore(&saved).unwrap();
+    let chosen = shown.shown()[2].id.clone();
+    let delta = reloaded
+        .feedback(&shown.impression_id, &[chosen], &[])
+        .unwrap();
+    assert!(delta.values().any(|d| d.abs() > 1e-6), "{delta:?}");
+    assert_eq!(reloaded.weights().steps, 1);
+    // The next impression does not reuse the old one's id.
+    let next = reloaded.rerank(list(), &top(5)).unwrap();
+    assert_ne!(next.impression_id, shown.impression_id);
+}
+
+#[test]
+fn a_dismissed_item_moves_the_weights_against_what_it_stood_for() {
+    let mut rec = recommender();
+    let before = rec.weights().current.clone();
+    // Nothing was shown yet: a dismissal updates the profile only.
+    let texts = vec!["text 0".to_string()];
+    rec.put_embeddings(
+        &texts,
+        &Embeddings {
+            data: vector(0, 0.0),
+        },
+    )
+    .unwrap();
+    let dismiss = Event {
+        item: Item {
+            id: "c0".into(),
+            text: "text 0".into(),
+            category: None,
+        },
+        kind: EventKind::Dismiss,
+        value: None,
+        at: NOW,
+    };
+    rec.record(dismiss.clone(), NOW).unwrap();
+    assert_eq!(rec.weights().current, before);
+    // Shown, then dismissed: one online step that lowers what the dismissed item scores on.
+    let shown = rec.rerank(list(), &top(5)).unwrap();
+    let target = shown.shown()[1].id.clone();
+    let row = row_of(&shown, &target);
+    let mut via_feedback = rec.clone();
+    let mut dismissing = rec.clone();
+    dismissing
+        .record(
+            Event {
+                item: Item {
+                    id: target.clone(),
+                    text: "text 0".into(),
+                    category: None,
+                },
+                ..dismiss
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(dismissing.weights().steps, 1);
+    // Against the mean of what was shown with it, the dismissed item now scores lower.
+    let mean = mean_row(&shown);
+    let gap: Vec<(String, f32)> = row
+        .iter()
+        .zip(&mean)
+        .map(|((n, x), m)| (n.clone(), x - m))
+        .collect();
+    assert!(change(&before, &dismissing, &gap) < 0.0);
+    // The same through feedback's `dismissed`.
+    via_feedback
+        .feedback(&shown.impression_id, &[], &[target])
+        .unwrap();
+    assert!(change(&before, &via_feedback, &gap) < 0.0);
+}
+
+/// The mean standardised row of the items on screen.
+fn mean_row(ranked: &cloister::recommender::Reranked) -> Vec<f32> {
+    let rows: Vec<Vec<(String, f32)>> = ranked
+        .shown()
+        .iter()
+        .map(|i| row_of(ranked, &i.id))
+        .collect();
+    (0..rows[0].len())
+        .map(|j| rows.iter().map(|r| r[j].1).sum::<f32>() / rows.len() as f32)
+        .collect()
+}
+
+/// An item's standardised features in a ranking, by column name.
+fn row_of(ranked: &cloister::recommender::Reranked, id: &str) -> Vec<(String, f32)> {
+    let list = list();
+    let i = list.iter().position(|c| c.id == id).unwrap();
+    let f = &ranked.ranking.features;
+    f.names
+        .iter()
+        .cloned()
+        .zip(f.z[i].iter().copied())
+        .collect()
+}
+
+/// How much the weights' change since `before` moves the score of `row`.
+fn change(before: &cloister::rank::Weights, rec: &Recommender, row: &[(String, f32)]) -> f32 {
+    row.iter()
+        .map(|(n, z)| (rec.weights().weight(n) - before.get(n).copied().unwrap_or(0.0)) * z)
+        .sum()
+}
+
+#[test]
+fn items_skipped_above_the_chosen_one_count_against_what_they_share() {
+    let mut rec = recommender();
+    let shown = rec.rerank(list(), &top(8)).unwrap();
+    let ids: Vec<String> = shown.shown().iter().map(|i| i.id.clone()).collect();
+    // The user passes over the first three items and takes the fourth: each skipped one now
+    // scores lower against the chosen one than before.
+    let before = rec.weights().current.clone();
+    rec.feedback(&shown.impression_id, &[ids[3].clone()], &[])
+        .unwrap();
+    let chosen = row_of(&shown, &ids[3]);
+    for skipped in &ids[..3] {
+        let row = row_of(&shown, skipped);
+        let gap: Vec<(String, f32)> = row
+            .iter()
+            .zip(&chosen)
+            .map(|((n, s), (_, c))| (n.clone(), s - c))
+            .collect();
+        assert!(change(&before, &rec, &gap) < 0.0, "{skipped}");
+    }
+}
+
+#[test]
+fn an_item_shown_again_and_again_without_a_click_slowly_sinks() {
+    let mut rec = recommender();
+    let first = rec.rerank(list(), &top(3)).unwrap();
+    let leader = first.shown()[0].id.clone();
+    let first_three: Vec<String> = first.shown().iter().map(|i| i.id.clone()).collect();
+    let score = |page: &cloister::recommender::Reranked| {
+        page.ranking
+            .items
+            .iter()
+            .find(|i| i.id == leader)
+            .map(|i| i.score)
+            .unwrap()
+    };
+    let mut scores = vec![score(&first)];
+    let mut left_at = None;
+    for page in 1..50 {
+        let ranked = rec.rerank(list(), &top(3)).unwrap();
+        scores.push(score(&ranked));
+        let now: Vec<&str> = ranked.shown().iter().map(|i| i.id.as_str()).collect();
+        if left_at.is_none() && first_three.iter().any(|id| !now.contains(&id.as_str())) {
+            left_at = Some(page);
+        }
+    }
+    // The first showings are free (a page may render twice); after that the leader's score
+    // falls with every page it is shown on, and the top 3 starts to change.
+    assert!(scores[..3].windows(2).all(|w| w[0] == w[1]), "{scores:?}");
+    assert!(scores[3..].windows(2).all(|w| w[1] < w[0]), "{scores:?}");
+    let left_at = left_at.expect("the first page's top 3 never changed");
+    assert!(left_at > 2, "changed after {left_at} pages");
+    // Choosing it wipes its exposure.
+    let page = rec.rerank(list(), &top(12)).unwrap();
+    rec.feedback(&page.impression_id, std::slice::from_ref(&leader), &[])
+        .unwrap();
+    assert_eq!(rec.profile().exposure(&leader), 0);
+}
+
+#[test]
+fn a_corrupt_saved_impression_is_refused_and_nothing_changes() {
+    let mut rec = recommender();
+    rec.rerank(list(), &top(5)).unwrap();
+    let mut state = rec.saved_state();
+    state.impressions.kept[0].z.truncate(3);
+    let document = serde_json::json!({
+        "format": "cloister-profile",
+        "version": 1,
+        "state": state,
+    })
+    .to_string();
+    let mut other = recommender();
+    let before = other.saved_state();
+    let err = other.import_document(&document).unwrap_err();
+    assert_eq!(err.kind(), "store_corrupt", "{err}");
+    assert!(err.to_string().contains("impression"), "{err}");
+    assert_eq!(other.saved_state(), before);
+    // Feedback on a lost or unknown impression is a typed error.
+    let err = other.feedback("imp-999", &["c0".into()], &[]).unwrap_err();
+    assert_eq!(err.kind, InputErrorKind::UnknownImpression);
+}
