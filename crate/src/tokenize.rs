@@ -14,6 +14,9 @@ pub const DEFAULT_MAX_TOKENS: usize = 256;
 pub struct TextTokenizer {
     inner: Tokenizer,
     max_tokens: usize,
+    /// The ids every encoded text starts and ends with (`[CLS]`, `[SEP]`).
+    first: u32,
+    last: u32,
     /// Rows of the model's word table: every id must be below it.
     vocab_size: usize,
 }
@@ -32,27 +35,30 @@ pub struct TokenizerFit<'a> {
 
 impl TextTokenizer {
     /// Parses a `tokenizer.json` and checks it against the model it feeds (`fit`): every id in
-    /// its vocabulary, and those its post-processor adds, must index the word table (a larger
-    /// one would index past it at the first text that uses it), and an encoded text must start
-    /// and end with the model's special tokens. `max_tokens` counts the special tokens.
+    /// its vocabulary must index the word table (a larger one would index past it at the first
+    /// text that uses it), and the vocabulary must hold the model's special tokens, which
+    /// Cloister adds itself around each text. `max_tokens` counts the special tokens.
     pub fn from_bytes(
         bytes: &[u8],
         max_tokens: usize,
         fit: TokenizerFit,
     ) -> Result<Self, EncoderError> {
-        if max_tokens < 2 || max_tokens > fit.max_positions {
+        if max_tokens < 3 || max_tokens > fit.max_positions {
             return Err(EncoderError::InvalidOption(format!(
-                "max_tokens must be between 2 and {}, got {max_tokens}",
+                "max_tokens must be between 3 and {}, got {max_tokens}",
                 fit.max_positions
             )));
         }
-        // Parsed to a value first: tokenizers 0.23 reads the `decoder` part with an `expect` and
-        // panics on a syntax error there (found by the `tokenizer` fuzz target). The decoder
-        // is never used (ids are only encoded), so it is dropped.
+        // Parsed to a value first, and two parts dropped, each a panic inside tokenizers 0.23
+        // that the `tokenizer` fuzz target found: a syntax error in `decoder` (read with an
+        // `expect`), and a post-processor template naming a special token it does not define
+        // (indexed at the first encode). Neither is needed: ids are never decoded, and the two
+        // special tokens BERT wants are added here.
         let mut document: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| EncoderError::Tokenizer(format!("tokenizer.json: {e}")))?;
         if let Some(object) = document.as_object_mut() {
             object.insert("decoder".into(), serde_json::Value::Null);
+            object.insert("post_processor".into(), serde_json::Value::Null);
         }
         let mut inner: Tokenizer = serde_json::from_value(document)
             .map_err(|e| EncoderError::Tokenizer(format!("tokenizer.json: {e}")))?;
@@ -60,7 +66,7 @@ impl TextTokenizer {
         inner.with_padding(None);
         inner
             .with_truncation(Some(TruncationParams {
-                max_length: max_tokens,
+                max_length: max_tokens - 2,
                 ..Default::default()
             }))
             .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
@@ -75,22 +81,22 @@ impl TextTokenizer {
                 fit.vocab_size
             )));
         }
-        let tokenizer = Self {
+        let special = |token: &str| {
+            inner.token_to_id(token).ok_or_else(|| {
+                EncoderError::Tokenizer(format!(
+                    "the tokenizer has no {token}, a special token the model was trained with: \
+                     this tokenizer.json belongs to another model"
+                ))
+            })
+        };
+        let (first, last) = (special(fit.first)?, special(fit.last)?);
+        Ok(Self {
             inner,
             max_tokens,
+            first,
+            last,
             vocab_size: fit.vocab_size,
-        };
-        // The post-processor adds ids of its own: check them on a probe.
-        let probe = tokenizer.encode_batch(&["a"])?.remove(0);
-        let id = |token: &str| tokenizer.inner.token_to_id(token);
-        if probe.first().copied() != id(fit.first) || probe.last().copied() != id(fit.last) {
-            return Err(EncoderError::Tokenizer(format!(
-                "an encoded text must start with {} and end with {} (got ids {probe:?}): this \
-                 tokenizer.json does not add the special tokens the model was trained with",
-                fit.first, fit.last
-            )));
-        }
-        Ok(tokenizer)
+        })
     }
 
     /// Token ids for each text, with the special tokens. An id outside the model's word table
@@ -99,11 +105,14 @@ impl TextTokenizer {
         texts
             .iter()
             .map(|text| {
-                let ids = self
+                let encoding = self
                     .inner
-                    .encode(token_prefix(text, self.max_tokens), true)
-                    .map(|enc| enc.get_ids().to_vec())
+                    .encode(token_prefix(text, self.max_tokens), false)
                     .map_err(|e| EncoderError::Tokenizer(e.to_string()))?;
+                let mut ids = Vec::with_capacity(encoding.len() + 2);
+                ids.push(self.first);
+                ids.extend_from_slice(encoding.get_ids());
+                ids.push(self.last);
                 match ids.iter().find(|&&id| id as usize >= self.vocab_size) {
                     Some(id) => Err(EncoderError::Tokenizer(format!(
                         "token id {id} is outside the model's word table ({} rows)",

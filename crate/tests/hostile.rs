@@ -184,7 +184,10 @@ fn a_tokenizer_that_does_not_fit_the_model_is_a_typed_error_at_load() {
     assert_eq!(err.kind(), "tokenizer");
     assert!(err.to_string().contains("40000"), "{err}");
     let mut no_specials = tokenizer.clone();
-    no_specials["post_processor"] = Value::Null;
+    let vocab = no_specials["model"]["vocab"].as_object_mut().unwrap();
+    let cls = vocab.remove("[CLS]").unwrap();
+    vocab.insert("[KLS]".into(), cls);
+    no_specials["added_tokens"] = json!([]);
     let err = load(&no_specials).err().expect("refused");
     assert_eq!(err.kind(), "tokenizer");
     assert!(err.to_string().contains("[CLS]"), "{err}");
@@ -593,6 +596,13 @@ fn the_tokenizer_fuzz_seed_loads_and_a_foreign_vocabulary_does_not() {
         TextTokenizer::from_bytes(broken.as_bytes(), 256, fit),
         Err(cloister::EncoderError::Tokenizer(_))
     ));
+    // And a template naming a special token it does not define panicked at the first encode;
+    // the template is not used any more (Cloister adds [CLS] and [SEP] itself).
+    let mut document: Value = serde_json::from_slice(json).unwrap();
+    document["post_processor"]["single"][2]["SpecialToken"]["id"] = json!("][SEP");
+    let odd = TextTokenizer::from_bytes(document.to_string().as_bytes(), 256, fit).unwrap();
+    let ids = odd.encode_batch(&["red shoes"]).unwrap();
+    assert_eq!((ids[0].first(), ids[0].last()), (Some(&2), Some(&3)));
 }
 
 // Issue 14: an event's time is checked against the clock; a replay from 1997 is fine.
