@@ -129,7 +129,8 @@ export interface Progress { what: 'model' | 'tokenizer'; loaded: number; total: 
 export interface OpenOptions extends EncoderLoadOptions {
   /** Separates profiles in storage. Default 'default'. */
   namespace?: string;
-  /** PRIOR.json from `cloister fit-prior`, as an object or text. */
+  /** PRIOR.json from `cloister fit-prior`, as an object or text; give it a `version` (up to 64
+   * printable characters) and bump it when you ship a new one. */
   prior?: object | string;
   /** Run the encoder in a Web Worker (default true). */
   worker?: boolean;
@@ -143,6 +144,9 @@ export interface OpenOptions extends EncoderLoadOptions {
 export interface Weights {
   current: Record<string, number>;
   prior: Record<string, number>;
+  /** The prior's `version`: after the site ships a new one, a returning user's learned offset
+   * (current minus old prior, at most 1 per weight) is carried onto it. */
+  prior_version: string;
   config: { lr: number; l2: number; max_step: number };
   steps: number;
 }

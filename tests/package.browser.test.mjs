@@ -142,6 +142,42 @@ describe('package', { timeout: 600_000 }, () => {
     await page.close();
   });
 
+  test('a returning user on a new prior keeps what they learned; forget returns to the new prior', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const v1 = await page.evaluate(() => window.priorOf('v1', 0.45));
+    assert.equal((await page.evaluate((prior) => window.open_({ namespace: 'returning', prior }), v1)).ok, true);
+    for (let i = 0; i < 4; i++) {
+      const shown = await page.evaluate(() => window.showFour());
+      const r = await page.evaluate((s) => window.answer(s.impressionId, [s.ids[3]], []), shown);
+      assert.equal(r.ok, true, JSON.stringify(r));
+    }
+    const learned = await page.evaluate(() => window.rec.weights());
+    assert.equal(learned.prior_version, 'v1');
+    await page.reload();
+    await page.waitForFunction(() => window.ready === true);
+    const v2 = await page.evaluate(() => window.priorOf('v2', 0.9));
+    assert.equal((await page.evaluate((prior) => window.open_({ namespace: 'returning', prior }), v2)).ok, true);
+    const back = await page.evaluate(() => window.rec.weights());
+    assert.equal(back.prior_version, 'v2');
+    // Weights are f32 in the core: compare to f32 precision.
+    const sameWeights = (a, b) => {
+      assert.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+      for (const k of Object.keys(b)) assert.equal(a[k], Math.fround(b[k]), k);
+    };
+    sameWeights(back.prior, v2.weights);
+    for (const [name, w] of Object.entries(v2.weights)) {
+      const offset = Math.max(-1, Math.min(1, learned.current[name] - learned.prior[name]));
+      assert.ok(Math.abs(back.current[name] - (w + offset)) < 1e-5, `${name}: ${back.current[name]} vs ${w} + ${offset}`);
+    }
+    assert.ok(Object.keys(v2.weights).some((n) => Math.abs(back.current[n] - v2.weights[n]) > 1e-4), 'an offset was carried');
+    await page.evaluate(() => window.rec.forget({ keepModel: true }));
+    const reset = await page.evaluate(() => window.rec.weights());
+    sameWeights(reset.current, v2.weights);
+    const badVersion = await page.evaluate(() => window.openWithPrior({ weights: { server: 1 }, version: 5 }));
+    assert.equal(badVersion.kind, 'invalid_prior', JSON.stringify(badVersion));
+    await page.close();
+  });
+
   test('encoder-only use: embed without any profile storage', async () => {
     const page = await openPage(browser, '/tests/pages/package.html');
     const r = await page.evaluate(async () => {

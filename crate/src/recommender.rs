@@ -97,6 +97,9 @@ pub struct Recommender {
     impressions: Impressions,
     /// sha256 of the loaded model file: server-side embeddings must carry the same.
     model: String,
+    /// The prior the site ships now: a saved state adapted from another is carried onto it,
+    /// and `forget` returns to it.
+    site_prior: Prior,
 }
 
 impl Recommender {
@@ -107,6 +110,7 @@ impl Recommender {
             cache: EmbeddingCache::new(CACHE_CAPACITY),
             impressions: Impressions::default(),
             model: model.into(),
+            site_prior: prior.clone(),
         }
     }
 
@@ -515,7 +519,13 @@ impl Recommender {
         // The cache is this session's and stays valid. Impressions merge: another tab may have
         // saved a newer state (reloaded before each change) while ours are not saved yet.
         self.profile = state.profile;
-        self.weights = state.weights;
+        // A returning user whose weights grew from an older prior keeps what they learned,
+        // on top of the prior the site ships now.
+        self.weights = if state.weights.started_from(&self.site_prior) {
+            state.weights
+        } else {
+            state.weights.carried_onto(&self.site_prior)
+        };
         self.impressions.merge(state.impressions);
         Ok(())
     }
@@ -553,21 +563,17 @@ impl Recommender {
     /// Starts a new user: profile, weights and impressions reset, the embedding cache kept
     /// (it holds item texts only). Used by the CLI between requests.
     pub fn reset_user(&mut self, prior: &Prior) {
+        self.site_prior = prior.clone();
         self.profile = InterestProfile::new(self.profile.config);
         self.weights = OnlineWeights::new(prior);
         self.impressions.clear();
     }
 
-    /// Forgets everything about the user: profile, adapted weights (back to the prior),
-    /// cached embeddings, impressions.
+    /// Forgets everything about the user: profile, adapted weights (back to the site's
+    /// current prior), cached embeddings, impressions.
     pub fn forget(&mut self) {
-        let prior = Prior {
-            weights: self.weights.prior.clone(),
-            online: self.weights.config,
-            fitted: None,
-        };
         self.profile = InterestProfile::new(self.profile.config);
-        self.weights = OnlineWeights::new(&prior);
+        self.weights = OnlineWeights::new(&self.site_prior);
         self.cache.clear();
         self.impressions.clear();
     }

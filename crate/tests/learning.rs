@@ -255,3 +255,57 @@ fn a_corrupt_saved_impression_is_refused_and_nothing_changes() {
     let err = other.feedback("imp-999", &["c0".into()], &[]).unwrap_err();
     assert_eq!(err.kind, InputErrorKind::UnknownImpression);
 }
+
+#[test]
+fn a_returning_user_keeps_what_they_learned_when_the_site_ships_a_new_prior() {
+    let v1 = Prior {
+        version: "v1".into(),
+        ..Prior::default()
+    };
+    let mut first_visit = Recommender::new(&v1, "m");
+    let texts = vec!["history 0".to_string()];
+    first_visit
+        .put_embeddings(
+            &texts,
+            &Embeddings {
+                data: vector(0, 0.1),
+            },
+        )
+        .unwrap();
+    for _ in 0..5 {
+        let shown = first_visit.rerank(list(), &top(8)).unwrap();
+        let pick = shown.shown()[5].id.clone();
+        first_visit
+            .feedback(&shown.impression_id, &[pick], &[])
+            .unwrap();
+    }
+    let learned = first_visit.weights().clone();
+    let saved = first_visit.to_bytes();
+
+    // Same prior: the state comes back as it was.
+    let mut same = Recommender::new(&v1, "m");
+    same.restore(&saved).unwrap();
+    assert_eq!(same.weights(), &learned);
+
+    // A new prior: its weights, plus the user's offset from the old one.
+    let mut v2 = Prior {
+        version: "v2".into(),
+        ..Prior::default()
+    };
+    v2.weights.insert("server".into(), 0.9);
+    let mut returning = Recommender::new(&v2, "m");
+    returning.restore(&saved).unwrap();
+    let w = returning.weights();
+    assert_eq!(w.prior, v2.weights);
+    assert_eq!(w.prior_version, "v2");
+    for (name, new_prior) in &v2.weights {
+        let offset = learned.current[name] - learned.prior[name];
+        let expected = new_prior + offset.clamp(-1.0, 1.0);
+        assert!((w.current[name] - expected).abs() < 1e-6, "{name}");
+    }
+    assert!(w.current != w.prior, "the offset was carried");
+    // forget() returns to the site's current prior, not the saved one.
+    returning.forget();
+    assert_eq!(returning.weights().current, v2.weights);
+    assert_eq!(returning.weights().prior_version, "v2");
+}

@@ -26,7 +26,7 @@ window.open_ = async (opts = {}) => {
   try {
     const rec = await Cloister.open({
       model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: opts.backend ?? 'cpu',
-      integrity, namespace: opts.namespace ?? 'test', profile: opts.profile, worker: opts.worker,
+      integrity, namespace: opts.namespace ?? 'test', profile: opts.profile, worker: opts.worker, prior: opts.prior,
       onProgress: (p) => progress.push(p),
     });
     window.rec = rec;
@@ -126,6 +126,12 @@ window.showFour = async () => {
   const r = await window.rec.rerank(candidates, { k: 4 });
   return { impressionId: r.impressionId, ids: r.items.map((x) => x.id) };
 };
+
+/** The site's prior, version `version`, with the server weight `server`. */
+window.priorOf = (version, server) => ({
+  version,
+  weights: { server, short_term: 0.65, long_term: -0.2, nn_recent: 0.35, stated: 0.8, dismissed: -2, consumed: -1, exposed: -0.15 },
+});
 
 /** Feedback on an impression; the outcome and the weights after it. */
 window.answer = async (impressionId, chosen, dismissed) => {

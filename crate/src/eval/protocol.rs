@@ -240,6 +240,7 @@ fn adapt(prior: &Weights, online: OnlineConfig, steps: &[TrainList]) -> Weights 
     let mut w = OnlineWeights::new(&Prior {
         weights: prior.clone(),
         online,
+        version: String::new(),
         fitted: None,
     });
     for s in steps {

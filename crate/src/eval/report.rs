@@ -213,6 +213,7 @@ impl Evaluation {
                 lr: t.lr_plain,
                 ..t.online
             },
+            version: String::new(),
             fitted: Some(json!({
                 "method": t.recipe.plain_method(),
                 "lists": t.lists,

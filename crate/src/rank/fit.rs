@@ -209,6 +209,7 @@ pub fn fit_reptile(
             let mut adapted = OnlineWeights::new(&Prior {
                 weights: prior.clone(),
                 online,
+                version: String::new(),
                 fitted: None,
             });
             for step in 0..inner_steps {
@@ -317,6 +318,7 @@ impl PriorRecipe {
         Prior {
             weights,
             online,
+            version: String::new(),
             fitted: Some(fitted.into()),
         }
     }

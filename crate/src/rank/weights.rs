@@ -15,6 +15,14 @@ pub type Weights = BTreeMap<String, f32>;
 
 /// Largest magnitude a weight may have; larger priors are rejected, updates are clipped.
 pub const MAX_WEIGHT: f32 = 50.0;
+/// Largest change per weight carried from an old prior onto a new one. One step at the default
+/// learning rate (0.03) moves a weight by a few hundredths, so 1.0 is dozens of steps the same
+/// way: a user keeps their taste, while a site's correction (a sign fixed) still takes effect.
+pub const MAX_CARRIED_OFFSET: f32 = 1.0;
+/// Bytes of a prior's version.
+pub const MAX_PRIOR_VERSION_BYTES: usize = 64;
+/// The version of `Prior::default()`.
+pub const BUILTIN_PRIOR_VERSION: &str = "builtin-1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +55,11 @@ pub struct Prior {
     pub weights: Weights,
     #[serde(default)]
     pub online: OnlineConfig,
+    /// The site's name for this prior ("2026-11-29", "v3"): when a returning user's saved
+    /// weights were adapted from another version, what they learned is carried onto this one.
+    /// Up to 64 printable ASCII bytes; empty when not given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
     /// How the prior was made (method, data size, validation score), for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fitted: Option<serde_json::Value>,
@@ -80,6 +93,7 @@ impl Default for Prior {
         Self {
             weights: weights.iter().map(|(n, w)| (n.to_string(), *w)).collect(),
             online: OnlineConfig::default(),
+            version: BUILTIN_PRIOR_VERSION.into(),
             fitted: None,
         }
     }
@@ -128,6 +142,17 @@ impl Prior {
                 return bad(format!("weight '{name}' = {w}: |w| <= {MAX_WEIGHT}"));
             }
         }
+        if self.version.len() > MAX_PRIOR_VERSION_BYTES
+            || !self
+                .version
+                .bytes()
+                .all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            let shown: String = self.version.chars().take(40).collect();
+            return bad(format!(
+                "version '{shown}': up to {MAX_PRIOR_VERSION_BYTES} printable ASCII characters"
+            ));
+        }
         let o = self.online;
         let ok = |x: f32, hi: f32| x.is_finite() && (0.0..=hi).contains(&x);
         if !(ok(o.lr, 10.0) && ok(o.l2, 100.0) && ok(o.max_step, 100.0)) {
@@ -154,6 +179,10 @@ pub struct Feedback {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OnlineWeights {
     pub prior: Weights,
+    /// The version of `prior` (empty for a prior without one, and in states saved before
+    /// versions existed).
+    #[serde(default)]
+    pub prior_version: String,
     pub current: Weights,
     pub config: OnlineConfig,
     /// Feedback steps taken.
@@ -164,9 +193,41 @@ impl OnlineWeights {
     pub fn new(prior: &Prior) -> Self {
         Self {
             prior: prior.weights.clone(),
+            prior_version: prior.version.clone(),
             current: prior.weights.clone(),
             config: prior.online,
             steps: 0,
+        }
+    }
+
+    /// Whether these weights started from `prior` (same version and weights).
+    pub fn started_from(&self, prior: &Prior) -> bool {
+        self.prior_version == prior.version && self.prior == prior.weights
+    }
+
+    /// The same user on a new prior: what they learned (current minus their old prior, each
+    /// weight clipped to `MAX_CARRIED_OFFSET`) is added to the new prior; the site's online
+    /// settings apply from now on. A weight only one of the two priors names counts as 0 in
+    /// the other.
+    pub fn carried_onto(&self, prior: &Prior) -> OnlineWeights {
+        let mut current = prior.weights.clone();
+        let names: std::collections::BTreeSet<&String> =
+            self.current.keys().chain(self.prior.keys()).collect();
+        for name in names {
+            let learned = self.current.get(name).copied().unwrap_or(0.0)
+                - self.prior.get(name).copied().unwrap_or(0.0);
+            let offset = learned.clamp(-MAX_CARRIED_OFFSET, MAX_CARRIED_OFFSET);
+            if offset != 0.0 && offset.is_finite() {
+                let w = current.entry(name.clone()).or_insert(0.0);
+                *w = (*w + offset).clamp(-MAX_WEIGHT, MAX_WEIGHT);
+            }
+        }
+        OnlineWeights {
+            prior: prior.weights.clone(),
+            prior_version: prior.version.clone(),
+            current,
+            config: prior.online,
+            steps: self.steps,
         }
     }
 
@@ -301,6 +362,7 @@ mod tests {
                 l2: 0.0,
                 max_step: 10.0,
             },
+            version: String::new(),
             fitted: None,
         });
         let rows: Vec<Vec<f32>> = vec![vec![1.0, -1.0], vec![-1.0, 1.0]];
@@ -319,6 +381,7 @@ mod tests {
                 l2: 0.0,
                 max_step: 0.1,
             },
+            version: String::new(),
             fitted: None,
         });
         let rows: Vec<Vec<f32>> = vec![vec![1.0, 1.0], vec![-1.0, -1.0]];
@@ -365,6 +428,7 @@ mod tests {
                 l2: 0.0,
                 max_step: 10.0,
             },
+            version: String::new(),
             fitted: None,
         };
         let rows: Vec<Vec<f32>> = vec![vec![1.0, 0.0], vec![-1.0, 0.0], vec![0.0, 1.0]];
@@ -385,6 +449,38 @@ mod tests {
     }
 
     #[test]
+    fn a_new_prior_keeps_what_the_user_learned_within_a_bound() {
+        let old = Prior {
+            weights: [("a".to_string(), 1.0), ("b".to_string(), 0.0)].into(),
+            online: OnlineConfig::default(),
+            version: "v1".into(),
+            fitted: None,
+        };
+        let mut w = OnlineWeights::new(&old);
+        w.current.insert("a".into(), 1.5); // learned +0.5
+        w.current.insert("b".into(), -3.0); // learned -3: carried as -1
+        w.steps = 7;
+        let new = Prior {
+            weights: [("a".to_string(), 2.0), ("c".to_string(), 0.25)].into(),
+            online: OnlineConfig {
+                lr: 0.01,
+                ..OnlineConfig::default()
+            },
+            version: "v2".into(),
+            fitted: None,
+        };
+        assert!(w.started_from(&old) && !w.started_from(&new));
+        let carried = w.carried_onto(&new);
+        assert_eq!(carried.prior, new.weights);
+        assert_eq!(carried.prior_version, "v2");
+        assert_eq!(carried.current["a"], 2.5);
+        assert_eq!(carried.current["b"], -MAX_CARRIED_OFFSET);
+        assert_eq!(carried.current["c"], 0.25);
+        assert_eq!(carried.config.lr, 0.01);
+        assert_eq!(carried.steps, 7);
+    }
+
+    #[test]
     fn priors_are_validated() {
         assert!(Prior::from_json(r#"{"weights":{"server":1e9}}"#).is_err());
         assert!(Prior::from_json(r#"{"weights":{"":1}}"#).is_err());
@@ -393,5 +489,17 @@ mod tests {
         )
         .is_err());
         assert!(Prior::from_json(r#"{"weights":{"server":1}}"#).is_ok());
+        assert!(Prior::from_json(r#"{"weights":{"server":1},"version":"2026-11-29"}"#).is_ok());
+        assert!(Prior::from_json(r#"{"weights":{"server":1},"version":5}"#).is_err());
+        let long = format!(
+            r#"{{"weights":{{"server":1}},"version":"{}"}}"#,
+            "v".repeat(65)
+        );
+        assert!(Prior::from_json(&long).is_err());
+        assert!(Prior::from_json(
+            r#"{"weights":{"server":1},"version":"a
+b"}"#
+        )
+        .is_err());
     }
 }
