@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     );
     if let Some(first) = reranked.ranking.items.first() {
         let before = rec.weights().clone();
-        match rec.feedback(&reranked.impression_id, &[first.id.clone()]) {
+        match rec.feedback(&reranked.impression_id, &[first.id.clone()], &[]) {
             Ok(weights) => assert!(
                 weights.values().all(|w| w.is_finite()),
                 "finite weights after feedback"
