@@ -158,6 +158,49 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
   });
 });
 
+describe('demo app: cold visitors who only state an interest', { timeout: TIMEOUT }, () => {
+  test('the top 10 holds the stated interest\'s category more often with the server\'s category sample', async () => {
+    const browser = await openBrowser({ webgpu: false });
+    try {
+      const page = await openDemo(browser, '?backend=cpu&sw=off&worker=off');
+      const visitors = [
+        ['product', 'cast iron cooking for beginners', 'kitchen'],
+        ['product', 'hiking and camping in the mountains', 'outdoor'],
+        ['product', 'strength training and yoga at home', 'fitness'],
+        ['product', 'growing vegetables and houseplants', 'garden'],
+        ['book', 'detective stories and unsolved crimes', 'mystery'],
+        ['book', 'ancient empires and the wars that ended them', 'history'],
+      ];
+      const r = await page.evaluate(async (visitors) => {
+        const s = window.cloisterDemo;
+        const out = [];
+        for (const [kind, interest, category] of visitors) {
+          const id = await s.rec.stateInterest(interest, 1);
+          const share = async (candidates) => {
+            const ranked = await s.rec.rerank(candidates, { k: 10 });
+            return ranked.items.filter((i) => s.server.byId.get(i.id).category === category).length / 10;
+          };
+          out.push({
+            interest,
+            headOnly: await share(s.server.candidates(kind, { head: 60, perCategory: 0 })),
+            withSample: await share(s.server.candidates(kind)),
+          });
+          await s.rec.removeInterest(id);
+        }
+        return out;
+      }, visitors);
+      const mean = (k) => r.reduce((a, v) => a + v[k], 0) / r.length;
+      console.log(`share of the stated interest's category in the top 10 (demo catalogue, ${r.length} cold visitors):\n` +
+        r.map((v) => `  ${v.interest}: popular head only ${v.headOnly.toFixed(1)}, head + category sample ${v.withSample.toFixed(1)}`).join('\n') +
+        `\n  mean: ${mean('headOnly').toFixed(2)} -> ${mean('withSample').toFixed(2)}`);
+      assert.ok(mean('withSample') > mean('headOnly'), JSON.stringify(r));
+      assert.ok(r.every((v) => v.withSample >= 0.3), JSON.stringify(r));
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
 describe('demo app: WebGPU and CPU rank the same candidates the same way', { timeout: TIMEOUT }, () => {
   test('top-10 equal, scores close', async () => {
     const results = {};
@@ -169,7 +212,7 @@ describe('demo app: WebGPU and CPU rank the same candidates the same way', { tim
         results[backend] = await page.evaluate(async () => {
           const s = window.cloisterDemo;
           await s.rec.stateInterest('space opera with starships and rival empires', 1);
-          const r = await s.rec.rerank(s.server.candidates('book', { limit: 30 }), { k: 10 });
+          const r = await s.rec.rerank(s.server.candidates('book', { head: 30, perCategory: 0 }), { k: 10 });
           return { backend: s.rec.backend, items: r.items.map((i) => [i.id, i.score]) };
         });
       } finally {

@@ -53,15 +53,20 @@ export class DemoServer {
     return `${item.title}. ${item.description}`;
   }
 
-  /** Candidates of one kind ("product" or "book"), optionally matching a query. */
-  candidates(kind, { query = null, limit = 60 } = {}) {
+  /**
+   * Candidates of one kind ("product" or "book"), optionally matching a query: the popular head
+   * and, so that an interest the server cannot see (it is private) can find something, the most
+   * popular few of every category. The popular head alone (the first 60) left whole categories
+   * out, and a stated interest could only find what happened to be popular.
+   */
+  candidates(kind, { query = null, head = 36, perCategory = 4 } = {}) {
     const q = query?.toLowerCase().split(/\s+/).filter(Boolean) ?? [];
     let pool = this.items.filter((i) => i.kind === kind);
     if (q.length) {
       const hits = pool.filter((i) => q.some((w) => `${i.title} ${i.description} ${i.category}`.toLowerCase().includes(w)));
       if (hits.length) pool = hits;
     }
-    return pool
+    const ranked = pool
       .map((item) => ({
         id: item.id,
         text: this.text(item),
@@ -72,7 +77,17 @@ export class DemoServer {
           .sort((a, b) => b.weight - a.weight)
           .slice(0, 5),
       }))
-      .sort((a, b) => b.server_score - a.server_score)
-      .slice(0, limit);
+      .sort((a, b) => b.server_score - a.server_score);
+    const taken = new Set(ranked.slice(0, head).map((c) => c.id));
+    const perCategoryTaken = new Map();
+    for (const c of ranked.slice(head)) {
+      const n = perCategoryTaken.get(c.category) ?? 0;
+      if (n < perCategory) {
+        taken.add(c.id);
+        perCategoryTaken.set(c.category, n + 1);
+      }
+    }
+    // Server order: the popular head first, then the category samples by popularity.
+    return ranked.filter((c) => taken.has(c.id));
   }
 }
