@@ -19,7 +19,7 @@ use crate::profile::{Event, EventKind, InterestProfile, ProfileConfig};
 use crate::rank::candidate::{embedding_problem, validate_candidates};
 use crate::rank::fit::TrainList;
 use crate::rank::impression::{
-    skipped_above, Impression, Impressions, DISMISS_STRENGTH, IMPRESSION_ITEMS,
+    feedback_rows, Impression, Impressions, DISMISS_STRENGTH, IMPRESSION_ITEMS,
 };
 use crate::rank::{
     rerank, Candidate, Feedback, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
@@ -374,23 +374,22 @@ impl Recommender {
                 format!("{} items shown; at most {MAX_SHOWN} per entry", shown.len()),
             ));
         }
-        check_chosen(chosen.iter().chain(&entry.dismissed))?;
         if chosen.is_empty() && entry.dismissed.is_empty() {
             return Err(InputError::new(
                 InputErrorKind::InvalidFeedback,
                 "a feedback entry needs a chosen or a dismissed item",
             ));
         }
-        let mut positions: HashMap<&str, usize> = HashMap::with_capacity(shown.len());
+        let mut positions: HashSet<&str> = HashSet::with_capacity(shown.len());
         let mut subset = Vec::with_capacity(shown.len());
-        for (at, id) in shown.iter().enumerate() {
+        for id in shown {
             let Some(&i) = index.get(id.as_str()) else {
                 return Err(InputError::new(
                     InputErrorKind::InvalidFeedback,
                     format!("shown id '{id}' is not a candidate"),
                 ));
             };
-            if positions.insert(id.as_str(), at).is_some() {
+            if !positions.insert(id.as_str()) {
                 return Err(InputError::new(
                     InputErrorKind::InvalidFeedback,
                     format!("'{id}' is shown twice"),
@@ -398,21 +397,7 @@ impl Recommender {
             }
             subset.push(candidates[i].clone());
         }
-        let position = |c: &String| {
-            positions.get(c.as_str()).copied().ok_or_else(|| {
-                InputError::new(
-                    InputErrorKind::InvalidFeedback,
-                    format!("'{c}' was not shown"),
-                )
-            })
-        };
-        let idx = chosen.iter().map(position).collect::<Result<Vec<_>, _>>()?;
-        let mut negatives = entry
-            .dismissed
-            .iter()
-            .map(|c| position(c).map(|i| (i, DISMISS_STRENGTH)))
-            .collect::<Result<Vec<_>, _>>()?;
-        negatives.extend(skipped_above(&idx, &negatives));
+        let (idx, negatives) = feedback_rows(shown, chosen, &entry.dismissed)?;
         let subset = validate_candidates(subset)?;
         let vectors = self.candidate_vectors(&subset)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
@@ -631,18 +616,6 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
         return bad("weights");
     }
     Ok(())
-}
-
-/// Each chosen (or dismissed) id once: a duplicate would count the same choice twice.
-fn check_chosen<'a>(mut ids: impl Iterator<Item = &'a String>) -> Result<(), InputError> {
-    let mut seen = HashSet::new();
-    match ids.find(|c| !seen.insert(c.as_str())) {
-        Some(c) => Err(InputError::new(
-            InputErrorKind::InvalidFeedback,
-            format!("'{c}' is chosen twice"),
-        )),
-        None => Ok(()),
-    }
 }
 
 fn preview(text: &str) -> String {

@@ -58,40 +58,49 @@ impl Impression {
             && self.ids.iter().collect::<HashSet<_>>().len() == self.ids.len()
     }
 
-    /// The rows of an online step for feedback on this impression: the chosen rows, and the
-    /// turned-away ones with their strength (each dismissed item; each item ranked above a
-    /// chosen one and not chosen). Every id must be in the impression, none twice.
+    /// The rows of an online step for feedback on this impression (see `feedback_rows`).
     pub fn feedback_rows(
         &self,
         chosen: &[String],
         dismissed: &[String],
     ) -> Result<FeedbackRows, InputError> {
-        let mut seen = HashSet::new();
-        let mut position = |id: &String| -> Result<usize, InputError> {
-            if !seen.insert(id.clone()) {
-                return Err(InputError::new(
-                    InputErrorKind::InvalidFeedback,
-                    format!("'{id}' is named twice in this feedback"),
-                ));
-            }
-            self.ids.iter().position(|x| x == id).ok_or_else(|| {
-                InputError::new(
-                    InputErrorKind::InvalidFeedback,
-                    format!("'{id}' was not shown in {}", self.id),
-                )
-            })
-        };
-        let chosen = chosen
-            .iter()
-            .map(&mut position)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut negatives = dismissed
-            .iter()
-            .map(|id| position(id).map(|i| (i, DISMISS_STRENGTH)))
-            .collect::<Result<Vec<_>, _>>()?;
-        negatives.extend(skipped_above(&chosen, &negatives));
-        Ok((chosen, negatives))
+        feedback_rows(&self.ids, chosen, dismissed)
     }
+}
+
+/// The rows of an online step for feedback on items shown in the order `shown`: the chosen
+/// rows, and the turned-away ones with their strength (each dismissed item; each item ranked
+/// above a chosen one and not chosen). Every id must have been shown, none named twice.
+pub fn feedback_rows(
+    shown: &[String],
+    chosen: &[String],
+    dismissed: &[String],
+) -> Result<FeedbackRows, InputError> {
+    let mut seen = HashSet::new();
+    let mut position = |id: &String| -> Result<usize, InputError> {
+        if !seen.insert(id.clone()) {
+            return Err(InputError::new(
+                InputErrorKind::InvalidFeedback,
+                format!("'{id}' is named twice in this feedback"),
+            ));
+        }
+        shown.iter().position(|x| x == id).ok_or_else(|| {
+            InputError::new(
+                InputErrorKind::InvalidFeedback,
+                format!("'{id}' was not shown"),
+            )
+        })
+    };
+    let chosen = chosen
+        .iter()
+        .map(&mut position)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut negatives = dismissed
+        .iter()
+        .map(|id| position(id).map(|i| (i, DISMISS_STRENGTH)))
+        .collect::<Result<Vec<_>, _>>()?;
+    negatives.extend(skipped_above(&chosen, &negatives));
+    Ok((chosen, negatives))
 }
 
 /// Rows ranked above the lowest chosen row that were neither chosen nor already turned away.
