@@ -19,7 +19,7 @@ use crate::{CliError, ModelArgs};
 
 #[derive(Args)]
 pub struct FitPriorArgs {
-    /// First-order meta-learning (Reptile) for fast on-device adaptation.
+    /// First-order MAML (each user's last line is the query) for fast on-device adaptation.
     #[arg(long)]
     meta: bool,
     #[arg(long)]
