@@ -391,7 +391,7 @@ fn a_closed_stdout_ends_the_cli_quietly() {
 #[test]
 fn related_lists_over_the_limit_are_refused_like_features() {
     let mut c = vec![embedded("a", 0), embedded("b", 1)];
-    c[0].related = (0..65)
+    c[0].related = (0..129)
         .map(|i| Related {
             id: format!("r{i}"),
             weight: 1.0,
@@ -399,7 +399,7 @@ fn related_lists_over_the_limit_are_refused_like_features() {
         .collect();
     let err = validate_candidates(c).unwrap_err();
     assert_eq!(err.kind, InputErrorKind::InvalidCandidate);
-    assert!(err.message.contains("65 related"), "{err}");
+    assert!(err.message.contains("129 related"), "{err}");
 }
 
 #[test]

@@ -100,7 +100,7 @@ window.hostile = async () => {
     // 5: bounds on one call.
     tooManyCandidates: await outcome(() => rec.rerank(list(10001))),
     tooManyRelated: await outcome(() => rec.rerank(list(2, (c) => ({ ...c,
-      related: Array.from({ length: 65 }, (_, r) => ({ id: `r${r}`, weight: 1 })) })))),
+      related: Array.from({ length: 129 }, (_, r) => ({ id: `r${r}`, weight: 1 })) })))),
     // 7: numbers f32 cannot hold.
     hugeScore: await outcome(() => rec.rerank(list(2, (c, i) => ({ ...c, server_score: i ? 1 : 1e39 })))),
     hugeFeature: await outcome(() => rec.rerank(list(2, (c) => ({ ...c, features: { margin: -1e39 } })))),
