@@ -138,6 +138,11 @@ pub fn explain(
             "short_term",
             evidence.nearest.and_then(|(i, _)| history(i)),
         ),
+        Some("session") => (
+            "like what you are looking at right now".into(),
+            "session",
+            None,
+        ),
         Some("centroid") => (
             "fits one of your long-running interests".into(),
             "centroid",

@@ -7,7 +7,7 @@ use crate::rank::candidate::Candidate;
 use crate::vector::{dot, norm};
 
 /// Built-in feature names, in column order. Site features follow as `site:<name>`.
-pub const BUILTIN_FEATURES: [&str; 12] = [
+pub const BUILTIN_FEATURES: [&str; 13] = [
     "server",     // the server's own score
     "short_term", // cosine to the position-decayed recent taste
     "long_term",  // cosine to the all-history mean
@@ -20,6 +20,7 @@ pub const BUILTIN_FEATURES: [&str; 12] = [
     "dismissed",  // 1 if the user dismissed this very item
     "consumed",   // 1 if the user already bought (or read) this very item
     "exposed",    // ln(1 + times shown without being chosen, beyond the first FREE_EXPOSURES)
+    "session",    // cosine to the current session's items (events by `at`, gaps <= 30 min)
 ];
 
 /// Showings that say nothing yet: a page that renders twice shows the same items twice.
@@ -63,6 +64,7 @@ pub fn compute(
     names.extend(site_names.iter().map(|n| format!("site:{n}")));
 
     let short = unit_or_none(&profile.short_term);
+    let session = unit_or_none(&profile.session());
     let long = unit_or_none(&profile.long_term());
     let negative = unit_or_none(&profile.negative);
     let centroids: Vec<Vec<f32>> = profile
@@ -150,6 +152,7 @@ pub fn compute(
             exposures
                 .get(c.id.as_str())
                 .map_or(0.0, |&n| (n.saturating_sub(FREE_EXPOSURES) as f32).ln_1p()),
+            session.as_ref().map_or(0.0, |s| dot(s.as_slice(), e)),
         ];
         row.extend(
             site_names

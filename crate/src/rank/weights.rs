@@ -67,7 +67,9 @@ pub struct Prior {
 
 impl Default for Prior {
     /// For sites without a prior of their own: the weights `cloister eval` fitted on
-    /// MovieLens-100k validation lists (docs/evaluation.md), rounded, except `long_term`:
+    /// MovieLens-100k validation lists in its 2026-11-29 version (20 `related` entries, one
+    /// step apart; today's docs/evaluation.md fits `sequence` near 0.4 with 128 entries up to 3
+    /// steps apart, and `session` near 0, which the default leaves out), rounded, except `long_term`:
     /// there it is -0.55, a contrast with `short_term` that cancels the content signal for a
     /// user whose taste never changes, so the default damps it to -0.2 (and `nn_recent` takes
     /// up 0.1). `stated`, `negative` and `dismissed` cannot be learned there (no such events)
