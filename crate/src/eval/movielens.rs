@@ -19,6 +19,8 @@ pub struct Dataset {
     pub texts: Vec<String>,
     /// First genre of each item (the candidate's category).
     pub categories: Vec<String>,
+    /// Every genre of each item (the text-free control's genre match).
+    pub genres: Vec<Vec<String>>,
     pub users: Vec<Vec<Rating>>,
 }
 
@@ -87,6 +89,7 @@ pub fn load(dir: &Path) -> Result<Dataset, String> {
     let mut ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut texts = Vec::new();
     let mut categories = Vec::new();
+    let mut all_genres = Vec::new();
     for (n, line) in item_text.lines().enumerate().skip(1) {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 4 {
@@ -101,6 +104,7 @@ pub fn load(dir: &Path) -> Result<Dataset, String> {
             genres.join(", ")
         ));
         categories.push(genres.first().copied().unwrap_or("unknown").to_string());
+        all_genres.push(genres.iter().map(|g| g.to_string()).collect());
     }
     let inter = read("ml-100k.inter")?;
     let mut by_user: std::collections::BTreeMap<u32, Vec<(i64, usize, Rating)>> =
@@ -135,6 +139,7 @@ pub fn load(dir: &Path) -> Result<Dataset, String> {
     Ok(Dataset {
         texts,
         categories,
+        genres: all_genres,
         users,
     })
 }

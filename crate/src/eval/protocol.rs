@@ -1,53 +1,92 @@
-//! The re-ranking protocol on ml-100k (a Rust re-implementation of the reference protocol in
-//! shared/eval-reference, with Cloister's own profile, features and weights doing the work).
+//! The re-ranking protocols on ml-100k, with Cloister's own profile, features and weights doing
+//! the work, and Cloister's settings tuned only on users it is not tested on.
 //!
 //! Per user, events by (timestamp, file row): last = test target, second-to-last = validation
-//! target. The "server" is EASE (lambda tuned on validation), sending its top-100 unseen items
-//! with their scores and, per candidate, `related`: the items that most often come right
-//! before it in other users' sequences (public co-occurrence). Everything is tuned on the
-//! validation targets and reported once on the test targets, for all users.
+//! target. A protocol names a "server" (EASE or ItemKNN) that sends its top unseen items with
+//! their scores and, when the protocol allows, per candidate `related`: the items that most
+//! often come shortly before it in other users' sequences (public co-occurrence). Users are
+//! split into folds; for the users of one fold, every prior and every setting of Cloister
+//! (event mapping, `related` size, learning rate, skip strength) comes from the validation
+//! targets of the other folds' users, so every tested user is new to what was fitted.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
-use super::ease::{top_k, Ease};
 use super::metrics::{mean, ndcg_at, recall_at};
 use super::movielens::Dataset;
 use super::report::{
-    summarise, weights_note, Catalogue, Evaluation, EventMode, MethodResult, Tuning,
+    summarise, weights_note, AblationRow, Catalogue, CurvePoint, EventMode, FoldChoice,
+    MethodResult, ProtocolReport, ServerTuning,
 };
+use super::server::{top_k, ItemItem, ServerModel};
+use crate::limits::MAX_RELATED;
 use crate::profile::{Event, EventKind, InterestProfile, Item, ProfileConfig};
-use crate::rank::features::compute;
+use crate::rank::features::{compute, standardise};
 use crate::rank::fit::{PriorRecipe, TrainList, PRIOR_RECIPE};
+use crate::rank::impression::IMPRESSION_ITEMS;
 use crate::rank::{Candidate, OnlineConfig, OnlineWeights, Prior, Related, Weights};
 use crate::vector::dot;
 
+/// One protocol: which server, how many candidates it sends, what the device may be sent.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    pub name: String,
+    pub server: ServerModel,
+    pub candidates: usize,
+    /// `related` entries per candidate to try (validation picks per fold); `[0]` = none sent.
+    pub related_grid: Vec<usize>,
+    /// Event mappings to try (validation picks per fold).
+    pub modes: Vec<EventMode>,
+}
+
 #[derive(Debug, Clone)]
 pub struct EvalConfig {
-    pub candidates: usize,
+    pub setups: Vec<Setup>,
     pub lambdas: Vec<f64>,
     /// History events replayed as on-device feedback before ranking.
     pub replay: usize,
     pub folds: usize,
-    pub related: usize,
+    /// A `related` entry counts a predecessor up to this many events before the candidate.
+    pub transition_window: usize,
     pub cold_events: usize,
     pub resamples: usize,
     pub seed: u64,
     pub lr_grid: Vec<f32>,
+    /// Strengths of "skipped above the chosen item" negatives to try.
+    pub skip_grid: Vec<f32>,
+    /// Feedback events after which the adaptation curve is measured.
+    pub curve: Vec<usize>,
 }
 
 impl Default for EvalConfig {
     fn default() -> Self {
         Self {
-            candidates: 100,
+            setups: vec![
+                Setup {
+                    name: "A: EASE top-100 with related".into(),
+                    server: ServerModel::Ease,
+                    candidates: 100,
+                    related_grid: vec![0, 32, 64, MAX_RELATED],
+                    modes: vec![EventMode::Rate, EventMode::Implicit],
+                },
+                Setup {
+                    name: "B: ItemKNN top-50, star ratings, no related".into(),
+                    server: ServerModel::ItemKnn,
+                    candidates: 50,
+                    related_grid: vec![0],
+                    modes: vec![EventMode::Rate],
+                },
+            ],
             lambdas: vec![50.0, 100.0, 200.0, 400.0, 800.0],
             replay: 30,
             folds: 5,
-            related: 20,
+            transition_window: 3,
             cold_events: 5,
             resamples: 2000,
             seed: 20261124,
             lr_grid: vec![0.0, 0.01, 0.03, 0.1],
+            skip_grid: vec![0.0, 0.05, 0.5],
+            curve: vec![0, 1, 3, 5, 10, 20, 30],
         }
     }
 }
@@ -56,45 +95,84 @@ impl Default for EvalConfig {
 struct Stage {
     hist: Vec<Vec<usize>>,
     stars: Vec<Vec<f32>>,
+    /// Event times in ms (ml-100k's are whole seconds).
+    at: Vec<Vec<i64>>,
     target: Vec<usize>,
 }
 
-/// Public co-occurrence: for each item, the items that most often come right before it.
+/// Public co-occurrence: for each item, the items that most often come shortly before it.
 struct Transitions {
     before: Vec<Vec<(usize, f32)>>,
 }
 
 impl Transitions {
-    fn fit<'a>(seqs: impl Iterator<Item = &'a [usize]>, n_items: usize, keep: usize) -> Self {
+    /// Counts (p, c) when c comes at most `window` events after p; weight = P(c follows p).
+    /// A candidate keeps the `keep` predecessors seen most often before it: ranked by the
+    /// conditional weight instead, rare items (which few histories hold) would fill the list.
+    fn fit<'a>(
+        seqs: impl Iterator<Item = &'a [usize]>,
+        n_items: usize,
+        keep: usize,
+        window: usize,
+    ) -> Self {
+        if keep == 0 {
+            return Self {
+                before: vec![Vec::new(); n_items],
+            };
+        }
         let mut counts: Vec<BTreeMap<usize, f32>> = vec![BTreeMap::new(); n_items];
         let mut out_total = vec![0f32; n_items];
         for s in seqs {
-            for w in s.windows(2) {
-                *counts[w[1]].entry(w[0]).or_default() += 1.0;
-                out_total[w[0]] += 1.0;
+            for (k, &p) in s.iter().enumerate() {
+                for &c in s.iter().skip(k + 1).take(window) {
+                    *counts[c].entry(p).or_default() += 1.0;
+                    out_total[p] += 1.0;
+                }
             }
         }
         let before = counts
             .into_iter()
             .map(|m| {
-                // Weight = P(next = c | previous = p).
-                let mut v: Vec<(usize, f32)> =
-                    m.into_iter().map(|(p, c)| (p, c / out_total[p])).collect();
+                let mut v: Vec<(usize, f32, f32)> = m
+                    .into_iter()
+                    .map(|(p, c)| (p, c, c / out_total[p]))
+                    .collect();
                 v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 v.truncate(keep);
-                v
+                v.into_iter().map(|(p, _, w)| (p, w)).collect()
             })
             .collect();
         Self { before }
     }
 }
 
+/// The text-free control's columns: the server's score, genre match, item popularity.
+const CONTROL_FEATURES: [&str; 3] = ["server", "genre_match", "popularity"];
+
 /// A candidate list scored by features, ready to rank with any weights.
 struct List {
     names: Vec<String>,
     z: Vec<Vec<f32>>,
+    /// The text-free control's standardised columns (`CONTROL_FEATURES`).
+    control: Vec<Vec<f32>>,
     items: Vec<usize>,
     target: Option<usize>,
+}
+
+fn order_by(names: &[String], z: &[Vec<f32>], weights: &Weights) -> Vec<usize> {
+    let w: Vec<f32> = names
+        .iter()
+        .map(|n| weights.get(n).copied().unwrap_or(0.0))
+        .collect();
+    let s: Vec<f32> = z.iter().map(|r| dot(&w, r)).collect();
+    let mut order: Vec<usize> = (0..z.len()).collect();
+    // A stable sort: ties keep the server order.
+    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+    order
+}
+
+fn control_names() -> Vec<String> {
+    CONTROL_FEATURES.iter().map(|s| s.to_string()).collect()
 }
 
 impl List {
@@ -106,30 +184,41 @@ impl List {
         })
     }
 
-    /// Order under `weights` (ties keep the server order).
-    fn order(&self, weights: &Weights) -> Vec<usize> {
-        let w: Vec<f32> = self
-            .names
-            .iter()
-            .map(|n| weights.get(n).copied().unwrap_or(0.0))
-            .collect();
-        let s: Vec<f32> = self.z.iter().map(|r| dot(&w, r)).collect();
-        let mut order: Vec<usize> = (0..self.items.len()).collect();
-        order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
-        order
+    fn control_train(&self) -> Option<TrainList> {
+        self.target.map(|t| TrainList {
+            names: control_names(),
+            z: self.control.clone(),
+            target: t,
+        })
     }
+
+    fn order(&self, weights: &Weights) -> Vec<usize> {
+        order_by(&self.names, &self.z, weights)
+    }
+}
+
+/// Cloister's settings that validation picks per fold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Variant {
+    pub mode: EventMode,
+    pub related: usize,
 }
 
 struct Ctx<'a> {
     data: &'a Dataset,
     emb: &'a [Vec<f32>],
     cfg: &'a EvalConfig,
-    mode: EventMode,
+    setup: &'a Setup,
+    variant: Variant,
+    genre_index: &'a BTreeMap<String, usize>,
 }
 
+/// Half-life, in events, of the control's genre histogram (the reference's value).
+const GENRE_HALF_LIFE: f32 = 10.0;
+
 impl Ctx<'_> {
-    fn event(&self, item: usize, stars: f32, seq: usize) -> Event {
-        let (kind, value) = match self.mode {
+    fn event(&self, item: usize, stars: f32, at: i64) -> Event {
+        let (kind, value) = match self.variant.mode {
             EventMode::Rate => (EventKind::Rate, Some(stars as f64)),
             EventMode::Implicit => (EventKind::Click, None),
         };
@@ -141,14 +230,46 @@ impl Ctx<'_> {
             },
             kind,
             value,
-            at: seq as i64,
+            at,
         }
     }
 
-    fn observe(&self, profile: &mut InterestProfile, item: usize, stars: f32, seq: usize) {
+    fn observe(&self, profile: &mut InterestProfile, item: usize, stars: f32, at: i64) {
         profile
-            .observe(&self.event(item, stars, seq), &self.emb[item])
+            .observe(&self.event(item, stars, at), &self.emb[item])
             .expect("item embeddings are unit vectors");
+    }
+
+    fn genres(&self, item: usize) -> impl Iterator<Item = usize> + '_ {
+        self.data.genres[item].iter().map(|g| self.genre_index[g])
+    }
+
+    /// The text-free control's raw columns for `items` after history `seen`.
+    fn control_columns(
+        &self,
+        items: &[usize],
+        scores: &[f32],
+        seen: &[usize],
+        popularity: &[f32],
+    ) -> Vec<Vec<f32>> {
+        let keep = 0.5f32.powf(1.0 / GENRE_HALF_LIFE);
+        let mut hist = vec![0f32; self.genre_index.len()];
+        for &i in seen {
+            hist.iter_mut().for_each(|h| *h *= keep);
+            for g in self.genres(i) {
+                hist[g] += 1.0;
+            }
+        }
+        let hist_norm = hist.iter().map(|h| h * h).sum::<f32>().sqrt().max(1e-6);
+        items
+            .iter()
+            .map(|&c| {
+                let gs: Vec<usize> = self.genres(c).collect();
+                let dotp: f32 = gs.iter().map(|&g| hist[g]).sum();
+                let cos = dotp / (hist_norm * (gs.len().max(1) as f32).sqrt());
+                vec![scores[c], cos, popularity[c].ln_1p()]
+            })
+            .collect()
     }
 
     /// The server's list for a history, with features against `profile`.
@@ -158,14 +279,15 @@ impl Ctx<'_> {
         scores: &[f32],
         seen: &[usize],
         target: usize,
-        tr: &Transitions,
+        server: &Server,
     ) -> List {
-        let items = top_k(scores, seen, self.cfg.candidates);
+        let items = top_k(scores, seen, self.setup.candidates);
         let candidates: Vec<Candidate> = items
             .iter()
             .map(|&c| {
-                let related = tr.before[c]
+                let related = server.transitions.before[c]
                     .iter()
+                    .take(self.variant.related)
                     .map(|(p, w)| Related {
                         id: p.to_string(),
                         weight: *w as f64,
@@ -173,87 +295,188 @@ impl Ctx<'_> {
                     .collect();
                 Candidate::new(c.to_string(), String::new(), scores[c] as f64)
                     .with_category(self.data.categories[c].clone())
+                    .with_feature("popularity", (server.popularity[c] as f64).ln_1p())
                     .with_related(related)
             })
             .collect();
         let embs: Vec<&[f32]> = items.iter().map(|&c| self.emb[c].as_slice()).collect();
         let f = compute(profile, &candidates, &embs);
+        let control = standardise(
+            &self.control_columns(&items, scores, seen, &server.popularity),
+            CONTROL_FEATURES.len(),
+        );
         let target = items.iter().position(|&c| c == target);
         List {
             names: f.names,
             z: f.z,
+            control,
             items,
             target,
         }
     }
 }
 
-/// Per-user material of one stage: the final list and the replayed feedback steps.
+/// Per-user material of one stage: the final list and the replayed feedback slates.
 struct UserRun {
     list: List,
+    /// The slates of the replayed events, oldest first, each with the item the user took.
     steps: Vec<TrainList>,
 }
 
-/// Replays the last `replay` history events against the out-of-fold server (each step's list
-/// = what that server would have sent then; steps whose positive is missing are skipped),
-/// then builds the final list from the main server.
-#[allow(clippy::too_many_arguments)]
+/// One server: its item-to-item model, its transitions and its item popularity.
+struct Server {
+    model: ItemItem,
+    transitions: Transitions,
+    popularity: Vec<f32>,
+}
+
+impl Server {
+    fn fit<'a>(
+        setup: &Setup,
+        cfg: &EvalConfig,
+        hists: impl Iterator<Item = &'a [usize]> + Clone,
+        n_items: usize,
+        lambda: f64,
+    ) -> Self {
+        let related = setup.related_grid.iter().copied().max().unwrap_or(0);
+        let model = match setup.server {
+            ServerModel::Ease => ItemItem::ease(hists.clone(), n_items, lambda),
+            ServerModel::ItemKnn => ItemItem::item_knn(hists.clone(), n_items),
+        };
+        let mut popularity = vec![0f32; n_items];
+        for h in hists.clone() {
+            for &i in h.iter().collect::<HashSet<_>>() {
+                popularity[i] += 1.0;
+            }
+        }
+        Self {
+            model,
+            transitions: Transitions::fit(hists, n_items, related, cfg.transition_window),
+            popularity,
+        }
+    }
+}
+
+/// The servers of one stage: fitted on every user, and without each fold of users (what a
+/// user's replayed slates, and the cold-start lists, come from).
+struct Servers {
+    main: Server,
+    folds: Vec<Server>,
+}
+
+impl Servers {
+    fn fit(setup: &Setup, cfg: &EvalConfig, st: &Stage, n_items: usize, lambda: f64) -> Self {
+        let users = st.hist.len();
+        let folds = (0..cfg.folds)
+            .map(|f| {
+                let others: Vec<&[usize]> = (0..users)
+                    .filter(|u| u % cfg.folds != f)
+                    .map(|u| st.hist[u].as_slice())
+                    .collect();
+                Server::fit(setup, cfg, others.into_iter(), n_items, lambda)
+            })
+            .collect();
+        Self {
+            main: Server::fit(
+                setup,
+                cfg,
+                st.hist.iter().map(Vec::as_slice),
+                n_items,
+                lambda,
+            ),
+            folds,
+        }
+    }
+}
+
+/// Replays the last `replay` history events against the user's out-of-fold server (each
+/// slate = what that server would have sent then), then builds the final list: from the main
+/// server, or for cold start from the out-of-fold one, which knows only these events.
 fn run_user(
     ctx: &Ctx,
-    hist: &[usize],
-    stars: &[f32],
-    target: usize,
-    fold_server: &Ease,
-    fold_tr: &Transitions,
-    main: Option<(&Ease, &Transitions)>,
+    st: &Stage,
+    u: usize,
+    from: usize,
+    servers: &Servers,
+    cold: bool,
     replay: usize,
 ) -> UserRun {
+    let hist = &st.hist[u][from..];
+    let stars = &st.stars[u][from..];
+    let at = &st.at[u][from..];
+    let fold_server = &servers.folds[u % ctx.cfg.folds];
     let n = hist.len();
     let start = n.saturating_sub(replay).max(1).min(n);
     let mut profile = InterestProfile::new(ProfileConfig::default());
     for j in 0..start {
-        ctx.observe(&mut profile, hist[j], stars[j], j);
+        ctx.observe(&mut profile, hist[j], stars[j], at[j]);
     }
-    let mut score = fold_server.scores(&hist[..start]);
+    let mut score = fold_server.model.scores(&hist[..start]);
     let mut steps = Vec::new();
     for j in start..n {
         if replay > 0 {
-            let l = ctx.list(&profile, &score, &hist[..j], hist[j], fold_tr);
+            let l = ctx.list(&profile, &score, &hist[..j], hist[j], fold_server);
             if let Some(t) = l.train() {
                 steps.push(t);
             }
         }
-        ctx.observe(&mut profile, hist[j], stars[j], j);
-        for (s, b) in score.iter_mut().zip(fold_server.row(hist[j])) {
+        ctx.observe(&mut profile, hist[j], stars[j], at[j]);
+        for (s, b) in score.iter_mut().zip(fold_server.model.row(hist[j])) {
             *s += b;
         }
     }
-    let list = match main {
-        Some((server, tr)) => ctx.list(&profile, &server.scores(hist), hist, target, tr),
-        // Cold start: the out-of-fold server knows only these events.
-        None => ctx.list(&profile, &score, hist, target, fold_tr),
+    let list = if cold {
+        ctx.list(&profile, &score, hist, st.target[u], fold_server)
+    } else {
+        let main = &servers.main;
+        ctx.list(&profile, &main.model.scores(hist), hist, st.target[u], main)
     };
     UserRun { list, steps }
 }
 
-fn adapt(prior: &Weights, online: OnlineConfig, steps: &[TrainList]) -> Weights {
+/// How the device adapts: the product's loop. Each replayed slate is ranked by the current
+/// weights and its top `IMPRESSION_ITEMS` are shown; when the user's item is among them, one
+/// `OnlineWeights` step is taken with it chosen and the items shown above it as skipped
+/// negatives of strength `skip` (the product's `feedback`). `last` = how many of the most
+/// recent slates are replayed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Adaptation {
+    online: OnlineConfig,
+    skip: f32,
+}
+
+fn adapt(prior: &Weights, a: Adaptation, steps: &[TrainList], last: usize) -> Weights {
     let mut w = OnlineWeights::new(&Prior {
         weights: prior.clone(),
-        online,
+        online: a.online,
         version: String::new(),
         fitted: None,
     });
-    for s in steps {
-        let z: Vec<&[f32]> = s.z.iter().map(Vec::as_slice).collect();
-        let _ = w.update(&s.names, &z, &[s.target]);
+    if a.online.lr == 0.0 {
+        return w.current;
+    }
+    for s in &steps[steps.len().saturating_sub(last)..] {
+        let order = order_by(&s.names, &s.z, &w.current);
+        let shown: Vec<usize> = order.into_iter().take(IMPRESSION_ITEMS).collect();
+        let Some(pos) = shown.iter().position(|&i| i == s.target) else {
+            continue;
+        };
+        let z: Vec<&[f32]> = shown.iter().map(|&i| s.z[i].as_slice()).collect();
+        let negatives: Vec<(usize, f32)> = if a.skip > 0.0 {
+            (0..pos).map(|i| (i, a.skip)).collect()
+        } else {
+            Vec::new()
+        };
+        let _ = w.update_with(&s.names, &z, &[pos], &negatives);
     }
     w.current
 }
 
+/// Scores one method: `order(u)` = user u's candidate order, best first.
 fn evaluate(
     name: &str,
     lists: &[&List],
-    weights: impl Fn(usize) -> Weights,
+    order: impl Fn(usize) -> Vec<usize>,
     note: String,
 ) -> MethodResult {
     let mut r = MethodResult {
@@ -264,7 +487,7 @@ fn evaluate(
         note,
     };
     for (u, l) in lists.iter().enumerate() {
-        let order = l.order(&weights(u));
+        let order = order(u);
         let rank = l.target.and_then(|t| order.iter().position(|&i| i == t));
         r.ndcg.push(ndcg_at(rank, 10));
         r.recall.push(recall_at(rank, 10));
@@ -274,14 +497,11 @@ fn evaluate(
     r
 }
 
-fn server_weights() -> Weights {
-    [("server".to_string(), 1.0)].into()
-}
-
 fn stage(data: &Dataset, back: usize) -> Stage {
     let mut s = Stage {
         hist: vec![],
         stars: vec![],
+        at: vec![],
         target: vec![],
     };
     for events in &data.users {
@@ -290,41 +510,18 @@ fn stage(data: &Dataset, back: usize) -> Stage {
             .push(events[..n - 1].iter().map(|r| r.item).collect());
         s.stars
             .push(events[..n - 1].iter().map(|r| r.rating).collect());
+        s.at.push(events[..n - 1].iter().map(|r| r.timestamp * 1000).collect());
         s.target.push(events[n - 1].item);
     }
     s
 }
 
-fn folds_of(
-    cfg: &EvalConfig,
-    st: &Stage,
-    n_items: usize,
-    lambda: f64,
-) -> (Vec<Ease>, Vec<Transitions>) {
-    let users = st.hist.len();
-    let mut servers = Vec::new();
-    let mut trs = Vec::new();
-    for f in 0..cfg.folds {
-        let others = (0..users).filter(|u| u % cfg.folds != f);
-        servers.push(Ease::fit(
-            others.clone().map(|u| st.hist[u].as_slice()),
-            n_items,
-            lambda,
-        ));
-        trs.push(Transitions::fit(
-            others.map(|u| st.hist[u].as_slice()),
-            n_items,
-            cfg.related,
-        ));
-    }
-    (servers, trs)
-}
-
-fn mask(lists: &[TrainList], keep: &[&str]) -> Vec<TrainList> {
+/// Zeroes every column not in `keep`.
+fn mask(lists: &[TrainList], keep: impl Fn(&str) -> bool) -> Vec<TrainList> {
     lists
         .iter()
         .map(|l| {
-            let cols: Vec<bool> = l.names.iter().map(|n| keep.contains(&n.as_str())).collect();
+            let cols: Vec<bool> = l.names.iter().map(|n| keep(n)).collect();
             TrainList {
                 names: l.names.clone(),
                 z: l.z
@@ -342,8 +539,9 @@ fn mask(lists: &[TrainList], keep: &[&str]) -> Vec<TrainList> {
         .collect()
 }
 
-/// Built-in features that read the profile (the "content only" control uses just these).
-const CONTENT_FEATURES: [&str; 7] = [
+/// Built-in features that read the profile (the "content only" method uses just these).
+const CONTENT_FEATURES: [&str; 8] = [
+    "session",
     "short_term",
     "long_term",
     "nn_recent",
@@ -352,165 +550,6 @@ const CONTENT_FEATURES: [&str; 7] = [
     "negative",
     "category",
 ];
-
-/// The servers of one stage: EASE and transitions fitted on every user, and the same fitted
-/// without each fold of users (what a user's replayed slates come from).
-struct Servers {
-    main: Ease,
-    transitions: Transitions,
-    folds: Vec<Ease>,
-    fold_transitions: Vec<Transitions>,
-}
-
-impl Servers {
-    fn fit(cfg: &EvalConfig, st: &Stage, n_items: usize, lambda: f64) -> Self {
-        let (folds, fold_transitions) = folds_of(cfg, st, n_items, lambda);
-        Self {
-            main: Ease::fit(st.hist.iter().map(Vec::as_slice), n_items, lambda),
-            transitions: Transitions::fit(st.hist.iter().map(Vec::as_slice), n_items, cfg.related),
-            folds,
-            fold_transitions,
-        }
-    }
-
-    /// Every user's run on `st` with `replay` replayed events, against the main server.
-    fn runs(&self, ctx: &Ctx, st: &Stage, replay: usize) -> Vec<UserRun> {
-        (0..st.hist.len())
-            .map(|u| {
-                let f = u % ctx.cfg.folds;
-                run_user(
-                    ctx,
-                    &st.hist[u],
-                    &st.stars[u],
-                    st.target[u],
-                    &self.folds[f],
-                    &self.fold_transitions[f],
-                    Some((&self.main, &self.transitions)),
-                    replay,
-                )
-            })
-            .collect()
-    }
-}
-
-/// Step 1, on validation only: EASE's lambda, the event mapping, the priors and each prior's
-/// online learning rate.
-fn tune(data: &Dataset, emb: &[Vec<f32>], cfg: &EvalConfig, log: &mut dyn FnMut(String)) -> Tuning {
-    let n_items = data.texts.len();
-    let valid = stage(data, 1);
-    let recipe = PriorRecipe {
-        seed: cfg.seed,
-        ..PRIOR_RECIPE
-    };
-
-    // EASE lambda by full-ranking NDCG@10 over unseen items.
-    let lambda_grid: Vec<(f64, f64)> = cfg
-        .lambdas
-        .iter()
-        .map(|&lambda| {
-            let ease = Ease::fit(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
-            let ndcg: Vec<f64> = (0..valid.hist.len())
-                .map(|u| {
-                    let top = top_k(&ease.scores(&valid.hist[u]), &valid.hist[u], 10);
-                    ndcg_at(top.iter().position(|&i| i == valid.target[u]), 10)
-                })
-                .collect();
-            (lambda, mean(&ndcg))
-        })
-        .collect();
-    let lambda = best(&lambda_grid);
-    log(format!(
-        "EASE lambda {lambda} (valid full-ranking NDCG@10: {lambda_grid:?})"
-    ));
-    let servers = Servers::fit(cfg, &valid, n_items, lambda);
-
-    // The event mapping, by the plain blend fitted in-sample.
-    let mode_grid: Vec<(EventMode, f64)> = [EventMode::Rate, EventMode::Implicit]
-        .into_iter()
-        .map(|mode| {
-            let ctx = Ctx {
-                data,
-                emb,
-                cfg,
-                mode,
-            };
-            let lists: Vec<List> = servers
-                .runs(&ctx, &valid, 0)
-                .into_iter()
-                .map(|r| r.list)
-                .collect();
-            let train: Vec<TrainList> = lists.iter().filter_map(List::train).collect();
-            let w = recipe.fit_plain(&train);
-            let refs: Vec<&List> = lists.iter().collect();
-            (
-                mode,
-                mean(&evaluate("", &refs, |_| w.clone(), String::new()).ndcg),
-            )
-        })
-        .collect();
-    let mode = best(&mode_grid);
-    log(format!(
-        "event mapping {mode:?} (valid NDCG@10 of the fitted blend, in-sample: {mode_grid:?})"
-    ));
-
-    // The priors, and the learning rate each adapts best with.
-    let ctx = Ctx {
-        data,
-        emb,
-        cfg,
-        mode,
-    };
-    let runs = servers.runs(&ctx, &valid, cfg.replay);
-    log(format!(
-        "validation lists and {} replay steps built",
-        runs.iter().map(|r| r.steps.len()).sum::<usize>()
-    ));
-    let train: Vec<TrainList> = runs.iter().filter_map(|r| r.list.train()).collect();
-    let online = OnlineConfig::default();
-    let plain = recipe.fit_plain(&train);
-    let content = recipe.fit_plain(&mask(&train, &CONTENT_FEATURES));
-    let tasks: Vec<Vec<TrainList>> = runs
-        .iter()
-        .filter(|r| !r.steps.is_empty())
-        .map(|r| r.steps.clone())
-        .collect();
-    let meta = recipe.fit_meta(&tasks, &plain, online);
-    let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
-    let lr_grid = |prior: &Weights| -> Vec<(f32, f64)> {
-        cfg.lr_grid
-            .iter()
-            .map(|&lr| {
-                let online = OnlineConfig { lr, ..online };
-                let adapted = evaluate(
-                    "",
-                    &lists,
-                    |u| adapt(prior, online, &runs[u].steps),
-                    String::new(),
-                );
-                (lr, mean(&adapted.ndcg))
-            })
-            .collect()
-    };
-    let (lr_grid_plain, lr_grid_meta) = (lr_grid(&plain), lr_grid(&meta));
-    let (lr_plain, lr_meta) = (best(&lr_grid_plain), best(&lr_grid_meta));
-    log(format!("online lr: plain prior {lr_plain} ({lr_grid_plain:?}); meta prior {lr_meta} ({lr_grid_meta:?})"));
-    Tuning {
-        lambda,
-        lambda_grid,
-        mode,
-        mode_grid,
-        recipe,
-        online,
-        plain,
-        meta,
-        content,
-        lists: train.len(),
-        lr_plain,
-        lr_meta,
-        lr_grid_plain,
-        lr_grid_meta,
-    }
-}
 
 /// The choice with the highest score; the first on a tie.
 fn best<T: Copy>(grid: &[(T, f64)]) -> T {
@@ -523,158 +562,475 @@ fn best<T: Copy>(grid: &[(T, f64)]) -> T {
     best.0
 }
 
-/// Step 2: every method on the test targets, servers refitted on train + validation.
-fn test_stage(
-    ctx: &Ctx,
-    tuning: &Tuning,
-    test: &Stage,
-    servers: &Servers,
-) -> (Vec<MethodResult>, f64) {
-    let runs = servers.runs(ctx, test, ctx.cfg.replay);
-    let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
-    let t = tuning;
-    let on_plain = OnlineConfig {
-        lr: t.lr_plain,
-        ..t.online
+/// Everything fitted for one held-out fold, from the other folds' validation users only.
+struct FoldModels {
+    variant: Variant,
+    plain: Weights,
+    meta: Weights,
+    content: Weights,
+    control: Weights,
+    adapt_plain: Adaptation,
+    adapt_meta: Adaptation,
+    /// (feature dropped, prior fitted without it).
+    ablation: Vec<(String, Weights)>,
+    choice: FoldChoice,
+}
+
+/// Fits fold `f`'s models on the validation runs of the users outside it.
+fn fit_fold(
+    cfg: &EvalConfig,
+    recipe: &PriorRecipe,
+    f: usize,
+    variant: Variant,
+    variant_grid: Vec<(Variant, f64)>,
+    runs: &[UserRun],
+    ablated: &[String],
+) -> FoldModels {
+    let train_users: Vec<usize> = (0..runs.len()).filter(|u| u % cfg.folds != f).collect();
+    let train: Vec<TrainList> = train_users
+        .iter()
+        .filter_map(|&u| runs[u].list.train())
+        .collect();
+    let plain = recipe.fit_plain(&train);
+    let content = recipe.fit_plain(&mask(&train, |n| CONTENT_FEATURES.contains(&n)));
+    let control = recipe.fit_plain(
+        &train_users
+            .iter()
+            .filter_map(|&u| runs[u].list.control_train())
+            .collect::<Vec<_>>(),
+    );
+    let base = OnlineConfig::default();
+    // A task: the user's replayed slates (support), then their validation list (query).
+    let tasks: Vec<Vec<TrainList>> = train_users
+        .iter()
+        .filter_map(|&u| {
+            let query = runs[u].list.train()?;
+            let mut task = runs[u].steps.clone();
+            task.push(query);
+            Some(task)
+        })
+        .collect();
+    let meta = recipe.fit_meta(&tasks, &plain, base);
+    let lists: Vec<&List> = train_users.iter().map(|&u| &runs[u].list).collect();
+    let tune = |prior: &Weights| -> (Adaptation, Vec<(String, f64)>) {
+        let mut grid = Vec::new();
+        for &lr in &cfg.lr_grid {
+            for &skip in &cfg.skip_grid {
+                if lr == 0.0 && skip > 0.0 {
+                    continue;
+                }
+                let a = Adaptation {
+                    online: OnlineConfig { lr, ..base },
+                    skip,
+                };
+                let r = evaluate(
+                    "",
+                    &lists,
+                    |i| lists[i].order(&adapt(prior, a, &runs[train_users[i]].steps, cfg.replay)),
+                    String::new(),
+                );
+                grid.push((a, mean(&r.ndcg)));
+            }
+        }
+        let chosen = best(&grid);
+        let shown = grid
+            .iter()
+            .map(|(a, v)| (format!("lr {} skip {}", a.online.lr, a.skip), *v))
+            .collect();
+        (chosen, shown)
     };
-    let on_meta = OnlineConfig {
-        lr: t.lr_meta,
-        ..t.online
+    let (adapt_plain, grid_plain) = tune(&plain);
+    let (adapt_meta, grid_meta) = tune(&meta);
+    let ablation = ablated
+        .iter()
+        .map(|name| (name.clone(), recipe.fit_plain(&mask(&train, |n| n != name))))
+        .collect();
+    let choice = FoldChoice {
+        fold: f,
+        train_users: train_users.len(),
+        train_lists: train.len(),
+        variant: format!(
+            "{} events, related {}",
+            variant.mode.event_kind(),
+            variant.related
+        ),
+        variant_grid: variant_grid
+            .iter()
+            .map(|(v, s)| (format!("{} / {}", v.mode.event_kind(), v.related), *s))
+            .collect(),
+        plain: weights_note(&plain),
+        meta: weights_note(&meta),
+        control: weights_note(&control),
+        adapt_plain: format!("lr {} skip {}", adapt_plain.online.lr, adapt_plain.skip),
+        adapt_meta: format!("lr {} skip {}", adapt_meta.online.lr, adapt_meta.skip),
+        grid_plain,
+        grid_meta,
     };
-    let replayed = |lr: f32| format!("lr {lr}, last {} events replayed", ctx.cfg.replay);
-    let methods = vec![
-        evaluate(
-            "server order (EASE)",
-            &lists,
-            |_| server_weights(),
-            String::new(),
+    FoldModels {
+        variant,
+        plain,
+        meta,
+        content,
+        control,
+        adapt_plain,
+        adapt_meta,
+        ablation,
+        choice,
+    }
+}
+
+/// The runs of one stage for one variant, built on first use.
+struct RunCache<'a> {
+    data: &'a Dataset,
+    emb: &'a [Vec<f32>],
+    cfg: &'a EvalConfig,
+    setup: &'a Setup,
+    genre_index: &'a BTreeMap<String, usize>,
+    runs: BTreeMap<(Variant, bool, usize), Vec<UserRun>>,
+}
+
+impl<'a> RunCache<'a> {
+    fn ctx(&self, variant: Variant) -> Ctx<'a> {
+        Ctx {
+            data: self.data,
+            emb: self.emb,
+            cfg: self.cfg,
+            setup: self.setup,
+            variant,
+            genre_index: self.genre_index,
+        }
+    }
+
+    /// Every user's run: `cold` = only the last `cold_events` events, against the
+    /// out-of-fold server; `replay` events replayed.
+    fn get(
+        &mut self,
+        variant: Variant,
+        st: &Stage,
+        servers: &Servers,
+        cold: bool,
+        replay: usize,
+    ) -> &[UserRun] {
+        let key = (variant, cold, replay);
+        if !self.runs.contains_key(&key) {
+            let ctx = self.ctx(variant);
+            let runs = (0..st.hist.len())
+                .map(|u| {
+                    let from = if cold {
+                        st.hist[u].len().saturating_sub(self.cfg.cold_events)
+                    } else {
+                        0
+                    };
+                    run_user(&ctx, st, u, from, servers, cold, replay)
+                })
+                .collect();
+            self.runs.insert(key, runs);
+        }
+        &self.runs[&key]
+    }
+}
+
+/// Runs one protocol: server tuning, the per-fold choices and fits on validation, then the
+/// test, cold-start, adaptation-curve and ablation measurements on every user.
+fn run_setup(
+    data: &Dataset,
+    emb: &[Vec<f32>],
+    cfg: &EvalConfig,
+    setup: &Setup,
+    log: &mut dyn FnMut(String),
+) -> ProtocolReport {
+    let n_items = data.texts.len();
+    let users = data.users.len();
+    let valid = stage(data, 1);
+    let test = stage(data, 0);
+    let recipe = PriorRecipe {
+        seed: cfg.seed,
+        ..PRIOR_RECIPE
+    };
+    let genre_index: BTreeMap<String, usize> = data
+        .genres
+        .iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| (g.clone(), i))
+        .collect();
+
+    // The server's own hyper-parameter (the site tunes its model on its own logs).
+    let (lambda, lambda_grid) = match setup.server {
+        ServerModel::Ease => {
+            let grid: Vec<(f64, f64)> = cfg
+                .lambdas
+                .iter()
+                .map(|&lambda| {
+                    let ease =
+                        ItemItem::ease(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
+                    let ndcg: Vec<f64> = (0..users)
+                        .map(|u| {
+                            let top = top_k(&ease.scores(&valid.hist[u]), &valid.hist[u], 10);
+                            ndcg_at(top.iter().position(|&i| i == valid.target[u]), 10)
+                        })
+                        .collect();
+                    (lambda, mean(&ndcg))
+                })
+                .collect();
+            (best(&grid), grid)
+        }
+        ServerModel::ItemKnn => (0.0, Vec::new()),
+    };
+    log(format!(
+        "{}: server lambda {lambda} {lambda_grid:?}",
+        setup.name
+    ));
+    let valid_servers = Servers::fit(setup, cfg, &valid, n_items, lambda);
+    let test_servers = Servers::fit(setup, cfg, &test, n_items, lambda);
+    log(format!("{}: servers fitted", setup.name));
+
+    let mut valid_runs = RunCache {
+        data,
+        emb,
+        cfg,
+        setup,
+        genre_index: &genre_index,
+        runs: BTreeMap::new(),
+    };
+    let mut test_runs = RunCache {
+        data,
+        emb,
+        cfg,
+        setup,
+        genre_index: &genre_index,
+        runs: BTreeMap::new(),
+    };
+
+    // Per fold, the variant whose blend (fitted on the other folds' validation lists) ranks
+    // those lists best.
+    let variants: Vec<Variant> = setup
+        .modes
+        .iter()
+        .flat_map(|&mode| {
+            setup
+                .related_grid
+                .iter()
+                .map(move |&related| Variant { mode, related })
+        })
+        .collect();
+    let mut variant_scores: Vec<Vec<(Variant, f64)>> = vec![Vec::new(); cfg.folds];
+    for &v in &variants {
+        let runs = valid_runs.get(v, &valid, &valid_servers, false, 0);
+        for (f, scores) in variant_scores.iter_mut().enumerate() {
+            let others: Vec<&List> = (0..users)
+                .filter(|u| u % cfg.folds != f)
+                .map(|u| &runs[u].list)
+                .collect();
+            let train: Vec<TrainList> = others.iter().filter_map(|l| l.train()).collect();
+            let w = recipe.fit_plain(&train);
+            let r = evaluate("", &others, |i| others[i].order(&w), String::new());
+            scores.push((v, mean(&r.ndcg)));
+        }
+    }
+    log(format!(
+        "{}: variants scored {variant_scores:?}",
+        setup.name
+    ));
+
+    // Features the ablation drops: every built-in one the data exercises.
+    let first = valid_runs.get(variants[0], &valid, &valid_servers, false, 0);
+    let all_names = first[0].list.names.clone();
+
+    let mut folds: Vec<FoldModels> = Vec::new();
+    for (f, scores) in variant_scores.iter().enumerate() {
+        let variant = best(scores);
+        let runs = valid_runs.get(variant, &valid, &valid_servers, false, cfg.replay);
+        let exercised: Vec<String> = all_names
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| {
+                runs.iter()
+                    .any(|r| r.list.z.iter().any(|row| row[*j] != 0.0))
+            })
+            .map(|(_, n)| n.clone())
+            .collect();
+        folds.push(fit_fold(
+            cfg,
+            &recipe,
+            f,
+            variant,
+            scores.clone(),
+            runs,
+            &exercised,
+        ));
+        log(format!("{}: fold {f} fitted", setup.name));
+    }
+    let ablated: Vec<String> = folds[0].ablation.iter().map(|(n, _)| n.clone()).collect();
+    let unexercised: Vec<String> = all_names
+        .iter()
+        .filter(|n| !ablated.contains(n))
+        .cloned()
+        .collect();
+
+    // Test and cold-start lists for each fold's variant.
+    let fold_variants: BTreeSet<Variant> = folds.iter().map(|m| m.variant).collect();
+    for &v in &fold_variants {
+        test_runs.get(v, &test, &test_servers, false, cfg.replay);
+        test_runs.get(v, &test, &test_servers, true, cfg.cold_events);
+    }
+    let user_runs = |cold: bool| -> Vec<&UserRun> {
+        (0..users)
+            .map(|u| {
+                let m = &folds[u % cfg.folds];
+                let replay = if cold { cfg.cold_events } else { cfg.replay };
+                &test_runs.runs[&(m.variant, cold, replay)][u]
+            })
+            .collect()
+    };
+    let (warm_runs, cold_runs) = (user_runs(false), user_runs(true));
+    log(format!("{}: test and cold-start lists built", setup.name));
+    let fm = |u: usize| &folds[u % cfg.folds];
+
+    let methods = |runs: &[&UserRun], server_name: &str, replay: usize| -> Vec<MethodResult> {
+        let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
+        vec![
+            evaluate(
+                server_name,
+                &lists,
+                |u| (0..lists[u].items.len()).collect(),
+                String::new(),
+            ),
+            evaluate(
+                "text-free control (conditional logit: server score, genre match, popularity)",
+                &lists,
+                |u| order_by(&control_names(), &lists[u].control, &fm(u).control),
+                String::new(),
+            ),
+            evaluate(
+                "content only (profile features, no server score)",
+                &lists,
+                |u| lists[u].order(&fm(u).content),
+                String::new(),
+            ),
+            evaluate(
+                "prior blend (fit-prior)",
+                &lists,
+                |u| lists[u].order(&fm(u).plain),
+                String::new(),
+            ),
+            evaluate(
+                "meta prior blend (fit-prior --meta)",
+                &lists,
+                |u| lists[u].order(&fm(u).meta),
+                String::new(),
+            ),
+            evaluate(
+                "prior + on-device adaptation",
+                &lists,
+                |u| {
+                    lists[u].order(&adapt(
+                        &fm(u).plain,
+                        fm(u).adapt_plain,
+                        &runs[u].steps,
+                        replay,
+                    ))
+                },
+                String::new(),
+            ),
+            evaluate(
+                "meta prior + on-device adaptation",
+                &lists,
+                |u| {
+                    lists[u].order(&adapt(
+                        &fm(u).meta,
+                        fm(u).adapt_meta,
+                        &runs[u].steps,
+                        replay,
+                    ))
+                },
+                String::new(),
+            ),
+        ]
+    };
+    let server_label = match setup.server {
+        ServerModel::Ease => "EASE",
+        ServerModel::ItemKnn => "ItemKNN",
+    };
+    let test_methods = methods(
+        &warm_runs,
+        &format!("server order ({server_label})"),
+        cfg.replay,
+    );
+    let cold_methods = methods(
+        &cold_runs,
+        &format!(
+            "server order ({server_label} on the {} events)",
+            cfg.cold_events
         ),
-        evaluate(
-            "content only (profile features, no server score)",
-            &lists,
-            |_| t.content.clone(),
-            weights_note(&t.content),
-        ),
-        evaluate(
-            "prior blend (fit-prior)",
-            &lists,
-            |_| t.plain.clone(),
-            weights_note(&t.plain),
-        ),
-        evaluate(
-            "meta prior blend (fit-prior --meta)",
-            &lists,
-            |_| t.meta.clone(),
-            weights_note(&t.meta),
-        ),
-        evaluate(
-            "prior + on-device online adaptation",
-            &lists,
-            |u| adapt(&t.plain, on_plain, &runs[u].steps),
-            replayed(t.lr_plain),
-        ),
-        evaluate(
-            "meta prior + on-device online adaptation",
-            &lists,
-            |u| adapt(&t.meta, on_meta, &runs[u].steps),
-            replayed(t.lr_meta),
-        ),
-    ];
-    let recall = mean(
+        cfg.cold_events,
+    );
+
+    // The adaptation curve: each prior after the last n replayed events, against itself at 0.
+    let lists: Vec<&List> = warm_runs.iter().map(|r| &r.list).collect();
+    let curve_results: Vec<(usize, MethodResult, MethodResult)> = cfg
+        .curve
+        .iter()
+        .map(|&n| {
+            let plain = evaluate(
+                "",
+                &lists,
+                |u| {
+                    lists[u].order(&adapt(
+                        &fm(u).plain,
+                        fm(u).adapt_plain,
+                        &warm_runs[u].steps,
+                        n,
+                    ))
+                },
+                String::new(),
+            );
+            let meta = evaluate(
+                "",
+                &lists,
+                |u| {
+                    lists[u].order(&adapt(
+                        &fm(u).meta,
+                        fm(u).adapt_meta,
+                        &warm_runs[u].steps,
+                        n,
+                    ))
+                },
+                String::new(),
+            );
+            (n, plain, meta)
+        })
+        .collect();
+    let (_, plain0, meta0) = &curve_results[0];
+    let curve: Vec<CurvePoint> = curve_results
+        .iter()
+        .map(|(n, plain, meta)| CurvePoint::new(*n, plain, meta, plain0, meta0, cfg))
+        .collect();
+
+    // Ablation: the prior blend without each feature, against the full blend.
+    let full = &test_methods[3];
+    let ablation: Vec<AblationRow> = ablated
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let r = evaluate(
+                "",
+                &lists,
+                |u| lists[u].order(&fm(u).ablation[j].1),
+                String::new(),
+            );
+            AblationRow::new(name, &r, full, cfg)
+        })
+        .collect();
+
+    let candidate_recall = mean(
         &lists
             .iter()
             .map(|l| if l.target.is_some() { 1.0 } else { 0.0 })
             .collect::<Vec<_>>(),
     );
-    (methods, recall)
-}
-
-/// Step 3, cold start: only each user's last `cold_events` test-stage events are known, to the
-/// out-of-fold server as well.
-fn cold_stage(ctx: &Ctx, tuning: &Tuning, test: &Stage, servers: &Servers) -> Vec<MethodResult> {
-    let cold = ctx.cfg.cold_events;
-    let runs: Vec<UserRun> = (0..test.hist.len())
-        .map(|u| {
-            let h = &test.hist[u];
-            let from = h.len().saturating_sub(cold);
-            let f = u % ctx.cfg.folds;
-            run_user(
-                ctx,
-                &h[from..],
-                &test.stars[u][from..],
-                test.target[u],
-                &servers.folds[f],
-                &servers.fold_transitions[f],
-                None,
-                cold,
-            )
-        })
-        .collect();
-    let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
-    let t = tuning;
-    let on_plain = OnlineConfig {
-        lr: t.lr_plain,
-        ..t.online
-    };
-    let on_meta = OnlineConfig {
-        lr: t.lr_meta,
-        ..t.online
-    };
-    vec![
-        evaluate(
-            &format!("server order (EASE on the {cold} events)"),
-            &lists,
-            |_| server_weights(),
-            String::new(),
-        ),
-        evaluate("prior blend", &lists, |_| t.plain.clone(), String::new()),
-        evaluate(
-            "meta prior blend",
-            &lists,
-            |_| t.meta.clone(),
-            String::new(),
-        ),
-        evaluate(
-            "prior + online adaptation",
-            &lists,
-            |u| adapt(&t.plain, on_plain, &runs[u].steps),
-            format!("lr {}", t.lr_plain),
-        ),
-        evaluate(
-            "meta prior + online adaptation",
-            &lists,
-            |u| adapt(&t.meta, on_meta, &runs[u].steps),
-            format!("lr {}", t.lr_meta),
-        ),
-    ]
-}
-
-/// Runs the whole protocol: tune on validation, then the test and cold-start stages, then the
-/// metrics. `emb[i]` = unit embedding of item i's text.
-pub fn run(
-    data: &Dataset,
-    emb: &[Vec<f32>],
-    cfg: &EvalConfig,
-    log: &mut dyn FnMut(String),
-) -> Evaluation {
-    let started = Instant::now();
-    let mut log = |msg: String| log(format!("[{:>5.0}s] {msg}", started.elapsed().as_secs_f64()));
-    let n_items = data.texts.len();
-    let tuning = tune(data, emb, cfg, &mut log);
-
-    let test = stage(data, 0);
-    let servers = Servers::fit(cfg, &test, n_items, tuning.lambda);
-    let ctx = Ctx {
-        data,
-        emb,
-        cfg,
-        mode: tuning.mode,
-    };
-    let (methods, candidate_recall) = test_stage(&ctx, &tuning, &test, &servers);
-    log("test stage ranked".into());
-    let cold = cold_stage(&ctx, &tuning, &test, &servers);
-    log("cold start ranked".into());
-
     let mut popularity = vec![0f64; n_items];
     for h in &test.hist {
         for &i in h.iter().collect::<HashSet<_>>() {
@@ -684,23 +1040,160 @@ pub fn run(
     let catalogue = Catalogue {
         embeddings: emb,
         popularity: &popularity,
-        users: data.users.len(),
+        users,
     };
-    Evaluation {
-        test: summarise(&methods, &catalogue, cfg.resamples, cfg.seed),
-        cold: summarise(&cold, &catalogue, cfg.resamples, cfg.seed + 1),
+    let replay_steps = warm_runs.iter().map(|r| r.steps.len()).sum::<usize>();
+
+    // What `cloister eval --prior-out` ships: the blend fitted on every user's validation list
+    // with the variant and adaptation most folds chose.
+    let common = |key: &dyn Fn(&FoldModels) -> String| -> usize {
+        let keys: Vec<String> = folds.iter().map(key).collect();
+        (0..folds.len())
+            .max_by_key(|&i| {
+                (
+                    keys.iter().filter(|k| **k == keys[i]).count(),
+                    folds.len() - i,
+                )
+            })
+            .unwrap_or(0)
+    };
+    let shipped_variant = folds[common(&|m| format!("{:?}", m.variant))].variant;
+    let shipped_adapt = folds[common(&|m| format!("{:?}", m.adapt_plain))].adapt_plain;
+    let all_train: Vec<TrainList> = valid_runs
+        .get(shipped_variant, &valid, &valid_servers, false, cfg.replay)
+        .iter()
+        .filter_map(|r| r.list.train())
+        .collect();
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        "source".into(),
+        format!(
+            "cloister eval --dataset ml-100k, {}: every user's validation list ({} events, related {})",
+            setup.name,
+            shipped_variant.mode.event_kind(),
+            shipped_variant.related
+        )
+        .into(),
+    );
+    let prior = recipe.fit(&all_train, None, shipped_adapt.online, extra);
+
+    ProtocolReport {
+        prior,
+        name: setup.name.clone(),
+        server: setup.server,
+        candidates: setup.candidates,
+        server_tuning: ServerTuning {
+            lambda,
+            lambda_grid,
+        },
+        candidate_recall,
+        mean_replay_slates: replay_steps as f64 / users as f64,
+        test: summarise(&test_methods, &catalogue, cfg.resamples, cfg.seed),
+        cold: summarise(&cold_methods, &catalogue, cfg.resamples, cfg.seed + 1),
+        curve,
+        ablation,
+        unexercised,
+        folds: folds.into_iter().map(|m| m.choice).collect(),
+    }
+}
+
+/// Runs every protocol. `emb[i]` = unit embedding of item i's text.
+pub fn run(
+    data: &Dataset,
+    emb: &[Vec<f32>],
+    cfg: &EvalConfig,
+    log: &mut dyn FnMut(String),
+) -> super::report::Evaluation {
+    let started = Instant::now();
+    let mut log = |msg: String| log(format!("[{:>5.0}s] {msg}", started.elapsed().as_secs_f64()));
+    let protocols: Vec<ProtocolReport> = cfg
+        .setups
+        .iter()
+        .map(|s| run_setup(data, emb, cfg, s, &mut log))
+        .collect();
+    super::report::Evaluation {
         seconds: started.elapsed().as_secs_f64(),
         seed: cfg.seed,
         users: data.users.len(),
-        items: n_items,
+        items: data.texts.len(),
         ratings: data.users.iter().map(Vec::len).sum(),
-        candidates: cfg.candidates,
-        related: cfg.related,
-        replay: cfg.replay,
-        folds: cfg.folds,
-        cold_events: cfg.cold_events,
-        resamples: cfg.resamples,
-        candidate_recall,
-        tuning,
+        config: cfg.clone(),
+        recipe: PriorRecipe {
+            seed: cfg.seed,
+            ..PRIOR_RECIPE
+        },
+        online: OnlineConfig::default(),
+        protocols,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_count_predecessors_within_the_window_and_keep_the_most_frequent() {
+        // 0 comes right before 2 in three sequences (3 of 0's 5 pairs); 1 comes two steps
+        // before 2 once (1 of its 2 pairs: P = 0.5); 3 comes four steps before, beyond the window.
+        let seqs: Vec<Vec<usize>> = vec![
+            vec![0, 2],
+            vec![0, 2],
+            vec![0, 2, 4],
+            vec![1, 4, 2],
+            vec![3, 4, 4, 4, 2],
+            vec![0, 4],
+        ];
+        let t = Transitions::fit(seqs.iter().map(Vec::as_slice), 5, 1, 2);
+        assert_eq!(t.before[2].len(), 1);
+        let (p, w) = t.before[2][0];
+        // Kept by count (3) although 1's conditional weight is higher.
+        assert_eq!(p, 0);
+        assert!((w - 3.0 / 5.0).abs() < 1e-6, "{w}");
+        let all = Transitions::fit(seqs.iter().map(Vec::as_slice), 5, 10, 2);
+        assert!(all.before[2]
+            .iter()
+            .any(|&(p, w)| p == 1 && (w - 0.5).abs() < 1e-6));
+        assert!(!all.before[2].iter().any(|&(p, _)| p == 3));
+        let none = Transitions::fit(seqs.iter().map(Vec::as_slice), 5, 0, 2);
+        assert!(none.before.iter().all(Vec::is_empty));
+    }
+
+    fn slate(target: usize) -> TrainList {
+        TrainList {
+            names: vec!["good".into()],
+            z: (0..60)
+                .map(|i| vec![if i == target { 1.0 } else { 0.0 }])
+                .collect(),
+            target,
+        }
+    }
+
+    #[test]
+    fn adaptation_learns_only_from_items_the_weights_would_have_shown() {
+        let prior: Weights = [("good".to_string(), -1.0)].into();
+        let a = Adaptation {
+            online: OnlineConfig {
+                lr: 0.1,
+                ..OnlineConfig::default()
+            },
+            skip: 0.0,
+        };
+        // With weight -1 the target (feature 1) ranks last of 60: never among the 50 shown.
+        let steps = vec![slate(3); 5];
+        assert_eq!(adapt(&prior, a, &steps, 5)["good"], -1.0);
+        // From weight 0 it is shown (ties keep the order), chosen, and the weight rises.
+        let zero: Weights = [("good".to_string(), 0.0)].into();
+        let w = adapt(&zero, a, &steps, 5)["good"];
+        assert!(w > 0.0, "{w}");
+        // Only the last n slates count; lr 0 is the prior itself.
+        assert_eq!(adapt(&zero, a, &steps, 0)["good"], 0.0);
+        let off = Adaptation {
+            online: OnlineConfig {
+                lr: 0.0,
+                ..a.online
+            },
+            ..a
+        };
+        assert_eq!(adapt(&zero, off, &steps, 5)["good"], 0.0);
     }
 }

@@ -7,12 +7,14 @@ use std::collections::HashSet;
 use serde_json::{json, Value};
 
 use super::metrics::{mean, paired_bootstrap};
+use super::protocol::EvalConfig;
+use super::server::ServerModel;
 use crate::rank::fit::PriorRecipe;
 use crate::rank::{OnlineConfig, Prior, Weights};
 use crate::vector::dot;
 
 /// How ml-100k ratings become Cloister events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum EventMode {
     /// `rate` events with the star value (3 stars = neutral, 1-2 = negative).
     Rate,
@@ -45,8 +47,10 @@ pub struct MethodRow {
     pub name: String,
     pub ndcg10: f64,
     pub recall10: f64,
-    /// Mean per-user NDCG@10 difference against the table's first row (the control), with its
-    /// paired-bootstrap 95% interval; `None` on the control itself.
+    /// Mean per-user NDCG@10 difference against the table's first row (the server order), with
+    /// its paired-bootstrap 95% interval; `None` on that row itself.
+    pub vs_server: Option<(f64, f64, f64)>,
+    /// The same against the second row (the text-free control); `None` on the first two rows.
     pub vs_control: Option<(f64, f64, f64)>,
     pub ild10: f64,
     pub coverage10: f64,
@@ -61,15 +65,15 @@ pub struct Catalogue<'a> {
     pub users: usize,
 }
 
-/// The metrics of each method; the first is the control every other is compared with (paired
-/// bootstrap over users, `resamples` resamples, `seed`).
+/// The metrics of each method; every method is compared with the first (the server order) and
+/// the second (the text-free control) by a paired bootstrap over users (`resamples`, `seed`).
 pub fn summarise(
     results: &[MethodResult],
     catalogue: &Catalogue,
     resamples: usize,
     seed: u64,
 ) -> Vec<MethodRow> {
-    let control = &results[0];
+    let (server, control) = (&results[0], &results[1]);
     results
         .iter()
         .enumerate()
@@ -95,7 +99,9 @@ pub fn summarise(
                 name: r.name.clone(),
                 ndcg10: mean(&r.ndcg),
                 recall10: mean(&r.recall),
-                vs_control: (i > 0)
+                vs_server: (i > 0)
+                    .then(|| paired_bootstrap(&r.ndcg, &server.ndcg, resamples, seed)),
+                vs_control: (i > 1)
                     .then(|| paired_bootstrap(&r.ndcg, &control.ndcg, resamples, seed)),
                 ild10: ild,
                 coverage10: distinct as f64 / catalogue.embeddings.len() as f64,
@@ -122,28 +128,109 @@ fn intra_list_distance(top: &[usize], embeddings: &[Vec<f32>]) -> f64 {
     }
 }
 
-/// Choices made on validation, with the scores that made them.
+/// NDCG@10 of both priors after the last `events` replayed feedback events.
 #[derive(Debug, Clone)]
-pub struct Tuning {
+pub struct CurvePoint {
+    pub events: usize,
+    pub plain: f64,
+    pub meta: f64,
+    /// Against the same prior with no feedback (paired, 95%).
+    pub plain_gain: (f64, f64, f64),
+    pub meta_gain: (f64, f64, f64),
+    /// Meta prior minus plain prior at this point.
+    pub meta_minus_plain: (f64, f64, f64),
+}
+
+impl CurvePoint {
+    pub fn new(
+        events: usize,
+        plain: &MethodResult,
+        meta: &MethodResult,
+        plain0: &MethodResult,
+        meta0: &MethodResult,
+        cfg: &EvalConfig,
+    ) -> Self {
+        let b = |a: &MethodResult, c: &MethodResult| {
+            paired_bootstrap(&a.ndcg, &c.ndcg, cfg.resamples, cfg.seed + 2)
+        };
+        Self {
+            events,
+            plain: mean(&plain.ndcg),
+            meta: mean(&meta.ndcg),
+            plain_gain: b(plain, plain0),
+            meta_gain: b(meta, meta0),
+            meta_minus_plain: b(meta, plain),
+        }
+    }
+}
+
+/// The prior blend refitted without one feature.
+#[derive(Debug, Clone)]
+pub struct AblationRow {
+    pub feature: String,
+    pub ndcg10: f64,
+    /// Full blend minus this one (paired, 95%): above 0 = the feature earns its place.
+    pub gain: (f64, f64, f64),
+}
+
+impl AblationRow {
+    pub fn new(
+        feature: &str,
+        without: &MethodResult,
+        full: &MethodResult,
+        cfg: &EvalConfig,
+    ) -> Self {
+        Self {
+            feature: feature.into(),
+            ndcg10: mean(&without.ndcg),
+            gain: paired_bootstrap(&full.ndcg, &without.ndcg, cfg.resamples, cfg.seed + 3),
+        }
+    }
+}
+
+/// What one fold's held-out users were ranked with, fitted on the other folds.
+#[derive(Debug, Clone)]
+pub struct FoldChoice {
+    pub fold: usize,
+    pub train_users: usize,
+    pub train_lists: usize,
+    pub variant: String,
+    /// (event mapping / related size, validation NDCG@10 of the blend on the other folds).
+    pub variant_grid: Vec<(String, f64)>,
+    pub plain: String,
+    pub meta: String,
+    pub control: String,
+    pub adapt_plain: String,
+    pub adapt_meta: String,
+    pub grid_plain: Vec<(String, f64)>,
+    pub grid_meta: Vec<(String, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerTuning {
     pub lambda: f64,
-    /// (lambda, validation NDCG@10 of EASE's full ranking).
+    /// (lambda, validation NDCG@10 of EASE's full ranking); empty for ItemKNN.
     pub lambda_grid: Vec<(f64, f64)>,
-    pub mode: EventMode,
-    /// (mode, validation NDCG@10 of the blend fitted in-sample).
-    pub mode_grid: Vec<(EventMode, f64)>,
-    pub recipe: PriorRecipe,
-    /// The online settings adaptation runs with (its learning rate is tuned per prior).
-    pub online: OnlineConfig,
-    pub plain: Weights,
-    pub meta: Weights,
-    pub content: Weights,
-    /// Validation lists the priors were fitted on.
-    pub lists: usize,
-    pub lr_plain: f32,
-    pub lr_meta: f32,
-    /// (learning rate, validation NDCG@10 after adaptation) for each prior.
-    pub lr_grid_plain: Vec<(f32, f64)>,
-    pub lr_grid_meta: Vec<(f32, f64)>,
+}
+
+/// One protocol's results.
+pub struct ProtocolReport {
+    pub name: String,
+    pub server: ServerModel,
+    pub candidates: usize,
+    pub server_tuning: ServerTuning,
+    /// Share of users whose test target is among the server's candidates.
+    pub candidate_recall: f64,
+    pub mean_replay_slates: f64,
+    pub test: Vec<MethodRow>,
+    pub cold: Vec<MethodRow>,
+    pub curve: Vec<CurvePoint>,
+    pub ablation: Vec<AblationRow>,
+    /// Built-in features this data never sets (constant 0 in every list).
+    pub unexercised: Vec<String>,
+    pub folds: Vec<FoldChoice>,
+    /// The prior `cloister eval --prior-out` writes (from every user's validation list).
+    pub prior: Prior,
 }
 
 /// Everything one `cloister eval` run produced.
@@ -153,17 +240,10 @@ pub struct Evaluation {
     pub users: usize,
     pub items: usize,
     pub ratings: usize,
-    pub candidates: usize,
-    pub related: usize,
-    pub replay: usize,
-    pub folds: usize,
-    pub cold_events: usize,
-    pub resamples: usize,
-    /// Share of users whose test target is among the server's candidates.
-    pub candidate_recall: f64,
-    pub tuning: Tuning,
-    pub test: Vec<MethodRow>,
-    pub cold: Vec<MethodRow>,
+    pub config: EvalConfig,
+    pub recipe: PriorRecipe,
+    pub online: OnlineConfig,
+    pub protocols: Vec<ProtocolReport>,
 }
 
 fn grid<T: std::fmt::Display>(points: &[(T, f64)]) -> String {
@@ -174,19 +254,26 @@ fn grid<T: std::fmt::Display>(points: &[(T, f64)]) -> String {
         .join(", ")
 }
 
+fn ci((d, lo, hi): (f64, f64, f64)) -> String {
+    format!("{d:+.4} [{lo:+.4}, {hi:+.4}]")
+}
+
 fn table(rows: &[MethodRow]) -> String {
     let mut md = String::from(
-        "| method | NDCG@10 | Recall@10 | dNDCG@10 vs control [95% CI] | ILD@10 | coverage@10 | novelty@10 | weights / notes |\n\
+        "| method | NDCG@10 | Recall@10 | dNDCG@10 vs server order [95% CI] | dNDCG@10 vs text-free control [95% CI] | ILD@10 | coverage@10 | novelty@10 |\n\
          |---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
-        let ci = r
-            .vs_control
-            .map(|(d, lo, hi)| format!("{d:+.4} [{lo:+.4}, {hi:+.4}]"))
-            .unwrap_or_else(|| "(control)".into());
         md += &format!(
-            "| {} | {:.4} | {:.4} | {} | {:.3} | {:.3} | {:.2} | {} |\n",
-            r.name, r.ndcg10, r.recall10, ci, r.ild10, r.coverage10, r.novelty10, r.note
+            "| {} | {:.4} | {:.4} | {} | {} | {:.3} | {:.3} | {:.2} |\n",
+            r.name,
+            r.ndcg10,
+            r.recall10,
+            r.vs_server.map(ci).unwrap_or_else(|| "(control)".into()),
+            r.vs_control.map(ci).unwrap_or_else(|| "(control)".into()),
+            r.ild10,
+            r.coverage10,
+            r.novelty10
         );
     }
     md
@@ -195,54 +282,263 @@ fn table(rows: &[MethodRow]) -> String {
 fn rows_json(rows: &[MethodRow]) -> Vec<Value> {
     rows.iter()
         .map(|r| {
-            let (d, lo, hi) = r.vs_control.unwrap_or((0.0, 0.0, 0.0));
-            json!({"method": r.name, "ndcg10": r.ndcg10, "recall10": r.recall10, "d_ndcg": d,
-                   "ci": [lo, hi], "ild10": r.ild10, "coverage10": r.coverage10,
-                   "novelty10": r.novelty10})
+            json!({"method": r.name, "ndcg10": r.ndcg10, "recall10": r.recall10,
+                   "vs_server": r.vs_server.map(|(d, lo, hi)| json!({"d": d, "ci": [lo, hi]})),
+                   "vs_control": r.vs_control.map(|(d, lo, hi)| json!({"d": d, "ci": [lo, hi]})),
+                   "ild10": r.ild10, "coverage10": r.coverage10, "novelty10": r.novelty10})
         })
         .collect()
 }
 
-impl Evaluation {
-    /// The prior validation chose, as a prior file (`cloister eval --prior-out`).
-    pub fn prior(&self) -> Prior {
-        let t = &self.tuning;
-        Prior {
-            weights: t.plain.clone(),
-            online: OnlineConfig {
-                lr: t.lr_plain,
-                ..t.online
-            },
-            version: String::new(),
-            fitted: Some(json!({
-                "method": t.recipe.plain_method(),
-                "lists": t.lists,
-                "source": "cloister eval --dataset ml-100k: validation lists",
-            })),
+/// Why a feature stays although the ablation measures no gain for it here.
+pub fn kept_because(feature: &str) -> &'static str {
+    match feature {
+        "server" => "the server's own order: the re-ranker refines it, never replaces it",
+        "stated" => "cold start from interests stated in free text (no text interests in ml-100k)",
+        "negative" => "what the user dismissed or rated low: the only content signal of dislike",
+        "dismissed" => "safety: an item the user dismissed must not come back on top",
+        "consumed" => "safety: a bought item should not be sold again",
+        "exposed" => "items shown again and again without a click sink (no impressions in ml-100k)",
+        "centroid" => "explanations name the interest a candidate matches",
+        "nn_recent" => "explanations name the recent item a candidate is like",
+        "category" => "explanations and the demo's category-level taste",
+        "sequence" => "the server's transitions matched to the private history",
+        "session" => {
+            "the current session, by `at`: a visit's intent, which an event count cannot see"
         }
+        "short_term" => "the recent taste; nn_recent and session carry much of the same signal",
+        "long_term" => "the contrast with short_term lets a blend follow a drifting taste",
+        _ => "",
+    }
+}
+
+impl ProtocolReport {
+    fn markdown(&self, level: &str) -> String {
+        let mut md = String::new();
+        let server = match self.server {
+            ServerModel::Ease => format!(
+                "EASE, lambda {} chosen by the server on validation ({})",
+                self.server_tuning.lambda,
+                grid(&self.server_tuning.lambda_grid)
+            ),
+            ServerModel::ItemKnn => format!(
+                "ItemKNN (cosine of co-occurrence, shrink {})",
+                super::server::KNN_SHRINK
+            ),
+        };
+        md += &format!(
+            "{level} {name}\n- Server: {server}; it sends its top-{k} unseen items (the test target is among \
+             them for {recall:.3} of users). Replayed feedback: {slates:.1} slates per user on average.\n\n",
+            name = self.name,
+            k = self.candidates,
+            recall = self.candidate_recall,
+            slates = self.mean_replay_slates,
+        );
+        md += &format!(
+            "{level}# Test: all users, each ranked with what was fitted on the other folds\n{}\n",
+            table(&self.test)
+        );
+        md += &format!(
+            "{level}# Cold start: only the user's last events are known (to the server as well)\n{}\n",
+            table(&self.cold)
+        );
+        md += &format!(
+            "{level}# Adaptation on held-out users: NDCG@10 after the last n history events are fed back\n\
+             | n events | prior | gain vs n=0 [95% CI] | meta prior | gain vs n=0 [95% CI] | meta - prior [95% CI] |\n\
+             |---|---|---|---|---|---|\n"
+        );
+        for p in &self.curve {
+            md += &format!(
+                "| {} | {:.4} | {} | {:.4} | {} | {} |\n",
+                p.events,
+                p.plain,
+                ci(p.plain_gain),
+                p.meta,
+                ci(p.meta_gain),
+                ci(p.meta_minus_plain)
+            );
+        }
+        md += &format!(
+            "\n{level}# Ablation: the prior blend refitted without each feature (full blend {:.4})\n\
+             | feature dropped | NDCG@10 without it | gain of the feature [95% CI] | kept because |\n|---|---|---|---|\n",
+            self.test[3].ndcg10
+        );
+        for a in &self.ablation {
+            let why = if a.gain.1 > 0.0 {
+                "measured gain".to_string()
+            } else {
+                kept_because(&a.feature).to_string()
+            };
+            md += &format!(
+                "| {} | {:.4} | {} | {} |\n",
+                a.feature,
+                a.ndcg10,
+                ci(a.gain),
+                why
+            );
+        }
+        for f in &self.unexercised {
+            md += &format!(
+                "| {f} | (never set by this data) | not measurable here | {} |\n",
+                kept_because(f)
+            );
+        }
+        md += &format!(
+            "\n{level}# What each fold's users were ranked with (fitted on the other folds' validation users)\n\
+             | fold | users / lists fitted on | variant chosen (validation NDCG@10 per variant) | prior | meta prior | control | adaptation: prior (grid) | adaptation: meta prior (grid) |\n\
+             |---|---|---|---|---|---|---|---|\n"
+        );
+        for f in &self.folds {
+            md += &format!(
+                "| {} | {} / {} | {} ({}) | {} | {} | {} | {} ({}) | {} ({}) |\n",
+                f.fold,
+                f.train_users,
+                f.train_lists,
+                f.variant,
+                grid(&f.variant_grid),
+                f.plain,
+                f.meta,
+                f.control,
+                f.adapt_plain,
+                grid(&f.grid_plain),
+                f.adapt_meta,
+                grid(&f.grid_meta)
+            );
+        }
+        md
+    }
+
+    fn summary(&self) -> Value {
+        json!({
+            "name": self.name, "candidate_recall": self.candidate_recall,
+            "test": rows_json(&self.test), "cold_start": rows_json(&self.cold),
+            "curve": self.curve.iter().map(|p| json!({"events": p.events, "prior": p.plain,
+                "meta_prior": p.meta, "prior_gain": p.plain_gain.0, "meta_gain": p.meta_gain.0}))
+                .collect::<Vec<_>>(),
+            "ablation": self.ablation.iter().map(|a| json!({"feature": a.feature,
+                "ndcg10_without": a.ndcg10, "gain": a.gain.0, "ci": [a.gain.1, a.gain.2]}))
+                .collect::<Vec<_>>(),
+        })
+    }
+
+    /// The adaptation curve as an SVG line chart (NDCG@10 against feedback events).
+    pub fn curve_svg(&self) -> String {
+        let (w, h, left, right, top, bottom) = (640.0, 360.0, 64.0, 16.0, 40.0, 48.0);
+        let xs: Vec<f64> = self.curve.iter().map(|p| p.events as f64).collect();
+        let ys: Vec<f64> = self.curve.iter().flat_map(|p| [p.plain, p.meta]).collect();
+        let x_max = xs.iter().copied().fold(1.0, f64::max);
+        let (mut y_min, mut y_max) = ys
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &y| {
+                (lo.min(y), hi.max(y))
+            });
+        let pad = ((y_max - y_min) * 0.15).max(0.002);
+        y_min -= pad;
+        y_max += pad;
+        let px = |x: f64| left + (x / x_max) * (w - left - right);
+        let py = |y: f64| top + (1.0 - (y - y_min) / (y_max - y_min)) * (h - top - bottom);
+        let line = |f: &dyn Fn(&CurvePoint) -> f64| {
+            self.curve
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", px(p.events as f64), py(f(p))))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+             font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n\
+             <text x=\"{left}\" y=\"20\" font-size=\"14\">{} : NDCG@10 of held-out users after n feedback events</text>\n",
+            self.name
+        );
+        for k in 0..=4 {
+            let y = y_min + (y_max - y_min) * k as f64 / 4.0;
+            svg += &format!(
+                "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{y:.4}</text>\n",
+                w - right,
+                py(y),
+                py(y),
+                left - 6.0,
+                py(y) + 4.0
+            );
+        }
+        for p in &self.curve {
+            svg += &format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+                px(p.events as f64),
+                h - bottom + 18.0,
+                p.events
+            );
+        }
+        svg += &format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">feedback events replayed (n)</text>\n",
+            (left + w - right) / 2.0,
+            h - 8.0
+        );
+        for (name, colour, f) in [
+            (
+                "prior",
+                "#1f77b4",
+                &(|p: &CurvePoint| p.plain) as &dyn Fn(&CurvePoint) -> f64,
+            ),
+            (
+                "meta prior",
+                "#d62728",
+                &(|p: &CurvePoint| p.meta) as &dyn Fn(&CurvePoint) -> f64,
+            ),
+        ] {
+            svg += &format!(
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>\n",
+                line(f)
+            );
+            for p in &self.curve {
+                svg += &format!(
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{colour}\"/>\n",
+                    px(p.events as f64),
+                    py(f(p))
+                );
+            }
+            let last = self.curve.last().map(f).unwrap_or(0.0);
+            svg += &format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{colour}\" text-anchor=\"end\">{name}</text>\n",
+                w - right,
+                py(last) - 8.0
+            );
+        }
+        svg += "</svg>\n";
+        svg
+    }
+}
+
+impl Evaluation {
+    /// The prior validation chose for the first protocol, as a prior file (`--prior-out`).
+    pub fn prior(&self) -> Prior {
+        self.protocols[0].prior.clone()
     }
 
     /// The summary `cloister eval` prints.
     pub fn summary(&self) -> Value {
-        let t = &self.tuning;
         json!({
-            "lambda": t.lambda, "mode": format!("{:?}", t.mode), "lr_plain": t.lr_plain,
-            "lr_meta": t.lr_meta, "prior": t.plain, "meta_prior": t.meta,
-            "test": rows_json(&self.test), "cold_start": rows_json(&self.cold),
+            "protocols": self.protocols.iter().map(ProtocolReport::summary).collect::<Vec<_>>(),
             "seconds": self.seconds,
         })
     }
 
-    /// docs/evaluation.md.
-    pub fn markdown(&self) -> String {
-        let t = &self.tuning;
-        let r = &t.recipe;
-        let o = &t.online;
-        format!(
+    /// The adaptation chart of the first protocol (docs/evaluation-adaptation.svg).
+    pub fn curve_svg(&self) -> String {
+        self.protocols[0].curve_svg()
+    }
+
+    /// docs/evaluation.md; `svg_name` = the adaptation chart's file name beside it.
+    pub fn markdown(&self, svg_name: &str) -> String {
+        let c = &self.config;
+        let r = &self.recipe;
+        let o = &self.online;
+        let mut md = format!(
 "# Offline evaluation: re-ranking MovieLens-100k on the device
 
 Generated by `dist/cloister eval --dataset ml-100k` ({secs:.0} s on this machine, seed {seed}). Every
-number below comes from that run, except the one line marked as coming from elsewhere; re-run it to
+number below comes from that run, except the lines marked as coming from elsewhere; re-run it to
 reproduce them.
 
 ## Protocol
@@ -250,73 +546,64 @@ reproduce them.
   (GroupLens terms: research use; never committed, never shipped). {users} users, {items} items,
   {ratings} ratings. Item text `\"{{title}} ({{year}}). Genres: g1, g2\"`, embedded by Cloister's own int8 encoder.
 - Split: per user, events by (timestamp, file row); last = test target, second-to-last = validation target.
-  Every choice below (EASE lambda, event mapping, prior weights, online learning rate) is made on validation;
-  test is reported once, over all {users} users (a target the server did not send scores 0).
-- Server: EASE, lambda {lambda} chosen on validation ({lambda_grid}); top-{k} unseen items with their EASE
-  scores (the target is among them for {recall:.3} of users). Each candidate carries `related`: the {rel} items
-  that most often come right before it in other users' sequences, with weight P(candidate | previous item).
-  The device matches them against the private history; the server never sees it.
-- Events: ratings replayed as Cloister `{kind}` events ({mode_grid}, chosen on validation).
-- Priors, by the recipe `cloister fit-prior` uses (`rank::fit::PRIOR_RECIPE`): `fit-prior` = {plain_method}
-  on the {lists} validation lists; `fit-prior --meta` = {meta_method}, with each user's replayed steps as a task.
-- On-device adaptation: the user's last {replay} history events are replayed in order; at each, the slate is
-  what an out-of-fold server (EASE and transitions fitted without the user's fold of {folds}) would have sent
-  then, and the chosen item is the one the user actually took next (skipped when it was not in the slate).
-  One `OnlineWeights` step per event (L2 pull {l2} to the prior, step norm <= {max_step}). Learning rate from
-  {{{lr_grid}}} on validation: plain prior {lr_plain} ({grid_plain}); meta prior {lr_meta} ({grid_meta}).
-- Metrics: NDCG@10 and Recall@10 (one target per user); 95% CI of the per-user NDCG@10 difference against
-  each table's control (its first row, the server order) by paired bootstrap over users ({resamples}
-  resamples). ILD@10 = mean pairwise (1 - cosine) of the top 10; coverage@10 = share of the catalogue in
-  anyone's top 10; novelty@10 = mean -log2 of an item's share of users.
+  Every user is tested once, on the last event; a target the server did not send scores 0.
+- New users: users are split into {folds} folds. The users of a fold are ranked with priors, meta priors and
+  settings (event mapping, `related` size, learning rate, skip strength) fitted and chosen only on the
+  validation targets of the other folds' users. Nothing is chosen on test.
+- Servers: the server's own model is fitted on every user's history (it is the site's model, on the site's
+  logs); the replayed slates come from the same model fitted without the user's fold, so a past item is not
+  scored by a model that memorised it.
+- Candidates carry, when the protocol allows, `related`: for each candidate, the items that most often come
+  up to {window} events before it in other users' sequences, weight P(candidate follows that item); the device
+  matches them against its private history (recency-weighted, half-life 3 items). Each entry costs about
+  20 bytes of JSON per candidate (`{{\"id\":\"1234\",\"weight\":0.0123}}`), so 20 entries add about 0.4 KB per candidate.
+- Priors, by the recipe `cloister fit-prior` uses (`rank::fit::PRIOR_RECIPE`): `fit-prior` = {plain_method};
+  `fit-prior --meta` = {meta_method}, with each user's replayed slates as a task.
+- Text-free control: the same conditional-logit regression on three columns a site has without any text:
+  the server's score, genre match (cosine of the candidate's genres with the user's genre histogram, decayed
+  with half-life 10 events) and popularity (log of 1 + users who had the item). Fitted per fold like the priors.
+- On-device adaptation, as the product does it: the user's last {replay} history events are replayed in order;
+  at each, the server's slate is ranked by the current weights and its top {shown} are shown; when the user's
+  next item is among them, one `OnlineWeights` step is taken with it chosen and the items shown above it as
+  skipped negatives (L2 pull {l2} to the prior, step norm <= {max_step}). Learning rate from {{{lrs}}} and skip
+  strength from {{{skips}}}, chosen per fold on the other folds' validation users.
+- Metrics: NDCG@10 and Recall@10 (one target per user); 95% CIs of per-user NDCG@10 differences by paired
+  bootstrap over users ({resamples} resamples), against the server order and against the text-free control,
+  on the same candidates. ILD@10 = mean pairwise (1 - cosine) of the top 10; coverage@10 = share of the
+  catalogue in anyone's top 10; novelty@10 = mean -log2 of an item's share of users.
+- Cold start: only the user's last {cold} events are known, to the server as well (its model fitted without
+  the user's fold ranks from those {cold} events); the device has the same {cold} events.
 
-## Results (test, all users, EASE top-{k} re-ranked)
-{test}
-Not produced by this run: `shared/eval-reference/results.md` (a Python implementation of the same
-protocol) reports 0.0723 for the server order, 0.0918 for a softmax blend of MiniLM features and 0.1218
-for that blend with an item-to-item transition feature.
+Not produced by this run: `shared/eval-reference/results.md` (a Python implementation of protocol A's
+set-up, tuned and fitted on all users) reports 0.0723 for the server order, 0.0918 for a softmax blend of
+MiniLM features and 0.1218 for that blend with an item-to-item transition feature.
 
-## Cold start: only the user's last {cold_events} events are known (to the server as well)
-The server ranks from those {cold_events} events with the out-of-fold EASE; the device has the same {cold_events} events.
-{cold}",
+![Adaptation curve]({svg_name})
+
+",
             secs = self.seconds,
             seed = self.seed,
             users = self.users,
             items = self.items,
             ratings = self.ratings,
-            lambda = t.lambda,
-            lambda_grid = grid(&t.lambda_grid),
-            k = self.candidates,
-            recall = self.candidate_recall,
-            rel = self.related,
-            kind = t.mode.event_kind(),
-            mode_grid = t
-                .mode_grid
-                .iter()
-                .map(|(m, v)| format!("{m:?} {v:.4}"))
-                .collect::<Vec<_>>()
-                .join(", "),
+            folds = c.folds,
+            window = c.transition_window,
             plain_method = r.plain_method(),
             meta_method = r.meta_method(),
-            lists = t.lists,
-            replay = self.replay,
-            folds = self.folds,
+            replay = c.replay,
+            shown = crate::rank::impression::IMPRESSION_ITEMS,
             l2 = o.l2,
             max_step = o.max_step,
-            lr_grid = t
-                .lr_grid_plain
-                .iter()
-                .map(|(lr, _)| lr.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            lr_plain = t.lr_plain,
-            grid_plain = grid(&t.lr_grid_plain),
-            lr_meta = t.lr_meta,
-            grid_meta = grid(&t.lr_grid_meta),
-            resamples = self.resamples,
-            test = table(&self.test),
-            cold_events = self.cold_events,
-            cold = table(&self.cold),
-        )
+            lrs = c.lr_grid.iter().map(f32::to_string).collect::<Vec<_>>().join(", "),
+            skips = c.skip_grid.iter().map(f32::to_string).collect::<Vec<_>>().join(", "),
+            resamples = c.resamples,
+            cold = c.cold_events,
+        );
+        for p in &self.protocols {
+            md += &p.markdown("##");
+            md += "\n";
+        }
+        md
     }
 }
 

@@ -67,6 +67,12 @@ impl Candidate {
         self
     }
 
+    /// Adds a site feature (`site:<name>` among the ranking features).
+    pub fn with_feature(mut self, name: impl Into<String>, value: f64) -> Self {
+        self.features.insert(name.into(), value);
+        self
+    }
+
     pub fn with_related(mut self, related: Vec<Related>) -> Self {
         self.related = related;
         self

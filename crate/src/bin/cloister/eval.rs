@@ -54,7 +54,13 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).map_err(|e| CliError::Io(parent.to_path_buf(), e))?;
     }
-    crate::write(&out, evaluation.markdown())?;
+    // The adaptation chart sits beside the report: evaluation.md -> evaluation-adaptation.svg.
+    let stem = out
+        .file_stem()
+        .map_or_else(|| "evaluation".into(), |s| s.to_string_lossy().into_owned());
+    let svg_name = format!("{stem}-adaptation.svg");
+    crate::write(&out.with_file_name(&svg_name), evaluation.curve_svg())?;
+    crate::write(&out, evaluation.markdown(&svg_name))?;
     if let Some(path) = args.prior_out {
         write_prior(&path, &evaluation.prior())?;
     }
