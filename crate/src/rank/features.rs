@@ -26,7 +26,9 @@ pub const BUILTIN_FEATURES: [&str; 13] = [
 /// Showings that say nothing yet: a page that renders twice shows the same items twice.
 pub const FREE_EXPOSURES: u32 = 2;
 
-/// Half-life, in recent items, of the sequence match: the last item counts most.
+/// Half-life, in recent items, of the sequence match: the last item counts most. On ml-100k
+/// (protocol A, 128 `related`, click events) the validation NDCG@10 of the fitted blend,
+/// averaged over the 5 folds, is 0.131 at 3 items, 0.128 at 1.5 and 0.127 at 10.
 const SEQUENCE_HALF_LIFE: f32 = 3.0;
 
 /// Where a candidate's content features came from, for explanations.
