@@ -473,18 +473,12 @@ fn adapt(prior: &Weights, a: Adaptation, steps: &[TrainList], last: usize) -> We
 }
 
 /// Scores one method: `order(u)` = user u's candidate order, best first.
-fn evaluate(
-    name: &str,
-    lists: &[&List],
-    order: impl Fn(usize) -> Vec<usize>,
-    note: String,
-) -> MethodResult {
+fn evaluate(name: &str, lists: &[&List], order: impl Fn(usize) -> Vec<usize>) -> MethodResult {
     let mut r = MethodResult {
         name: name.into(),
         ndcg: vec![],
         recall: vec![],
         top10: vec![],
-        note,
     };
     for (u, l) in lists.iter().enumerate() {
         let order = order(u);
@@ -576,6 +570,18 @@ struct FoldModels {
     choice: FoldChoice,
 }
 
+impl FoldModels {
+    /// The plain (or meta) prior after the last `last` of `steps` are fed back with the
+    /// adaptation chosen for it.
+    fn adapted(&self, meta: bool, steps: &[TrainList], last: usize) -> Weights {
+        if meta {
+            adapt(&self.meta, self.adapt_meta, steps, last)
+        } else {
+            adapt(&self.plain, self.adapt_plain, steps, last)
+        }
+    }
+}
+
 /// Fits fold `f`'s models on the validation runs of the users outside it.
 fn fit_fold(
     cfg: &EvalConfig,
@@ -623,12 +629,9 @@ fn fit_fold(
                     online: OnlineConfig { lr, ..base },
                     skip,
                 };
-                let r = evaluate(
-                    "",
-                    &lists,
-                    |i| lists[i].order(&adapt(prior, a, &runs[train_users[i]].steps, cfg.replay)),
-                    String::new(),
-                );
+                let r = evaluate("", &lists, |i| {
+                    lists[i].order(&adapt(prior, a, &runs[train_users[i]].steps, cfg.replay))
+                });
                 grid.push((a, mean(&r.ndcg)));
             }
         }
@@ -826,7 +829,7 @@ fn run_setup(
                 .collect();
             let train: Vec<TrainList> = others.iter().filter_map(|l| l.train()).collect();
             let w = recipe.fit_plain(&train);
-            let r = evaluate("", &others, |i| others[i].order(&w), String::new());
+            let r = evaluate("", &others, |i| others[i].order(&w));
             scores.push((v, mean(&r.ndcg)));
         }
     }
@@ -892,62 +895,29 @@ fn run_setup(
     let methods = |runs: &[&UserRun], server_name: &str, replay: usize| -> Vec<MethodResult> {
         let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
         vec![
-            evaluate(
-                server_name,
-                &lists,
-                |u| (0..lists[u].items.len()).collect(),
-                String::new(),
-            ),
+            evaluate(server_name, &lists, |u| (0..lists[u].items.len()).collect()),
             evaluate(
                 "text-free control (conditional logit: server score, genre match, popularity)",
                 &lists,
                 |u| order_by(&control_names(), &lists[u].control, &fm(u).control),
-                String::new(),
             ),
             evaluate(
                 "content only (profile features, no server score)",
                 &lists,
                 |u| lists[u].order(&fm(u).content),
-                String::new(),
             ),
-            evaluate(
-                "prior blend (fit-prior)",
-                &lists,
-                |u| lists[u].order(&fm(u).plain),
-                String::new(),
-            ),
-            evaluate(
-                "meta prior blend (fit-prior --meta)",
-                &lists,
-                |u| lists[u].order(&fm(u).meta),
-                String::new(),
-            ),
-            evaluate(
-                "prior + on-device adaptation",
-                &lists,
-                |u| {
-                    lists[u].order(&adapt(
-                        &fm(u).plain,
-                        fm(u).adapt_plain,
-                        &runs[u].steps,
-                        replay,
-                    ))
-                },
-                String::new(),
-            ),
-            evaluate(
-                "meta prior + on-device adaptation",
-                &lists,
-                |u| {
-                    lists[u].order(&adapt(
-                        &fm(u).meta,
-                        fm(u).adapt_meta,
-                        &runs[u].steps,
-                        replay,
-                    ))
-                },
-                String::new(),
-            ),
+            evaluate("prior blend (fit-prior)", &lists, |u| {
+                lists[u].order(&fm(u).plain)
+            }),
+            evaluate("meta prior blend (fit-prior --meta)", &lists, |u| {
+                lists[u].order(&fm(u).meta)
+            }),
+            evaluate("prior + on-device adaptation", &lists, |u| {
+                lists[u].order(&fm(u).adapted(false, &runs[u].steps, replay))
+            }),
+            evaluate("meta prior + on-device adaptation", &lists, |u| {
+                lists[u].order(&fm(u).adapted(true, &runs[u].steps, replay))
+            }),
         ]
     };
     let server_label = match setup.server {
@@ -974,32 +944,12 @@ fn run_setup(
         .curve
         .iter()
         .map(|&n| {
-            let plain = evaluate(
-                "",
-                &lists,
-                |u| {
-                    lists[u].order(&adapt(
-                        &fm(u).plain,
-                        fm(u).adapt_plain,
-                        &warm_runs[u].steps,
-                        n,
-                    ))
-                },
-                String::new(),
-            );
-            let meta = evaluate(
-                "",
-                &lists,
-                |u| {
-                    lists[u].order(&adapt(
-                        &fm(u).meta,
-                        fm(u).adapt_meta,
-                        &warm_runs[u].steps,
-                        n,
-                    ))
-                },
-                String::new(),
-            );
+            let plain = evaluate("", &lists, |u| {
+                lists[u].order(&fm(u).adapted(false, &warm_runs[u].steps, n))
+            });
+            let meta = evaluate("", &lists, |u| {
+                lists[u].order(&fm(u).adapted(true, &warm_runs[u].steps, n))
+            });
             (n, plain, meta)
         })
         .collect();
@@ -1015,12 +965,7 @@ fn run_setup(
         .iter()
         .enumerate()
         .map(|(j, name)| {
-            let r = evaluate(
-                "",
-                &lists,
-                |u| lists[u].order(&fm(u).ablation[j].1),
-                String::new(),
-            );
+            let r = evaluate("", &lists, |u| lists[u].order(&fm(u).ablation[j].1));
             AblationRow::new(name, &r, full, cfg)
         })
         .collect();

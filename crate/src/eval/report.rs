@@ -38,7 +38,6 @@ pub struct MethodResult {
     pub ndcg: Vec<f64>,
     pub recall: Vec<f64>,
     pub top10: Vec<Vec<usize>>,
-    pub note: String,
 }
 
 /// One row of a results table.
@@ -55,7 +54,6 @@ pub struct MethodRow {
     pub ild10: f64,
     pub coverage10: f64,
     pub novelty10: f64,
-    pub note: String,
 }
 
 /// What the catalogue looks like to the metrics: item vectors and how many users had each item.
@@ -106,7 +104,6 @@ pub fn summarise(
                 ild10: ild,
                 coverage10: distinct as f64 / catalogue.embeddings.len() as f64,
                 novelty10: novelty,
-                note: r.note.clone(),
             }
         })
         .collect()
