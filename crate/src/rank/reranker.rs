@@ -130,6 +130,7 @@ pub fn rerank(
                 &features.names,
                 &contributions,
                 &features.z[i],
+                &features.raw[i],
                 &features.evidence[i],
             );
             RankedItem {
