@@ -113,6 +113,10 @@ export interface RankedItem {
   explanation: Explanation;
   /** What could not be used as sent, e.g. a server embedding made with another model. */
   notes?: string[];
+  /** With `explore`: the probability (0..1, from 256 draws of the weights) that the policy shows
+   * this item in the top k (10 when `k` is not set), for offline evaluation of policies. Absent
+   * without exploration. */
+  propensity?: number;
 }
 
 export interface RerankOptions {
@@ -120,7 +124,8 @@ export interface RerankOptions {
   k?: number;
   /** MMR trade-off, 0 (score only) to 1. */
   diversity?: number;
-  /** Thompson sampling over the weights: true, or a seed and a spread. */
+  /** Thompson sampling from the weights' posterior (a diagonal Gaussian that narrows as the
+   * user's feedback accumulates): true, or a seed and the prior spread (default 0.3). */
   explore?: boolean | { seed?: number; scale?: number };
 }
 
@@ -149,6 +154,9 @@ export interface Weights {
   prior_version: string;
   config: { lr: number; l2: number; max_step: number };
   steps: number;
+  /** Per weight, the information the user's feedback carried about it: the precision the
+   * exploration posterior adds to the prior's. */
+  information: Record<string, number>;
 }
 
 export declare class Cloister {

@@ -82,6 +82,23 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     assert.match(await page.textContent('#engine'), /IndexedDB/);
   });
 
+  test('exploration returns each item\'s propensity', async () => {
+    const r = await page.evaluate(async () => {
+      const s = window.cloisterDemo;
+      const candidates = s.server.candidates('book', { head: 30, perCategory: 0 });
+      const a = await s.rec.rerank(candidates, { k: 10, explore: { seed: 7 } });
+      const plain = await s.rec.rerank(candidates, { k: 10 });
+      return {
+        propensities: a.items.map((i) => i.propensity),
+        plainHasNone: plain.items.every((i) => i.propensity === undefined),
+      };
+    });
+    assert.ok(r.plainHasNone);
+    assert.ok(r.propensities.every((p) => p >= 0 && p <= 1), JSON.stringify(r.propensities));
+    const total = r.propensities.reduce((a, p) => a + p, 0);
+    assert.ok(Math.abs(total - 10) < 1e-3, `propensities add up to k: ${total}`);
+  });
+
   test('bad candidates give a typed error and the page keeps working', async () => {
     const e = await page.evaluate(async () => {
       try {

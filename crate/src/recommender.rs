@@ -615,6 +615,12 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     {
         return bad("weights");
     }
+    // Information is only ever added for a weight the same step wrote.
+    if w.information.keys().any(|n| !w.current.contains_key(n))
+        || w.information.values().any(|x| !x.is_finite() || *x < 0.0)
+    {
+        return bad("the weights' information");
+    }
     Ok(())
 }
 

@@ -309,3 +309,148 @@ fn a_returning_user_keeps_what_they_learned_when_the_site_ships_a_new_prior() {
     assert_eq!(returning.weights().current, v2.weights);
     assert_eq!(returning.weights().prior_version, "v2");
 }
+
+/// Twelve candidates on twelve different axes (so every feature tells them apart); server
+/// scores fall with the index.
+fn spread_list() -> Vec<Candidate> {
+    (0..12)
+        .map(|i| {
+            let mut c = Candidate::new(format!("c{i}"), format!("text {i}"), 12.0 - i as f64);
+            c.embedding = Some(vector(i, 0.3));
+            c.model = Some("m".into());
+            c
+        })
+        .collect()
+}
+
+/// Over 32 seeds: how many of the top `k` differ from the top `k` without exploration, on
+/// average, and the propensities of the first seed's ranking. Ranks with the pure core
+/// `rerank`, so measuring shows nothing to the profile (no exposures).
+fn exploration_churn(
+    profile: &cloister::profile::InterestProfile,
+    weights: &cloister::rank::OnlineWeights,
+    k: usize,
+) -> (f32, Vec<(String, f32)>) {
+    let list = spread_list();
+    let vectors: Vec<&[f32]> = list
+        .iter()
+        .map(|c| c.embedding.as_deref().unwrap())
+        .collect();
+    let rank = |explore: Option<cloister::rank::Explore>| {
+        let options = RerankOptions {
+            k: Some(k),
+            explore,
+            ..Default::default()
+        };
+        cloister::rank::rerank(profile, &list, &vectors, weights, &options).unwrap()
+    };
+    let greedy: Vec<String> = rank(None).items[..k].iter().map(|i| i.id.clone()).collect();
+    let mut changed = 0usize;
+    let mut propensities = Vec::new();
+    for seed in 0..32u64 {
+        let ranked = rank(Some(cloister::rank::Explore { seed, scale: 0.3 }));
+        changed += ranked.items[..k]
+            .iter()
+            .filter(|i| !greedy.contains(&i.id))
+            .count();
+        if seed == 0 {
+            // The same seed on the same state ranks the same way.
+            let again = rank(Some(cloister::rank::Explore { seed, scale: 0.3 }));
+            assert_eq!(again.order, ranked.order);
+            propensities = ranked
+                .items
+                .iter()
+                .map(|i| {
+                    (
+                        i.id.clone(),
+                        i.propensity.expect("explore gives propensities"),
+                    )
+                })
+                .collect();
+        }
+    }
+    (changed as f32 / 32.0, propensities)
+}
+
+#[test]
+fn exploration_changes_the_top_k_early_and_less_once_feedback_has_accumulated() {
+    let mut rec = recommender();
+    let k = 4;
+    let (early, propensities) = exploration_churn(rec.profile(), rec.weights(), k);
+    // Every draw shows exactly k items, so the propensities add up to k.
+    let total: f32 = propensities.iter().map(|(_, p)| p).sum();
+    assert!((total - k as f32).abs() < 1e-3, "{total}");
+    assert!(propensities.iter().all(|(_, p)| (0.0..=1.0).contains(p)));
+    // Visits replayed (no exposures counted), each showing six items in a rotating order, of
+    // which the user takes c5.
+    let steps = 40;
+    for step in 0..steps {
+        let mut shown: Vec<String> = (0..6).map(|j| format!("c{}", (j + step) % 12)).collect();
+        if !shown.contains(&"c5".to_string()) {
+            shown[step % 6] = "c5".into();
+        }
+        let entry = cloister::rank::Feedback {
+            shown,
+            chosen: vec!["c5".into()],
+            dismissed: vec![],
+        };
+        rec.replay_feedback(&spread_list(), &[entry]).unwrap();
+    }
+    let (late, propensities) = exploration_churn(rec.profile(), rec.weights(), k);
+    // The same weights without what the feedback said about them: exploration as wide as a
+    // new user's.
+    let mut unsure = rec.weights().clone();
+    unsure.information.clear();
+    let (wide, _) = exploration_churn(rec.profile(), &unsure, k);
+    println!(
+        "items of the top {k} that exploration changes, mean over 32 seeds: {early:.2} for a new \
+         user; after {steps} steps of feedback {late:.2} ({wide:.2} at the same weights without \
+         the posterior's narrowing)"
+    );
+    assert!(
+        early >= 0.5,
+        "exploration must change the top k early: {early}"
+    );
+    assert!(
+        late < early / 2.0,
+        "and less once evidence is in: {early} -> {late}"
+    );
+    assert!(
+        late < wide,
+        "because the posterior narrowed: {late} vs {wide}"
+    );
+    // The greedy ranking's top item is now shown by almost every draw.
+    let greedy_top = rec.rerank(spread_list(), &top(k)).unwrap().shown()[0]
+        .id
+        .clone();
+    let p = propensities
+        .iter()
+        .find(|(id, _)| *id == greedy_top)
+        .unwrap()
+        .1;
+    assert!(p > 0.9, "{greedy_top}: {p}");
+}
+
+#[test]
+fn what_feedback_said_about_the_weights_survives_a_reload_and_a_corrupt_value_is_refused() {
+    let mut rec = recommender();
+    let shown = rec.rerank(list(), &top(5)).unwrap();
+    let chosen = shown.shown()[1].id.clone();
+    rec.feedback(&shown.impression_id, &[chosen], &[]).unwrap();
+    assert!(rec.weights().information.values().any(|x| *x > 0.0));
+    let mut reloaded = Recommender::new(&Prior::default(), "m");
+    reloaded.restore(&rec.to_bytes()).unwrap();
+    assert_eq!(reloaded.weights().information, rec.weights().information);
+
+    let mut state = rec.saved_state();
+    let name = state.weights.information.keys().next().unwrap().clone();
+    state.weights.information.insert(name, -1.0);
+    let document =
+        serde_json::json!({ "format": "cloister-profile", "version": 1, "state": state })
+            .to_string();
+    let before = reloaded.saved_state();
+    let err = reloaded.import_document(&document).unwrap_err();
+    assert_eq!(err.kind(), "store_corrupt", "{err}");
+    assert!(err.to_string().contains("information"), "{err}");
+    assert_eq!(reloaded.saved_state(), before);
+}

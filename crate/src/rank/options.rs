@@ -10,8 +10,10 @@ pub const DEFAULT_EXPLORE_SCALE: f32 = 0.3;
 /// Largest exploration scale accepted.
 pub const MAX_EXPLORE_SCALE: f32 = 10.0;
 
-/// Thompson sampling over the weights: each weight is drawn from N(w, (scale / sqrt(1 +
-/// feedback steps))^2), so exploration fades as the weights learn. Same seed, same order.
+/// Thompson sampling over the weights: the ranking uses one draw from the weights' posterior, a
+/// diagonal Gaussian around the current weights with prior sd `scale` and a precision that grows
+/// with what the user's feedback said about each weight (`OnlineWeights::information`), so
+/// exploration fades where the evidence is. Same seed, same order.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Explore {
     pub seed: u64,

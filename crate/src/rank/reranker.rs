@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rand_distr::{Distribution, Normal};
+use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use super::candidate::Candidate;
@@ -25,6 +25,12 @@ pub struct RankedItem {
     pub score: f32,
     pub contributions: Contributions,
     pub explanation: Explanation,
+    /// With exploration: the probability that the policy puts this item in the shown top k (10
+    /// when `k` is not set), estimated from `PROPENSITY_DRAWS` draws of the weights (for a
+    /// site's offline policy evaluation). Absent without exploration, where the top k is shown
+    /// for certain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub propensity: Option<f32>,
     /// What the ranking could not use as sent (an ignored server embedding), in words.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<&'static str>,
@@ -72,6 +78,9 @@ pub struct Ranking {
     pub features: FeatureMatrix,
 }
 
+/// Weight draws behind each propensity: its standard error is at most 0.5 / sqrt(256) = 0.03.
+pub const PROPENSITY_DRAWS: usize = 256;
+
 /// MMR looks at this many candidates per shown slot at most (bounds its cost on huge lists).
 const MMR_POOL_PER_SLOT: usize = 4;
 const MMR_MAX_WINDOW: usize = 200;
@@ -97,23 +106,55 @@ pub fn rerank(
     }
     options.validate()?;
     let features = compute(profile, candidates, embeddings);
-    let mut w = weights.vector(&features.names);
-    if let Some(explore) = options.explore {
-        let sd = explore.scale / (1.0 + weights.steps as f32).sqrt();
-        let mut rng = StdRng::seed_from_u64(explore.seed);
-        for wj in &mut w {
-            if let Ok(normal) = Normal::new(*wj, sd) {
-                *wj = normal.sample(&mut rng);
+    let mean = weights.vector(&features.names);
+    let shown = options.k.unwrap_or(10).min(candidates.len());
+    let (w, propensity) = match options.explore {
+        None => (mean, None),
+        Some(explore) => {
+            let sd = weights.posterior_sd(&features.names, explore.scale);
+            let mut rng = StdRng::seed_from_u64(explore.seed);
+            let mut draw = || -> Vec<f32> {
+                mean.iter()
+                    .zip(&sd)
+                    .map(|(m, s)| {
+                        let e: f32 = StandardNormal.sample(&mut rng);
+                        m + s * e
+                    })
+                    .collect()
+            };
+            let w = draw();
+            // The policy's chance of showing each item: how often a draw puts it in the top k
+            // (the ranking's own draw is one of them).
+            let mut counts = vec![0u32; candidates.len()];
+            let mut count_top = |w: &[f32]| {
+                let scores: Vec<f32> = features.z.iter().map(|row| dot(w, row)).collect();
+                for i in shown_items(&scores, embeddings, shown, options.diversity) {
+                    counts[i] += 1;
+                }
+            };
+            count_top(&w);
+            for _ in 1..PROPENSITY_DRAWS {
+                count_top(&draw());
             }
+            let propensity = counts
+                .iter()
+                .map(|&c| c as f32 / PROPENSITY_DRAWS as f32)
+                .collect::<Vec<f32>>();
+            (w, Some(propensity))
         }
-    }
+    };
     let scores: Vec<f32> = features.z.iter().map(|row| dot(&w, row)).collect();
     // By score, ties by server order (input order): stable sort.
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
     if options.diversity > 0.0 {
-        let shown = options.k.unwrap_or(10).min(MMR_MAX_WINDOW).min(order.len());
-        mmr(&mut order, &scores, embeddings, shown, options.diversity);
+        mmr(
+            &mut order,
+            &scores,
+            embeddings,
+            shown.min(MMR_MAX_WINDOW),
+            options.diversity,
+        );
     }
     let names: Arc<[String]> = features.names.clone().into();
     let items = order
@@ -141,6 +182,7 @@ pub fn rerank(
                     values: contributions,
                 },
                 explanation,
+                propensity: propensity.as_ref().map(|p| p[i]),
                 notes: Vec::new(),
             }
         })
@@ -150,6 +192,31 @@ pub fn rerank(
         order,
         features,
     })
+}
+
+/// The items a ranking by `scores` (then MMR at `diversity`) shows in its first `shown` slots,
+/// without sorting the whole list: the head is selected first (ties by input order, as in the
+/// full sort).
+fn shown_items(scores: &[f32], embeddings: &[&[f32]], shown: usize, diversity: f32) -> Vec<usize> {
+    let window = shown.min(MMR_MAX_WINDOW);
+    let head = if diversity > 0.0 {
+        (window * MMR_POOL_PER_SLOT).max(shown)
+    } else {
+        shown
+    }
+    .min(scores.len());
+    let better = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    if head < order.len() {
+        order.select_nth_unstable_by(head, better);
+        order.truncate(head);
+    }
+    order.sort_by(better);
+    if diversity > 0.0 {
+        mmr(&mut order, scores, embeddings, window, diversity);
+    }
+    order.truncate(shown);
+    order
 }
 
 /// Maximal marginal relevance over the head of `order`: fills the first `shown` slots from a

@@ -189,6 +189,11 @@ pub struct OnlineWeights {
     pub config: OnlineConfig,
     /// Feedback steps taken.
     pub steps: u64,
+    /// Per weight, the Fisher information the feedback carried about it (the diagonal of the
+    /// listwise log-likelihood's curvature, summed over steps): the posterior's precision
+    /// beyond the prior's. A feature that never varied among shown items stays uncertain.
+    #[serde(default)]
+    pub information: Weights,
 }
 
 impl OnlineWeights {
@@ -199,7 +204,22 @@ impl OnlineWeights {
             current: prior.weights.clone(),
             config: prior.online,
             steps: 0,
+            information: Weights::new(),
         }
+    }
+
+    /// The posterior's standard deviation per weight (columns `names`): a diagonal Gaussian
+    /// with prior sd `prior_sd` around the prior, and the feedback's information added to its
+    /// precision.
+    pub fn posterior_sd(&self, names: &[String], prior_sd: f32) -> Vec<f32> {
+        let prior_precision = 1.0 / (prior_sd * prior_sd).max(1e-12);
+        names
+            .iter()
+            .map(|n| {
+                let info = self.information.get(n).copied().unwrap_or(0.0).max(0.0);
+                (1.0 / (prior_precision + info)).sqrt()
+            })
+            .collect()
     }
 
     /// Whether these weights started from `prior` (same version and weights).
@@ -230,6 +250,7 @@ impl OnlineWeights {
             current,
             config: prior.online,
             steps: self.steps,
+            information: self.information.clone(),
         }
     }
 
@@ -287,17 +308,30 @@ impl OnlineWeights {
         let w = self.vector(names);
         let scores: Vec<f32> = z.iter().map(|row| dot(&w, row)).collect();
         let mut grad = vec![0f32; names.len()];
+        let mut information = vec![0f32; names.len()];
         if !chosen.is_empty() {
             let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let exp: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
             let total: f32 = exp.iter().sum();
             let target = 1.0 / chosen.len() as f32;
+            let mut mean_under_p = vec![0f32; names.len()];
             for (i, row) in z.iter().enumerate() {
                 let t = if chosen.contains(&i) { target } else { 0.0 };
                 let p = exp[i] / total;
-                for (g, x) in grad.iter_mut().zip(row.iter()) {
+                for (((g, x), m), f) in grad
+                    .iter_mut()
+                    .zip(row.iter())
+                    .zip(&mut mean_under_p)
+                    .zip(&mut information)
+                {
                     *g += (t - p) * x;
+                    *m += p * x;
+                    *f += p * x * x;
                 }
+            }
+            // The softmax's curvature along weight j: the variance of feature j under p.
+            for (f, m) in information.iter_mut().zip(&mean_under_p) {
+                *f -= m * m;
             }
         }
         if !negatives.is_empty() {
@@ -311,8 +345,16 @@ impl OnlineWeights {
             }
             for &(i, strength) in negatives {
                 let push = strength / (1.0 + (mean_score - scores[i]).exp());
-                for ((g, x), m) in grad.iter_mut().zip(z[i].iter()).zip(&mean_row) {
+                // The logistic loss's curvature: strength * sigmoid * (1 - sigmoid) * (x - m)^2.
+                let curvature = push * (1.0 - push / strength.max(1e-12));
+                for (((g, x), m), f) in grad
+                    .iter_mut()
+                    .zip(z[i].iter())
+                    .zip(&mean_row)
+                    .zip(&mut information)
+                {
                     *g -= push * (x - m);
+                    *f += curvature * (x - m) * (x - m);
                 }
             }
         }
@@ -341,6 +383,11 @@ impl OnlineWeights {
             let new = (wj + s).clamp(-MAX_WEIGHT, MAX_WEIGHT);
             self.current.insert(name.clone(), new);
             delta.insert(name.clone(), new - wj);
+        }
+        for (name, f) in names.iter().zip(&information) {
+            if f.is_finite() && *f > 0.0 {
+                *self.information.entry(name.clone()).or_insert(0.0) += f;
+            }
         }
         self.steps += 1;
         Ok(delta)
@@ -372,6 +419,23 @@ mod tests {
         let delta = w.update(&names(), &z, &[0]).unwrap();
         assert!(delta["a"] > 0.0 && delta["b"] < 0.0);
         assert_eq!(w.steps, 1);
+    }
+
+    #[test]
+    fn feedback_narrows_the_posterior_of_the_weights_it_informs_only() {
+        let mut w = OnlineWeights::new(&Prior::default());
+        let names: Vec<String> = vec!["server".into(), "stated".into()];
+        // `server` tells the items apart; `stated` is the same for all (says nothing).
+        let rows: Vec<Vec<f32>> = vec![vec![1.0, 0.0], vec![-1.0, 0.0], vec![0.0, 0.0]];
+        let z: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let before = w.posterior_sd(&names, 0.3);
+        assert!((before[0] - 0.3).abs() < 1e-6 && (before[1] - 0.3).abs() < 1e-6);
+        for _ in 0..10 {
+            w.update_with(&names, &z, &[1], &[(0, 0.5)]).unwrap();
+        }
+        let after = w.posterior_sd(&names, 0.3);
+        assert!(after[0] < 0.25, "{after:?}");
+        assert!((after[1] - 0.3).abs() < 1e-6, "{after:?}");
     }
 
     #[test]
