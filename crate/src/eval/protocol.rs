@@ -6,11 +6,14 @@
 //! their scores and, when the protocol allows, per candidate `related`: the items that most
 //! often come shortly before it in other users' sequences (public co-occurrence). Users are
 //! split into folds; for the users of one fold, every prior and every setting of Cloister
-//! (event mapping, `related` size, learning rate, skip strength) comes from the validation
-//! targets of the other folds' users, so every tested user is new to what was fitted.
+//! (event mapping, `related` size, time half-lives, learning rate, skip strength) comes from the
+//! validation targets of the other folds' users, so every tested user is new to what was
+//! fitted.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
+
+use rayon::prelude::*;
 
 use super::metrics::{mean, ndcg_at, recall_at};
 use super::movielens::Dataset;
@@ -54,6 +57,10 @@ pub struct EvalConfig {
     pub lr_grid: Vec<f32>,
     /// Strengths of "skipped above the chosen item" negatives to try.
     pub skip_grid: Vec<f32>,
+    /// Short-term half-lives in days to try (`None`: decay by events only).
+    pub short_days_grid: Vec<Option<u32>>,
+    /// Interest half-lives in days to try (`None`: interests never fade).
+    pub interest_days_grid: Vec<Option<u32>>,
     /// Feedback events after which the adaptation curve is measured.
     pub curve: Vec<usize>,
 }
@@ -86,6 +93,8 @@ impl Default for EvalConfig {
             seed: 20261124,
             lr_grid: vec![0.0, 0.01, 0.03, 0.1],
             skip_grid: vec![0.0, 0.05, 0.5],
+            short_days_grid: vec![None, Some(1), Some(7), Some(30)],
+            interest_days_grid: vec![None, Some(14), Some(60)],
             curve: vec![0, 1, 3, 5, 10, 20, 30],
         }
     }
@@ -202,6 +211,31 @@ impl List {
 pub struct Variant {
     pub mode: EventMode,
     pub related: usize,
+    /// The short-term taste's half-life in days (`ProfileConfig::short_half_life_days`).
+    pub short_days: Option<u32>,
+    /// An interest's half-life in days (`ProfileConfig::interest_half_life_days`).
+    pub interest_days: Option<u32>,
+}
+
+impl Variant {
+    fn profile_config(&self) -> ProfileConfig {
+        ProfileConfig {
+            short_half_life_days: self.short_days.map(|d| d as f32),
+            interest_half_life_days: self.interest_days.map(|d| d as f32),
+            ..ProfileConfig::default()
+        }
+    }
+
+    fn describe(&self) -> String {
+        let days = |d: Option<u32>| d.map_or("none".to_string(), |d| format!("{d} d"));
+        format!(
+            "{} / {} / short {} / interests {}",
+            self.mode.event_kind(),
+            self.related,
+            days(self.short_days),
+            days(self.interest_days)
+        )
+    }
 }
 
 struct Ctx<'a> {
@@ -407,7 +441,7 @@ fn run_user(
     let fold_server = &servers.folds[u % ctx.cfg.folds];
     let n = hist.len();
     let start = n.saturating_sub(replay).max(1).min(n);
-    let mut profile = InterestProfile::new(ProfileConfig::default());
+    let mut profile = InterestProfile::new(ctx.variant.profile_config());
     for j in 0..start {
         ctx.observe(&mut profile, hist[j], stars[j], at[j]);
     }
@@ -652,14 +686,10 @@ fn fit_fold(
         fold: f,
         train_users: train_users.len(),
         train_lists: train.len(),
-        variant: format!(
-            "{} events, related {}",
-            variant.mode.event_kind(),
-            variant.related
-        ),
+        variant: variant.describe(),
         variant_grid: variant_grid
             .iter()
-            .map(|(v, s)| (format!("{} / {}", v.mode.event_kind(), v.related), *s))
+            .map(|(v, s)| (v.describe(), *s))
             .collect(),
         plain: weights_note(&plain),
         meta: weights_note(&meta),
@@ -717,7 +747,9 @@ impl<'a> RunCache<'a> {
         let key = (variant, cold, replay);
         if !self.runs.contains_key(&key) {
             let ctx = self.ctx(variant);
+            // Users are independent: one per core, collected in user order (same result).
             let runs = (0..st.hist.len())
+                .into_par_iter()
                 .map(|u| {
                     let from = if cold {
                         st.hist[u].len().saturating_sub(self.cfg.cold_events)
@@ -808,64 +840,109 @@ fn run_setup(
     };
 
     // Per fold, the variant whose blend (fitted on the other folds' validation lists) ranks
-    // those lists best.
+    // those lists best: first the event mapping and `related` size at the product's time
+    // settings, then the short-term half-life, then the interests' (one grid at a time).
+    let fold_score = |runs: &[UserRun], f: usize| -> f64 {
+        let others: Vec<&List> = (0..users)
+            .filter(|u| u % cfg.folds != f)
+            .map(|u| &runs[u].list)
+            .collect();
+        let train: Vec<TrainList> = others.iter().filter_map(|l| l.train()).collect();
+        let w = recipe.fit_plain(&train);
+        let r = evaluate("", &others, |i| others[i].order(&w));
+        mean(&r.ndcg)
+    };
+    let product = ProfileConfig::default();
+    let product_days = |d: Option<f32>| d.map(|d| d as u32);
     let variants: Vec<Variant> = setup
         .modes
         .iter()
         .flat_map(|&mode| {
-            setup
-                .related_grid
-                .iter()
-                .map(move |&related| Variant { mode, related })
+            setup.related_grid.iter().map(move |&related| Variant {
+                mode,
+                related,
+                short_days: product_days(product.short_half_life_days),
+                interest_days: product_days(product.interest_half_life_days),
+            })
         })
         .collect();
     let mut variant_scores: Vec<Vec<(Variant, f64)>> = vec![Vec::new(); cfg.folds];
     for &v in &variants {
         let runs = valid_runs.get(v, &valid, &valid_servers, false, 0);
         for (f, scores) in variant_scores.iter_mut().enumerate() {
-            let others: Vec<&List> = (0..users)
-                .filter(|u| u % cfg.folds != f)
-                .map(|u| &runs[u].list)
-                .collect();
-            let train: Vec<TrainList> = others.iter().filter_map(|l| l.train()).collect();
-            let w = recipe.fit_plain(&train);
-            let r = evaluate("", &others, |i| others[i].order(&w));
-            scores.push((v, mean(&r.ndcg)));
+            scores.push((v, fold_score(runs, f)));
+        }
+    }
+    type Stage2 = fn(Variant, Option<u32>) -> Variant;
+    let stages: [(&[Option<u32>], Stage2); 2] = [
+        (&cfg.short_days_grid, |v, d| Variant { short_days: d, ..v }),
+        (&cfg.interest_days_grid, |v, d| Variant {
+            interest_days: d,
+            ..v
+        }),
+    ];
+    for (grid, with) in stages {
+        for (f, scores) in variant_scores.iter_mut().enumerate() {
+            let base = best(scores);
+            for &d in grid {
+                let v = with(base, d);
+                if scores.iter().any(|(x, _)| *x == v) {
+                    continue;
+                }
+                let runs = valid_runs.get(v, &valid, &valid_servers, false, 0);
+                scores.push((v, fold_score(runs, f)));
+            }
         }
     }
     log(format!(
-        "{}: variants scored {variant_scores:?}",
-        setup.name
+        "{}: variants scored {:?}",
+        setup.name,
+        variant_scores
+            .iter()
+            .map(|g| g
+                .iter()
+                .map(|(v, x)| format!("{} {x:.4}", v.describe()))
+                .collect::<Vec<_>>())
+            .collect::<Vec<_>>()
     ));
 
     // Features the ablation drops: every built-in one the data exercises.
     let first = valid_runs.get(variants[0], &valid, &valid_servers, false, 0);
     let all_names = first[0].list.names.clone();
 
-    let mut folds: Vec<FoldModels> = Vec::new();
-    for (f, scores) in variant_scores.iter().enumerate() {
-        let variant = best(scores);
-        let runs = valid_runs.get(variant, &valid, &valid_servers, false, cfg.replay);
-        let exercised: Vec<String> = all_names
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| {
-                runs.iter()
-                    .any(|r| r.list.z.iter().any(|row| row[*j] != 0.0))
-            })
-            .map(|(_, n)| n.clone())
-            .collect();
-        folds.push(fit_fold(
-            cfg,
-            &recipe,
-            f,
-            variant,
-            scores.clone(),
-            runs,
-            &exercised,
-        ));
-        log(format!("{}: fold {f} fitted", setup.name));
+    // Each fold's runs, then the folds' fits side by side (one per core).
+    let fold_keys: Vec<(Variant, bool, usize)> = variant_scores
+        .iter()
+        .map(|scores| (best(scores), false, cfg.replay))
+        .collect();
+    for &(variant, _, replay) in &fold_keys {
+        valid_runs.get(variant, &valid, &valid_servers, false, replay);
     }
+    let folds: Vec<FoldModels> = (0..cfg.folds)
+        .into_par_iter()
+        .map(|f| {
+            let runs = &valid_runs.runs[&fold_keys[f]];
+            let exercised: Vec<String> = all_names
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| {
+                    runs.iter()
+                        .any(|r| r.list.z.iter().any(|row| row[*j] != 0.0))
+                })
+                .map(|(_, n)| n.clone())
+                .collect();
+            fit_fold(
+                cfg,
+                &recipe,
+                f,
+                fold_keys[f].0,
+                variant_scores[f].clone(),
+                runs,
+                &exercised,
+            )
+        })
+        .collect();
+    log(format!("{}: {} folds fitted", setup.name, folds.len()));
     let ablated: Vec<String> = folds[0].ablation.iter().map(|(n, _)| n.clone()).collect();
     let unexercised: Vec<String> = all_names
         .iter()
@@ -1013,10 +1090,9 @@ fn run_setup(
     extra.insert(
         "source".into(),
         format!(
-            "cloister eval --dataset ml-100k, {}: every user's validation list ({} events, related {})",
+            "cloister eval --dataset ml-100k, {}: every user's validation list ({})",
             setup.name,
-            shipped_variant.mode.event_kind(),
-            shipped_variant.related
+            shipped_variant.describe()
         )
         .into(),
     );

@@ -296,7 +296,7 @@ pub fn kept_because(feature: &str) -> &'static str {
         "dismissed" => "safety: an item the user dismissed must not come back on top",
         "consumed" => "safety: a bought item should not be sold again",
         "exposed" => "items shown again and again without a click sink (no impressions in ml-100k)",
-        "centroid" => "explanations name the interest a candidate matches",
+        "centroid" => "the user's interests: each candidate scored by its best one, an abandoned one fading; explanations name it",
         "nn_recent" => "explanations name the recent item a candidate is like",
         "category" => "explanations and the demo's category-level taste",
         "sequence" => "the server's transitions matched to the private history",
@@ -305,6 +305,9 @@ pub fn kept_because(feature: &str) -> &'static str {
         }
         "short_term" => "the recent taste; nn_recent and session carry much of the same signal",
         "long_term" => "the contrast with short_term lets a blend follow a drifting taste",
+        site if site.starts_with("site:") => {
+            "a site's own feature: the site decides whether to send it, the prior weighs it"
+        }
         _ => "",
     }
 }
@@ -528,6 +531,12 @@ impl Evaluation {
 
     /// docs/evaluation.md; `svg_name` = the adaptation chart's file name beside it.
     pub fn markdown(&self, svg_name: &str) -> String {
+        let days = |grid: &[Option<u32>]| {
+            grid.iter()
+                .map(|d| d.map_or("none".to_string(), |d| d.to_string()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let c = &self.config;
         let r = &self.recipe;
         let o = &self.online;
@@ -545,8 +554,10 @@ reproduce them.
 - Split: per user, events by (timestamp, file row); last = test target, second-to-last = validation target.
   Every user is tested once, on the last event; a target the server did not send scores 0.
 - New users: users are split into {folds} folds. The users of a fold are ranked with priors, meta priors and
-  settings (event mapping, `related` size, learning rate, skip strength) fitted and chosen only on the
-  validation targets of the other folds' users. Nothing is chosen on test.
+  settings (event mapping, `related` size, learning rate, skip strength, and the profile's half-lives in
+  days: the short-term taste's from {{{short_days}}}, then the interests' from {{{interest_days}}}, one
+  after the other at the best event mapping and `related` size) fitted and chosen only on the validation
+  targets of the other folds' users. Nothing is chosen on test.
 - Servers: the server's own model is fitted on every user's history (it is the site's model, on the site's
   logs); the replayed slates come from the same model fitted without the user's fold, so a past item is not
   scored by a model that memorised it.
@@ -593,6 +604,8 @@ MiniLM features and 0.1218 for that blend with an item-to-item transition featur
             max_step = o.max_step,
             lrs = c.lr_grid.iter().map(f32::to_string).collect::<Vec<_>>().join(", "),
             skips = c.skip_grid.iter().map(f32::to_string).collect::<Vec<_>>().join(", "),
+            short_days = days(&c.short_days_grid),
+            interest_days = days(&c.interest_days_grid),
             resamples = c.resamples,
             cold = c.cold_events,
         );

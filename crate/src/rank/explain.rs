@@ -176,13 +176,21 @@ pub fn explain(
                     None,
                 )
             }),
-            "centroid" => similar(raw[*j]).then(|| {
-                (
-                    "fits one of your long-running interests".into(),
-                    "centroid",
-                    None,
-                )
-            }),
+            "centroid" => evidence
+                .best_interest
+                .filter(|(_, cos)| similar(*cos))
+                .and_then(|(i, _)| profile.centroids.get(i))
+                .map(|c| {
+                    (
+                        format!("fits your interest in things like {}", c.label),
+                        "centroid",
+                        (!c.label_id.is_empty()).then(|| Source {
+                            kind: "history".into(),
+                            id: c.label_id.clone(),
+                            title: c.label.clone(),
+                        }),
+                    )
+                }),
             "long_term" => {
                 similar(raw[*j]).then(|| ("fits your overall taste".into(), "long_term", None))
             }

@@ -12,7 +12,7 @@ pub const BUILTIN_FEATURES: [&str; 13] = [
     "short_term", // cosine to the position-decayed recent taste
     "long_term",  // cosine to the all-history mean
     "nn_recent",  // max cosine to any of the last items
-    "centroid",   // max cosine to an interest centroid
+    "centroid",   // best interest: max of cosine x the interest's strength now (0..1)
     "stated",     // max weighted cosine to a stated interest
     "negative",   // cosine to what the user dismissed or rated low
     "category",   // share of recent activity in the candidate's category
@@ -40,6 +40,8 @@ pub struct Evidence {
     pub interest: Option<(u64, f32)>,
     /// Index into `profile.recent` of the history item that the `related` match hit hardest.
     pub sequence_source: Option<usize>,
+    /// Index into `profile.centroids` of the interest the candidate scores by, and the cosine.
+    pub best_interest: Option<(usize, f32)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -69,10 +71,14 @@ pub fn compute(
     let session = unit_or_none(&profile.session());
     let long = unit_or_none(&profile.long_term());
     let negative = unit_or_none(&profile.negative);
-    let centroids: Vec<Vec<f32>> = profile
+    // Each interest's unit mean and weight now: a candidate scores by its best interest, and an
+    // abandoned interest counts for less as it fades.
+    let centroids: Vec<(usize, Vec<f32>, f32)> = profile
         .centroids
         .iter()
-        .filter_map(|k| unit_or_none(&k.mean))
+        .zip(profile.interest_weights())
+        .enumerate()
+        .filter_map(|(i, (k, w))| unit_or_none(&k.mean).map(|m| (i, m, w)))
         .collect();
     let window: Vec<(usize, &crate::profile::HistoryEntry)> = {
         let skip = profile
@@ -125,16 +131,17 @@ pub fn compute(
             }
         }
         ev.sequence_source = best_source.map(|(i, _)| i);
+        let best_interest = centroids
+            .iter()
+            .map(|(i, m, w)| (*i, dot(m, e), *w))
+            .max_by(|a, b| (a.1 * a.2).total_cmp(&(b.1 * b.2)));
+        ev.best_interest = best_interest.map(|(i, cos, _)| (i, cos));
         let mut row = vec![
             c.server_score as f32,
             short.as_ref().map_or(0.0, |s| dot(s.as_slice(), e)),
             long.as_ref().map_or(0.0, |l| dot(l.as_slice(), e)),
             nearest.map_or(0.0, |(_, s)| s),
-            centroids
-                .iter()
-                .map(|k| dot(k, e))
-                .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))))
-                .unwrap_or(0.0),
+            best_interest.map_or(0.0, |(_, cos, w)| cos * w),
             interest.map_or(0.0, |(_, cos, w)| cos * w),
             negative.as_ref().map_or(0.0, |n| dot(n.as_slice(), e)),
             c.category
