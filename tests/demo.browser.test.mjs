@@ -86,17 +86,24 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     const r = await page.evaluate(async () => {
       const s = window.cloisterDemo;
       const candidates = s.server.candidates('book', { head: 30, perCategory: 0 });
-      const a = await s.rec.rerank(candidates, { k: 10, explore: { seed: 7 } });
+      // Without k every candidate comes back, each with its chance of being in the top 10.
+      const all = await s.rec.rerank(candidates, { explore: { seed: 7 } });
+      const top = await s.rec.rerank(candidates, { k: 5, explore: { seed: 7 } });
       const plain = await s.rec.rerank(candidates, { k: 10 });
       return {
-        propensities: a.items.map((i) => i.propensity),
+        returned: all.items.length,
+        propensities: all.items.map((i) => i.propensity),
+        top: top.items.map((i) => i.propensity),
         plainHasNone: plain.items.every((i) => i.propensity === undefined),
       };
     });
+    assert.equal(r.returned, 30);
     assert.ok(r.plainHasNone);
     assert.ok(r.propensities.every((p) => p >= 0 && p <= 1), JSON.stringify(r.propensities));
     const total = r.propensities.reduce((a, p) => a + p, 0);
-    assert.ok(Math.abs(total - 10) < 1e-3, `propensities add up to k: ${total}`);
+    assert.ok(Math.abs(total - 10) < 1e-3, `propensities add up to the top 10: ${total}`);
+    assert.equal(r.top.length, 5);
+    assert.ok(r.top.every((p) => p > 0 && p <= 1), JSON.stringify(r.top));
   });
 
   test('bad candidates give a typed error and the page keeps working', async () => {
