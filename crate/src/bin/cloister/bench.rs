@@ -181,14 +181,20 @@ fn sentence_vectors(encoder: &Encoder) -> Result<(Vec<String>, Embeddings), CliE
     Ok((texts, embeddings))
 }
 
-/// Re-ranks `candidates` (shown window 10) `rounds` times; the times in seconds, sorted.
+/// Re-ranks `candidates` (shown window 10) `rounds` times, with Thompson exploration (and its
+/// 256-draw propensities) when `explore`; the times in seconds, sorted.
 fn time_reranks(
     rec: &mut Recommender,
     candidates: &[Candidate],
     rounds: usize,
+    explore: bool,
 ) -> Result<Vec<f64>, CliError> {
     let options = RerankOptions {
         k: Some(10),
+        explore: explore.then_some(cloister::rank::Explore {
+            seed: 1,
+            scale: cloister::rank::options::DEFAULT_EXPLORE_SCALE,
+        }),
         ..Default::default()
     };
     let mut times = Vec::with_capacity(rounds);
@@ -235,11 +241,21 @@ fn rerank_latency(encoder: &Encoder) -> Result<(), CliError> {
         let candidates =
             synthetic_candidates(n, |i| keys[i].clone(), 7, |i| format!("h{}", i % 30));
         let rounds = if n <= 100 { 500 } else { 20 };
-        let times = time_reranks(&mut rec, &candidates, rounds)?;
+        // Interleaved rounds, so both see the same machine.
+        let (mut plain, mut explore) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            plain.extend(time_reranks(&mut rec, &candidates, 1, false)?);
+            explore.extend(time_reranks(&mut rec, &candidates, 1, true)?);
+        }
+        plain.sort_by(f64::total_cmp);
+        explore.sort_by(f64::total_cmp);
         println!(
-            "rerank {n} candidates (cached embeddings, 30-event profile): median {:.0} us, p90 {:.0} us ({rounds} runs)",
-            times[rounds / 2] * 1e6,
-            times[rounds * 9 / 10] * 1e6
+            "rerank {n} candidates (cached embeddings, 30-event profile): median {:.0} us, p90 {:.0} us; \
+             with exploration and propensities: median {:.0} us, p90 {:.0} us ({rounds} runs each)",
+            plain[rounds / 2] * 1e6,
+            plain[rounds * 9 / 10] * 1e6,
+            explore[rounds / 2] * 1e6,
+            explore[rounds * 9 / 10] * 1e6
         );
     }
     Ok(())
@@ -315,7 +331,7 @@ fn load(model: &ModelArgs) -> Result<(), CliError> {
         13,
         |i| format!("item-{}", 99_999 - i % 50),
     );
-    let times = time_reranks(&mut rec, &candidates, 10)?;
+    let times = time_reranks(&mut rec, &candidates, 10, false)?;
     println!(
         "10000 candidates re-ranked against that profile: median {:.1} ms (10 runs); peak RSS {}",
         times[times.len() / 2] * 1e3,
