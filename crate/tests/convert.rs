@@ -3,7 +3,7 @@
 
 mod common;
 
-use cloister::encoder::{convert_to_int8, device::cpu_device, MiniLmConfig};
+use cloister::encoder::{convert_to_int8, device::cpu_device, BertConfig};
 use cloister::manifest::{sha256_hex, Manifest};
 use common::model_file;
 
@@ -14,7 +14,7 @@ fn conversion_reproduces_the_manifest_pin() {
     let pin = &manifest.converted["model.int8.bpk"];
     let bytes = convert_to_int8(
         model_file("model.safetensors"),
-        &MiniLmConfig::ALL_MINILM_L6_V2,
+        &BertConfig::ALL_MINILM_L6_V2,
         &cpu_device(),
     )
     .unwrap();
@@ -28,7 +28,7 @@ fn conversion_reproduces_the_manifest_pin() {
 fn convert_refuses_a_burnpack_input() {
     let err = convert_to_int8(
         model_file("model.int8.bpk"),
-        &MiniLmConfig::ALL_MINILM_L6_V2,
+        &BertConfig::ALL_MINILM_L6_V2,
         &cpu_device(),
     )
     .err()

@@ -136,8 +136,8 @@ fn a_tensor_with_the_wrong_shape_is_the_wrong_model() {
 #[test]
 fn a_burnpack_in_the_untransposed_layout_is_the_wrong_model() {
     use burn::store::{BurnpackStore, ModuleSnapshot};
-    use cloister::encoder::{BertModel, MiniLmConfig};
-    let model = BertModel::new(&MiniLmConfig::ALL_MINILM_L6_V2, &cpu_device());
+    use cloister::encoder::{BertConfig, BertModel};
+    let model = BertModel::new(&BertConfig::ALL_MINILM_L6_V2, &cpu_device());
     let mut store = BurnpackStore::from_bytes(None);
     model.save_into(&mut store).unwrap();
     let bytes = store.get_bytes().unwrap().to_vec();

@@ -15,7 +15,7 @@ use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Int, Tensor};
 
-use super::config::{MiniLmConfig, LAYER_NORM_EPS};
+use super::config::{BertConfig, LAYER_NORM_EPS};
 use crate::error::EncoderError;
 
 #[derive(Module, Debug)]
@@ -160,7 +160,7 @@ impl LayerKernels for BurnKernels {
 
 impl BertModel {
     /// An uninitialised-weights model of the given shape; weights come from `load`.
-    pub fn new(config: &MiniLmConfig, device: &Device) -> Self {
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
         let embeddings = Self::new_embeddings(config, device);
         let encoder = TransformerEncoderConfig::new(
             config.hidden,
@@ -179,7 +179,7 @@ impl BertModel {
         }
     }
 
-    pub fn new_embeddings(config: &MiniLmConfig, device: &Device) -> BertEmbeddings {
+    pub fn new_embeddings(config: &BertConfig, device: &Device) -> BertEmbeddings {
         BertEmbeddings {
             word_embeddings: EmbeddingConfig::new(config.vocab_size, config.hidden).init(device),
             position_embeddings: EmbeddingConfig::new(config.max_positions, config.hidden)

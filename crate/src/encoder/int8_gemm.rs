@@ -42,19 +42,13 @@ pub struct Int8Linear {
 
 impl Int8Linear {
     /// Quantizes `weight` (`[outputs][inputs]`, row-major) with a symmetric scale per output and
-    /// block of 32 inputs. Weights dequantized from that layout (the int8 model file's) come
-    /// back to their exact int8 values. `inputs` must be a multiple of 32 and `outputs` of 8;
-    /// MiniLM's fixed shapes are.
+    /// block of 32 inputs. Weights dequantized from that layout with min-max scales (MiniLM's
+    /// int8 file) come back to their exact int8 values. `inputs` must be a multiple of 32 and
+    /// `outputs` of 8; both models' shapes are.
     pub fn new(weight: &[f32], bias: &[f32], inputs: usize, outputs: usize) -> Option<Self> {
-        if inputs == 0
-            || !inputs.is_multiple_of(BLOCK)
-            || !outputs.is_multiple_of(PANEL)
-            || weight.len() != inputs * outputs
-            || bias.len() != outputs
-        {
+        if inputs == 0 || !inputs.is_multiple_of(BLOCK) || weight.len() != inputs * outputs {
             return None;
         }
-        let blocks = inputs / BLOCK;
         // [outputs][blocks]
         let block_scales: Vec<f32> = weight
             .chunks_exact(BLOCK)
@@ -70,20 +64,53 @@ impl Int8Linear {
                 }
             })
             .collect();
+        let values: Vec<i8> = weight
+            .chunks_exact(BLOCK)
+            .zip(&block_scales)
+            .flat_map(|(block, scale)| {
+                block.iter().map(move |w| {
+                    let q = (w / scale).round();
+                    if q.is_finite() {
+                        q.clamp(-127.0, 127.0) as i8
+                    } else {
+                        0
+                    }
+                })
+            })
+            .collect();
+        Self::from_blocks(&values, &block_scales, bias, inputs, outputs)
+    }
+
+    /// A layer from its int8 values (`[outputs][inputs]`) and one scale per output and block of
+    /// 32 inputs, as a model file stores them: no re-quantisation. Values must lie in -127..=127
+    /// (the kernel's sums are sized for it).
+    pub fn from_blocks(
+        values: &[i8],
+        block_scales: &[f32],
+        bias: &[f32],
+        inputs: usize,
+        outputs: usize,
+    ) -> Option<Self> {
+        if inputs == 0
+            || !inputs.is_multiple_of(BLOCK)
+            || !outputs.is_multiple_of(PANEL)
+            || values.len() != inputs * outputs
+            || block_scales.len() != inputs / BLOCK * outputs
+            || bias.len() != outputs
+            || values.contains(&i8::MIN)
+        {
+            return None;
+        }
+        let blocks = inputs / BLOCK;
         let mut packed = Vec::with_capacity(inputs * outputs);
         let mut scales = Vec::with_capacity(blocks * outputs);
         for panel in (0..outputs).step_by(PANEL) {
             for pair in 0..inputs / 2 {
                 for c in panel..panel + PANEL {
-                    for k in [2 * pair, 2 * pair + 1] {
-                        let q =
-                            (weight[c * inputs + k] / block_scales[c * blocks + k / BLOCK]).round();
-                        packed.push(if q.is_finite() {
-                            q.clamp(-127.0, 127.0) as i8
-                        } else {
-                            0
-                        });
-                    }
+                    packed.extend([
+                        values[c * inputs + 2 * pair],
+                        values[c * inputs + 2 * pair + 1],
+                    ]);
                 }
             }
             for b in 0..blocks {

@@ -2,7 +2,8 @@
 //! model file's own int8 values (`int8_gemm`), attention in burn ops.
 
 use burn::nn::transformer::TransformerEncoderLayer;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::quantization::QuantizedBytes;
+use burn::tensor::{DType, Tensor, TensorData};
 
 use super::bert::{attention, BatchMask, LayerKernels, LayerLinears, Projection};
 use super::int8_gemm::Int8Linear;
@@ -17,8 +18,8 @@ pub struct Int8Layers {
 }
 
 impl Int8Layers {
-    /// Packs the (dequantized) linear weights of the int8 file's layers. Errors if a shape
-    /// does not fit the kernel, which MiniLM's fixed shapes always do.
+    /// Packs the linear weights of the int8 file's layers (quantized as stored, or dequantized).
+    /// Errors if a shape does not fit the kernel, which both models' shapes always do.
     pub fn from_record_layers(layers: &[Int8RecordLayer]) -> Result<Self, EncoderError> {
         let layers = layers
             .iter()
@@ -68,21 +69,44 @@ impl LayerKernels for Int8Layers {
 }
 
 /// Stacks linears that share an input (their outputs, i.e. the rows of `[outputs][inputs]`
-/// weights, one after another) and packs them.
+/// weights, one after another) and packs them: from the file's own int8 values and scales when
+/// the weights are still quantized, else by quantizing the f32 weights.
 fn pack(linears: &[&TransposedLinear]) -> Result<Int8Linear, EncoderError> {
+    let mut values = Vec::new();
+    let mut scales = Vec::new();
     let mut weight = Vec::new();
     let mut bias = Vec::new();
     let mut inputs = 0;
     for linear in linears {
         let w = linear.weight.val();
         inputs = w.dims()[1];
-        weight.extend(read_f32(w.into_data())?);
+        let data = w.into_data();
+        match data.dtype() {
+            DType::QFloat(scheme) => {
+                let (bytes, shape, _) = data.into_parts();
+                let (v, s) = QuantizedBytes {
+                    bytes,
+                    scheme,
+                    shape,
+                }
+                .into_vec_i8();
+                values.extend(v);
+                scales.extend(s.block);
+            }
+            _ => weight.extend(read_f32(data)?),
+        }
         bias.extend(read_f32(linear.bias.val().into_data())?);
     }
     let outputs = bias.len();
-    Int8Linear::new(&weight, &bias, inputs, outputs).ok_or_else(|| {
+    let linear = match (values.is_empty(), weight.is_empty()) {
+        (false, true) => Int8Linear::from_blocks(&values, &scales, &bias, inputs, outputs),
+        (true, false) => Int8Linear::new(&weight, &bias, inputs, outputs),
+        _ => None,
+    };
+    linear.ok_or_else(|| {
         EncoderError::WrongModel(format!(
-            "a linear layer of {inputs} x {outputs} does not fit the int8 kernel"
+            "a linear layer of {inputs} x {outputs} does not fit the int8 kernel (blocks of 32 \
+             along the inputs, values within -127..=127)"
         ))
     })
 }

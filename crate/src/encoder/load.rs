@@ -16,7 +16,7 @@ use burn::tensor::{Bytes, DType, Device, Tensor};
 use sha2::Digest;
 
 use super::bert::BertModel;
-use super::config::MiniLmConfig;
+use super::config::BertConfig;
 use super::int8_layers::Int8Layers;
 use super::record::Int8Record;
 use crate::error::EncoderError;
@@ -109,7 +109,7 @@ pub struct LoadedModel {
 /// Reads the HF safetensors checkpoint into burn's module (`HF_TO_BURN` names).
 fn load_checkpoint(
     bytes: Vec<u8>,
-    config: &MiniLmConfig,
+    config: &BertConfig,
     device: &Device,
 ) -> Result<BertModel, EncoderError> {
     let mut model = BertModel::new(config, device);
@@ -126,7 +126,7 @@ fn load_checkpoint(
 /// module keeps only the rest; otherwise everything is fp32 in memory.
 pub fn load_model(
     bytes: Vec<u8>,
-    config: &MiniLmConfig,
+    config: &BertConfig,
     device: &Device,
     int8_matmul: bool,
 ) -> Result<LoadedModel, EncoderError> {
@@ -140,14 +140,17 @@ pub fn load_model(
             let mut record = Int8Record::new(config, &cpu);
             let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
             check_apply_result(&record.load_from(&mut store).map_err(burnpack_error)?)?;
-            // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
-            // The integer kernel recovers the exact int8 values from the dequantized weights.
-            let record = record.map(&mut Dequantizer);
-            if int8_matmul {
-                let (model, layers) = record.into_parts(config, &cpu);
-                (model, Some(Int8Layers::from_record_layers(&layers)?))
+            // The integer kernel takes the file's int8 values and scales as they are.
+            let int8 = if int8_matmul {
+                Some(Int8Layers::from_record_layers(&record.layers)?)
             } else {
-                (record.into_model(config, &cpu), None)
+                None
+            };
+            // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
+            let record = record.map(&mut Dequantizer);
+            match int8 {
+                Some(int8) => (record.into_parts(config, &cpu).0, Some(int8)),
+                None => (record.into_model(config, &cpu), None),
             }
         }
     };
@@ -304,7 +307,8 @@ impl ModuleMapper for Int8Quantizer {
 }
 
 /// Sets each parameter's id to a hash of its module path.
-struct StableIds {
+#[derive(Default)]
+pub(super) struct StableIds {
     path: Vec<String>,
 }
 
@@ -328,7 +332,7 @@ impl ModuleMapper for StableIds {
 /// The safetensors checkpoint to the int8 burnpack record shipped to browsers.
 pub fn convert_to_int8(
     safetensors: Vec<u8>,
-    config: &MiniLmConfig,
+    config: &BertConfig,
     device: &Device,
 ) -> Result<Vec<u8>, EncoderError> {
     if detect_format(&safetensors)? != Precision::Fp32 {

