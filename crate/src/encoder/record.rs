@@ -35,6 +35,22 @@ pub struct Int8RecordLayer {
     pub norm_2: LayerNorm,
 }
 
+impl Int8RecordLayer {
+    /// Replaces the six linear weights by 1 x 1 placeholders, once a kernel holds its own copy.
+    pub fn drop_linear_weights(&mut self, device: &Device) {
+        for linear in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attention_output,
+            &mut self.intermediate,
+            &mut self.output,
+        ] {
+            linear.weight = Initializer::Zeros.init([1, 1], device);
+        }
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct Int8Record {
     pub embeddings: BertEmbeddings,
