@@ -160,6 +160,10 @@ export class Core {
         result = await fn();
       } catch (e) {
         throw fromWasm(e);
+      } finally {
+        // Texts the model could not read (Chinese with the English model), noted by the core.
+        for (const w of this.rec.takeWarnings()) if (!this.warnings.includes(w)) this.warnings.push(w);
+        if (this.warnings.length > 20) this.warnings.splice(0, this.warnings.length - 20);
       }
       this.rev += 1;
       try {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cache::{EmbeddingCache, HoldId};
 use crate::embedding::Embeddings;
+use crate::encoder::config::{ModelFamily, TextRole};
 use crate::error::{InputError, InputErrorKind, StoreError};
 use crate::limits::{MAX_FEEDBACK, MAX_SHOWN};
 use crate::profile::{Event, EventKind, InterestProfile, ProfileConfig};
@@ -51,12 +52,28 @@ impl Reranked {
 }
 
 /// A request's texts held in the cache, and those of them the edge must still encode (each
-/// once, in first-seen order, never blank).
+/// once, in first-seen order, never blank): passages (items, the text of events) and queries
+/// (stated interests, searches), which an encoder such as E5 reads differently.
 #[derive(Debug, Clone)]
 #[must_use = "release the hold when the request ends"]
 pub struct Pending {
     pub hold: HoldId,
     pub missing: Vec<String>,
+    pub queries: Vec<String>,
+}
+
+/// A text read by the model as mostly unknown tokens, at most this share, gets a warning.
+pub const UNREADABLE_SHARE: f32 = 0.5;
+/// Warnings kept until the edge takes them.
+const MAX_WARNINGS: usize = 8;
+
+/// The cache key of a text in a role: the two roles never share a key (every key is tagged).
+fn cache_key(role: TextRole, text: &str) -> String {
+    let tag = match role {
+        TextRole::Passage => 'p',
+        TextRole::Query => 'q',
+    };
+    format!("{tag}\u{0}{text}")
 }
 
 /// What is persisted: profile, weights and the recent impressions (so feedback after a
@@ -97,6 +114,8 @@ pub struct Recommender {
     impressions: Impressions,
     /// sha256 of the loaded model file: server-side embeddings must carry the same.
     model: String,
+    /// Problems the user should hear of (texts the model cannot read), until taken.
+    warnings: Vec<String>,
     /// The prior the site ships now: a saved state adapted from another is carried onto it,
     /// and `forget` returns to it.
     site_prior: Prior,
@@ -110,6 +129,7 @@ impl Recommender {
             cache: EmbeddingCache::new(CACHE_CAPACITY),
             impressions: Impressions::default(),
             model: model.into(),
+            warnings: Vec::new(),
             site_prior: prior.clone(),
         }
     }
@@ -128,34 +148,57 @@ impl Recommender {
 
     // ---- embeddings -------------------------------------------------------------------
 
-    /// Holds `texts` for a request (see the module docs); blank texts are never encoded.
+    /// Holds passage `texts` for a request (see the module docs); blank texts are never
+    /// encoded.
     pub fn hold_texts<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) -> Pending {
-        let texts: Vec<&str> = texts.into_iter().filter(|t| !t.trim().is_empty()).collect();
-        let hold = self.cache.hold(texts.iter().copied());
-        let mut seen = HashSet::with_capacity(texts.len());
-        let missing = texts
-            .into_iter()
-            .filter(|t| !self.cache.contains(t) && seen.insert(*t))
-            .map(str::to_string)
-            .collect();
-        Pending { hold, missing }
+        self.hold_roles(texts.into_iter().map(|t| (TextRole::Passage, t)))
     }
 
-    /// Holds the texts a request reads: the item texts of `events`, and the texts of
-    /// `candidates` that lack a usable server embedding.
+    /// Holds query `texts` (stated interests, searches).
+    pub fn hold_queries<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) -> Pending {
+        self.hold_roles(texts.into_iter().map(|t| (TextRole::Query, t)))
+    }
+
+    fn hold_roles<'a>(&mut self, texts: impl IntoIterator<Item = (TextRole, &'a str)>) -> Pending {
+        let texts: Vec<(TextRole, &str)> = texts
+            .into_iter()
+            .filter(|(_, t)| !t.trim().is_empty())
+            .collect();
+        let keys: Vec<String> = texts.iter().map(|&(r, t)| cache_key(r, t)).collect();
+        let hold = self.cache.hold(keys.iter().map(String::as_str));
+        let mut seen = HashSet::with_capacity(texts.len());
+        let (mut missing, mut queries) = (Vec::new(), Vec::new());
+        for ((role, text), key) in texts.into_iter().zip(&keys) {
+            if self.cache.contains(key) || !seen.insert(key.as_str()) {
+                continue;
+            }
+            match role {
+                TextRole::Passage => missing.push(text.to_string()),
+                TextRole::Query => queries.push(text.to_string()),
+            }
+        }
+        Pending {
+            hold,
+            missing,
+            queries,
+        }
+    }
+
+    /// Holds the texts a request reads: the item texts of `events` (a search's query as a
+    /// query), and the texts of `candidates` that lack a usable server embedding.
     pub fn hold_request(&mut self, events: &[Event], candidates: &[Candidate]) -> Pending {
         let model = self.model.clone();
-        let texts: Vec<&str> = events
+        let texts: Vec<(TextRole, &str)> = events
             .iter()
-            .map(|e| e.item.text.as_str())
+            .map(|e| (event_role(e.kind), e.item.text.as_str()))
             .chain(
                 candidates
                     .iter()
                     .filter(|c| c.usable_embedding(&model).is_none())
-                    .map(|c| c.text.as_str()),
+                    .map(|c| (TextRole::Passage, c.text.as_str())),
             )
             .collect();
-        self.hold_texts(texts)
+        self.hold_roles(texts)
     }
 
     /// Ends a request's hold on its texts.
@@ -163,8 +206,27 @@ impl Recommender {
         self.cache.release(hold);
     }
 
+    /// Caches the embeddings of passage `texts` (a `Pending`'s `missing`).
     pub fn put_embeddings(
         &mut self,
+        texts: &[String],
+        embeddings: &Embeddings,
+    ) -> Result<(), InputError> {
+        self.put_role_embeddings(TextRole::Passage, texts, embeddings)
+    }
+
+    /// Caches the embeddings of query `texts` (a `Pending`'s `queries`).
+    pub fn put_query_embeddings(
+        &mut self,
+        texts: &[String],
+        embeddings: &Embeddings,
+    ) -> Result<(), InputError> {
+        self.put_role_embeddings(TextRole::Query, texts, embeddings)
+    }
+
+    fn put_role_embeddings(
+        &mut self,
+        role: TextRole,
         texts: &[String],
         embeddings: &Embeddings,
     ) -> Result<(), InputError> {
@@ -175,14 +237,14 @@ impl Recommender {
             ));
         }
         for (t, row) in texts.iter().zip(embeddings.rows()) {
-            self.cache.insert(t, row.to_vec());
+            self.cache.insert(&cache_key(role, t), row.to_vec());
         }
         Ok(())
     }
 
-    /// Whether `text`'s embedding is cached (does not count as a use).
+    /// Whether passage `text`'s embedding is cached (does not count as a use).
     pub fn has_embedding(&self, text: &str) -> bool {
-        self.cache.contains(text)
+        self.cache.contains(&cache_key(TextRole::Passage, text))
     }
 
     /// Texts with a cached embedding.
@@ -190,13 +252,53 @@ impl Recommender {
         self.cache.len()
     }
 
-    fn cached(&mut self, text: &str) -> Result<Vec<f32>, InputError> {
-        self.cache.get(text).map(<[f32]>::to_vec).ok_or_else(|| {
-            InputError::new(
-                InputErrorKind::MissingEmbedding,
-                format!("no embedding for text {:?}", preview(text)),
-            )
-        })
+    fn cached(&mut self, role: TextRole, text: &str) -> Result<Vec<f32>, InputError> {
+        self.cache
+            .get(&cache_key(role, text))
+            .map(<[f32]>::to_vec)
+            .ok_or_else(|| {
+                InputError::new(
+                    InputErrorKind::MissingEmbedding,
+                    format!("no embedding for text {:?}", preview(text)),
+                )
+            })
+    }
+
+    /// Notes the texts just encoded that `model_name` read as mostly unknown tokens
+    /// (`shares`, one per text, from `Encoder::unknown_shares`): their embeddings say little,
+    /// and the user should hear it rather than get rankings by noise. One warning per call.
+    pub fn note_unreadable(&mut self, texts: &[String], shares: &[f32], model_name: &str) {
+        let unreadable: Vec<(&String, f32)> = texts
+            .iter()
+            .zip(shares.iter().copied())
+            .filter(|&(_, share)| share > UNREADABLE_SHARE)
+            .collect();
+        let Some(&(example, share)) = unreadable.iter().max_by(|a, b| a.1.total_cmp(&b.1)) else {
+            return;
+        };
+        let advice = if model_name == ModelFamily::E5.name() {
+            "its vocabulary serves Chinese and Latin-script languages"
+        } else {
+            "the multilingual model reads Chinese and other Latin-script languages: \
+             Cloister.open({ model: 'multilingual' }) or --model multilingual"
+        };
+        let warning = format!(
+            "{} of {} texts are mostly unknown to {model_name}, e.g. {:?} ({:.0}% of its \
+             characters): their embeddings say little about them; {advice}",
+            unreadable.len(),
+            texts.len(),
+            preview(example),
+            share * 100.0
+        );
+        if self.warnings.len() == MAX_WARNINGS {
+            self.warnings.remove(0);
+        }
+        self.warnings.push(warning);
+    }
+
+    /// The warnings noted since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     // ---- profile ----------------------------------------------------------------------
@@ -211,7 +313,7 @@ impl Recommender {
                 "item.text must not be empty",
             ));
         }
-        let embedding = self.cached(&event.item.text)?;
+        let embedding = self.cached(event_role(event.kind), &event.item.text)?;
         self.profile.observe(&event, &embedding)?;
         if event.kind == EventKind::Dismiss {
             self.learn_from_dismissal(&event.item.id);
@@ -243,7 +345,7 @@ impl Recommender {
                 "an interest needs some text",
             ));
         }
-        let embedding = self.cached(text.trim())?;
+        let embedding = self.cached(TextRole::Query, text.trim())?;
         self.profile.add_interest(text, weight, &embedding)
     }
 
@@ -304,7 +406,7 @@ impl Recommender {
                         format!("candidate '{}' has no text and no usable embedding", c.id),
                     ))
                 }
-                None => self.cached(&c.text)?,
+                None => self.cached(TextRole::Passage, &c.text)?,
             };
             vectors.push(vector);
         }
@@ -458,7 +560,7 @@ impl Recommender {
             point("interest", i.id.into(), i.text.clone(), &i.embedding[..]);
         }
         for (id, text) in candidates {
-            if let Some(v) = self.cache.peek(text) {
+            if let Some(v) = self.cache.peek(&cache_key(TextRole::Passage, text)) {
                 point(
                     "candidate",
                     id.clone().into(),
@@ -622,6 +724,15 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
         return bad("the weights' information");
     }
     Ok(())
+}
+
+/// A search's text is a query; every other event's is the item's text, a passage.
+fn event_role(kind: EventKind) -> TextRole {
+    if kind == EventKind::Search {
+        TextRole::Query
+    } else {
+        TextRole::Passage
+    }
 }
 
 fn preview(text: &str) -> String {

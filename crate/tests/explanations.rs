@@ -154,7 +154,7 @@ fn held_out_interests_are_claimed_as_matches_mostly_when_they_are() {
     let held_out: Vec<_> = d.interests.iter().filter(|x| x.2 >= 2).collect();
     for (kind, category, _, v, text) in &held_out {
         let mut rec = Recommender::new(&Prior::default(), "m");
-        rec.put_embeddings(std::slice::from_ref(text), &Embeddings { data: v.clone() })
+        rec.put_query_embeddings(std::slice::from_ref(text), &Embeddings { data: v.clone() })
             .unwrap();
         rec.state_interest(text, 1.0).unwrap();
         let ranked = rec.rerank(candidates(&d, kind, &[]), &top10()).unwrap();

@@ -30,7 +30,10 @@ fn unit(seed: u64) -> Vec<f32> {
 fn recommender() -> Recommender {
     let mut rec = Recommender::new(&Prior::default(), "m");
     let texts: Vec<String> = (0..TEXTS).map(|i| format!("text {i}")).collect();
-    let data = (0..TEXTS as u64).flat_map(|i| unit(i % 6)).collect();
+    let data: Vec<f32> = (0..TEXTS as u64).flat_map(|i| unit(i % 6)).collect();
+    // Searches read their text as a query, every other event as a passage.
+    rec.put_query_embeddings(&texts, &Embeddings { data: data.clone() })
+        .unwrap();
     rec.put_embeddings(&texts, &Embeddings { data }).unwrap();
     rec
 }

@@ -281,7 +281,11 @@ fn stated_interest_works_at_cold_start() {
         space.vector(1),
         space.vector(2),
     ];
+    let interest = vectors[0].clone();
     let mut rec = with_vectors(&texts, vectors);
+    // A stated interest is a query: its embedding is cached in that role.
+    rec.put_query_embeddings(&texts[..1], &Embeddings { data: interest })
+        .unwrap();
     let candidates = vec![
         candidate("a", "a", 3.0),
         candidate("b", "b", 2.0),
@@ -739,10 +743,11 @@ fn the_profile_document_round_trips_and_a_bad_one_changes_nothing() {
 #[test]
 fn the_profile_map_places_history_interests_and_cached_candidates() {
     let (mut rec, candidates) = two_cluster_setup();
-    let pending = rec.hold_texts(["an interest"]);
+    let pending = rec.hold_queries(["an interest"]);
+    assert_eq!((pending.missing.len(), pending.queries.len()), (0, 1));
     let mut space = Space::new(1, 13);
-    rec.put_embeddings(
-        &pending.missing,
+    rec.put_query_embeddings(
+        &pending.queries,
         &Embeddings {
             data: space.vector(0),
         },
@@ -775,4 +780,65 @@ fn the_fuzz_seed_document_imports() {
     rec.import_document(include_str!("../fuzz/seeds/profile_json/document.json"))
         .unwrap();
     assert_eq!(rec.profile().interests[0].text, "sci-fi");
+}
+
+// Issue 15: E5 reads a text differently as a query ("query: ") and as a passage ("passage: ").
+#[test]
+fn queries_and_passages_of_the_same_text_are_cached_apart_and_a_search_is_a_query() {
+    let mut rec = Recommender::new(&Prior::default(), "m");
+    let search = Event {
+        item: Item {
+            id: "s".into(),
+            text: "red shoes".into(),
+            category: None,
+        },
+        kind: EventKind::Search,
+        value: None,
+        at: 1_000,
+    };
+    let view = Event {
+        kind: EventKind::View,
+        item: Item {
+            id: "v".into(),
+            ..search.item.clone()
+        },
+        ..search.clone()
+    };
+    let pending = rec.hold_request(&[search.clone(), view.clone()], &[]);
+    assert_eq!(pending.missing, ["red shoes"]);
+    assert_eq!(pending.queries, ["red shoes"]);
+    rec.put_query_embeddings(&pending.queries, &Embeddings { data: axis(0) })
+        .unwrap();
+    // The passage is not there yet: the view cannot be recorded, the search can.
+    let err = rec.record(view.clone(), 2_000).unwrap_err();
+    assert_eq!(err.kind, InputErrorKind::MissingEmbedding);
+    rec.record(search, 2_000).unwrap();
+    rec.put_embeddings(&pending.missing, &Embeddings { data: axis(1) })
+        .unwrap();
+    rec.record(view, 2_000).unwrap();
+    rec.release(pending.hold);
+    assert_eq!(rec.cached_texts(), 2);
+}
+
+#[test]
+fn texts_the_model_cannot_read_become_one_warning_naming_the_share_and_the_fix() {
+    let mut rec = Recommender::new(&Prior::default(), "m");
+    let texts = vec![
+        "铸铁煎锅".to_string(),
+        "red shoes".to_string(),
+        "羊毛毛衣".to_string(),
+    ];
+    rec.note_unreadable(&texts, &[1.0, 0.0, 0.75], "all-MiniLM-L6-v2");
+    rec.note_unreadable(&texts[1..2], &[0.0], "all-MiniLM-L6-v2");
+    let warnings = rec.take_warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("2 of 3 texts are mostly unknown to all-MiniLM-L6-v2"));
+    assert!(warnings[0].contains("100%") && warnings[0].contains("model: 'multilingual'"));
+    assert!(rec.take_warnings().is_empty(), "taken once");
+}
+
+fn axis(i: usize) -> Vec<f32> {
+    let mut v = vec![0.0; 384];
+    v[i] = 1.0;
+    v
 }

@@ -12,6 +12,7 @@ use super::encoder::WasmEncoder;
 use super::errors::{encoder_error, input_error, store_error};
 use super::{from_js, to_js};
 use crate::encoder::Encoder;
+use crate::encoder::TextRole;
 use crate::error::{EncoderError, InputError};
 use crate::rank::candidate::validate_candidates;
 use crate::rank::{RankedItem, RerankSettings};
@@ -33,12 +34,26 @@ async fn with_texts<T>(
     step: impl FnOnce(&mut Recommender) -> Result<T, InputError>,
 ) -> Result<T, JsValue> {
     let result = async {
-        if !pending.missing.is_empty() {
-            let refs: Vec<&str> = pending.missing.iter().map(String::as_str).collect();
-            let embeddings = encoder.embed_async(&refs).await.map_err(encoder_error)?;
-            rec.borrow_mut()
-                .put_embeddings(&pending.missing, &embeddings)
-                .map_err(input_error)?;
+        for (texts, role) in [
+            (&pending.missing, TextRole::Passage),
+            (&pending.queries, TextRole::Query),
+        ] {
+            if texts.is_empty() {
+                continue;
+            }
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let embeddings = encoder
+                .embed_async_as(&refs, role)
+                .await
+                .map_err(encoder_error)?;
+            let shares = encoder.unknown_shares(&refs, role).map_err(encoder_error)?;
+            let mut rec = rec.borrow_mut();
+            match role {
+                TextRole::Passage => rec.put_embeddings(texts, &embeddings),
+                TextRole::Query => rec.put_query_embeddings(texts, &embeddings),
+            }
+            .map_err(input_error)?;
+            rec.note_unreadable(texts, &shares, encoder.family().name());
         }
         step(&mut rec.borrow_mut()).map_err(input_error)
     }
@@ -113,7 +128,7 @@ impl WasmRecommender {
     pub fn state_interest(&self, text: String, weight: f32) -> Promise {
         let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
         wasm_bindgen_futures::future_to_promise(async move {
-            let pending = rec.borrow_mut().hold_texts([text.trim()]);
+            let pending = rec.borrow_mut().hold_queries([text.trim()]);
             let id =
                 with_texts(&rec, &encoder, pending, |r| r.state_interest(&text, weight)).await?;
             Ok(JsValue::from_f64(id as f64))
@@ -134,6 +149,12 @@ impl WasmRecommender {
             })
             .collect();
         to_js(&list)
+    }
+
+    /// Warnings noted since the last call (texts the loaded model could not read), as strings.
+    #[wasm_bindgen(js_name = takeWarnings)]
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.rec.borrow_mut().take_warnings()
     }
 
     #[wasm_bindgen(js_name = removeInterest)]

@@ -5,11 +5,13 @@
 
 use std::io::{self, BufRead, Read};
 
+use cloister::encoder::TextRole;
 use cloister::limits::MAX_LINE_BYTES;
 use cloister::profile::event::validate_events;
 use cloister::profile::Event;
 use cloister::rank::candidate::validate_candidates;
 use cloister::rank::Candidate;
+use cloister::recommender::Pending;
 use cloister::{Encoder, EncoderError, InputError, Recommender};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -180,7 +182,7 @@ pub fn with_request<T>(
     let history = validate_events(history, now)?;
     let candidates = validate_candidates(candidates)?;
     let pending = rec.hold_request(&history, &candidates);
-    let result = encode_and_record(rec, encoder, &pending.missing, history, now)
+    let result = encode_and_record(rec, encoder, &pending, history, now)
         .and_then(|()| step(rec, candidates));
     rec.release(pending.hold);
     result
@@ -193,18 +195,33 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Encodes `missing` into the recommender's cache, then folds `history` in.
+/// Encodes what `pending` lacks into the recommender's cache (passages and queries each in
+/// their role), warns on stderr of texts the model cannot read, then folds `history` in.
 fn encode_and_record(
     rec: &mut Recommender,
     encoder: &Encoder,
-    missing: &[String],
+    pending: &Pending,
     history: Vec<Event>,
     now: i64,
 ) -> Result<(), LineError> {
-    if !missing.is_empty() {
-        let refs: Vec<&str> = missing.iter().map(String::as_str).collect();
-        let embeddings = encoder.embed(&refs)?;
-        rec.put_embeddings(missing, &embeddings)?;
+    for (texts, role) in [
+        (&pending.missing, TextRole::Passage),
+        (&pending.queries, TextRole::Query),
+    ] {
+        if texts.is_empty() {
+            continue;
+        }
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let embeddings = encoder.embed_as(&refs, role)?;
+        match role {
+            TextRole::Passage => rec.put_embeddings(texts, &embeddings)?,
+            TextRole::Query => rec.put_query_embeddings(texts, &embeddings)?,
+        }
+        let shares = encoder.unknown_shares(&refs, role)?;
+        rec.note_unreadable(texts, &shares, encoder.family().name());
+    }
+    for warning in rec.take_warnings() {
+        eprintln!("cloister: warning: {warning}");
     }
     for event in history {
         rec.record(event, now)?;
