@@ -2,6 +2,7 @@
 // never freezes while embedding); `worker: false` runs them on the main thread.
 import { Core } from './core.js';
 import { fromWasm } from './errors.js';
+import { isModelName } from './models.js';
 
 class WorkerClient {
   #worker;
@@ -90,7 +91,9 @@ export class Cloister {
   }
 
   /**
-   * Opens a recommender. `model`, `tokenizer`: URL or bytes. `integrity`: { model, tokenizer }
+   * Opens a recommender. `model`: 'english' (all-MiniLM-L6-v2, the default), 'multilingual'
+   * (multilingual-e5-small: Chinese and Latin-script languages), or a URL or bytes with
+   * `tokenizer` beside it; named models load from `modelBase` (default: the package's models/). `integrity`: { model, tokenizer }
    * sha256 pins (a mismatch is a ModelIntegrityError). `backend`: 'auto' | 'webgpu' | 'cpu' | 'measure'.
    * `namespace`: separates users/sites in storage. `prior`: PRIOR.json (object or text).
    * `onProgress({ what, loaded, total, fraction, cached })`. `worker`: default true.
@@ -98,10 +101,13 @@ export class Cloister {
    */
   static async open(options = {}) {
     const { onProgress, worker = true, workerUrl, ...rest } = options;
+    // A model name ('english', the default, or 'multilingual') is resolved where the model
+    // loads; a URL is made absolute here, since a worker resolves against its own URL.
+    const named = isModelName(rest.model);
     const args = {
       ...rest,
-      model: await resolveUrlOrBytes(rest.model),
-      tokenizer: await resolveUrlOrBytes(rest.tokenizer),
+      model: named ? rest.model : await resolveUrlOrBytes(rest.model),
+      tokenizer: named ? undefined : await resolveUrlOrBytes(rest.tokenizer),
     };
     const start = async (client) => {
       if (onProgress) client.onProgress = onProgress;
@@ -137,6 +143,8 @@ export class Cloister {
   get wasmBuild() { return this.#info.wasmBuild; }
   get backendReason() { return this.#info.backendReason; }
   get precision() { return this.#info.precision; }
+  /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small': the encoder loaded. */
+  get modelName() { return this.#info.modelName; }
   /** { persistent, error }: false when the profile lives in memory only (and why). */
   get storage() { return this.#mirror.storage ?? this.#info.storage; }
   /** Things that went wrong but did not stop the session (quota, quarantined record). */
@@ -158,8 +166,9 @@ export class Cloister {
   /** Deletes the profile everywhere; the cached model too unless `{ keepModel: true }`. */
   forget(options = {}) { return this.#client.call('forget', options); }
   profileMap(candidates) { return this.#client.call('profileMap', candidates); }
-  async embed(texts) {
-    const flat = await this.#client.call('embed', texts);
+  /** One Float32Array(384) per text. `role`: 'passage' (default) or 'query'. */
+  async embed(texts, { role } = {}) {
+    const flat = await this.#client.call('embed', texts, role ? { role } : undefined);
     return texts.map((_, i) => flat.subarray(i * 384, (i + 1) * 384));
   }
   close() { this.#client.terminate(); }

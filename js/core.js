@@ -3,6 +3,7 @@
 // It converts and schedules; ranking and profile logic live in the Rust core.
 import { fromWasm, StorageError } from './errors.js';
 import { forgetModels, loadBytes } from './model.js';
+import { resolveModel } from './models.js';
 import { StateStore } from './store.js';
 import { forgetBackendChoices, loadEncoder } from './measure.js';
 import { startWasm } from './wasm.js';
@@ -38,10 +39,12 @@ export class Core {
   timings = {};
 
   /**
-   * options: { model, tokenizer, backend, namespace, prior, integrity: { model, tokenizer },
-   *            persist, wasm, wasmUrl }; onProgress(progress).
+   * options: { model ('english' | 'multilingual' | URL | bytes), modelBase, tokenizer, backend,
+   *            namespace, prior, integrity: { model, tokenizer }, persist, wasm, wasmUrl };
+   *            onProgress(progress).
    */
   async open(options, onProgress) {
+    options = await resolveModel(options);
     const t0 = performance.now();
     const backend = options.backend ?? 'auto';
     const { build, pkg, plan } = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl, backend });
@@ -73,7 +76,11 @@ export class Core {
     } catch (e) {
       throw fromWasm(e);
     }
-    this.store = new StateStore(options.namespace ?? 'default');
+    // One profile per model: vectors of two models never mix, and switching models leaves the
+    // other model's profile where it was (English keeps the plain namespace it always had).
+    const namespace = options.namespace ?? 'default';
+    const modelName = this.encoder.modelName;
+    this.store = new StateStore(modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${modelName}`);
     await this.store.open({ persistent: options.persist !== false });
     await this.store.exclusive(() => this.#reload());
     return this.info();
@@ -120,6 +127,7 @@ export class Core {
   info() {
     return {
       backend: this.encoder.backend,
+      modelName: this.encoder.modelName,
       wasmBuild: this.wasmBuild,
       backendReason: this.backendReason,
       precision: this.encoder.precision,
@@ -180,9 +188,9 @@ export class Core {
     if (!this.rec) throw new StorageError('this Cloister was opened with profile: false (embeddings only)', 'no_profile');
   }
 
-  async embed(texts) {
+  async embed(texts, options) {
     try {
-      return await this.#withDevice(() => this.encoder.embed(texts));
+      return await this.#withDevice(() => this.encoder.embed(texts, options?.role));
     } catch (e) {
       throw fromWasm(e);
     }

@@ -3,6 +3,7 @@
 import { fromWasm } from './errors.js';
 import { loadEncoder } from './measure.js';
 import { loadBytes } from './model.js';
+import { resolveModel } from './models.js';
 import { startWasm } from './wasm.js';
 
 /**
@@ -28,13 +29,15 @@ export class SentenceEncoder {
    * Loads the model and tokenizer (URLs or bytes) the way `Cloister.open` does: streamed with
    * `onProgress`, checked against `integrity` sha256 pins (a mismatch is a ModelIntegrityError)
    * and cached by hash for the next visit.
+   * `model` may also be a name, 'english' (the default) or 'multilingual', with `modelBase`.
    * @param {{model: string|Uint8Array|ArrayBuffer, tokenizer: string|Uint8Array|ArrayBuffer,
    *          backend?: 'auto'|'webgpu'|'cpu'|'measure', wasm?: 'auto'|'webgpu'|'cpu',
    *          wasmUrl?: string|{webgpu?: string, cpu?: string},
    *          integrity?: {model?: string, tokenizer?: string},
    *          onProgress?: (p: object) => void}} options
    */
-  static async load({ model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl, integrity, onProgress } = {}) {
+  static async load(options = {}) {
+    const { model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl, integrity, onProgress } = await resolveModel(options);
     const { build: wasmBuild, pkg, plan } = await startWasm({ wasm, wasmUrl, backend });
     const [modelBytes, tokenizerBytes] = await Promise.all([
       loadBytes(model, { what: 'model', sha256: integrity?.model, onProgress }),
@@ -59,20 +62,38 @@ export class SentenceEncoder {
   /** Diagnostics: linear layers the WebGPU kernel left to burn's matmul (0 expected). */
   get linearFallbacks() { return this.#inner.linearFallbacks; }
 
-  /** Token ids per text. */
-  tokenize(texts) {
+  /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small'. */
+  get modelName() { return this.#inner.modelName; }
+
+  /** Token ids per text, as the model reads them in `role` ('passage', the default, or 'query'). */
+  tokenize(texts, { role } = {}) {
     try {
-      return this.#inner.tokenize(texts);
+      return this.#inner.tokenize(texts, role);
     } catch (error) {
       throw fromWasm(error);
     }
   }
 
-  /** One Float32Array(384) per text, unit length. */
-  async embed(texts) {
+  /**
+   * Per text, the share of its characters the model cannot read (0 to 1): above 0.5 its
+   * embedding says little about it (Chinese with the English model).
+   */
+  unknownShares(texts, { role } = {}) {
+    try {
+      return Array.from(this.#inner.unknownShares(texts, role));
+    } catch (error) {
+      throw fromWasm(error);
+    }
+  }
+
+  /**
+   * One Float32Array(384) per text, unit length. `role`: 'passage' (items; the default) or
+   * 'query' (searches, stated interests); the multilingual model reads the two differently.
+   */
+  async embed(texts, { role } = {}) {
     let flat;
     try {
-      flat = await this.#inner.embed(texts);
+      flat = await this.#inner.embed(texts, role);
     } catch (error) {
       throw fromWasm(error);
     }

@@ -66,6 +66,7 @@ export const ERROR_CLASSES = {
   store_version: StorageError,
   store_full: StorageError,
   store_io: StorageError,
+  store_other_model: StorageError,
   // Raised by this package
   integrity: ModelIntegrityError,
   fetch: ModelIntegrityError,

@@ -6,11 +6,22 @@
 export type Backend = 'auto' | 'webgpu' | 'cpu' | 'measure';
 export type Bytes = Uint8Array | ArrayBuffer;
 
+/** The encoders the package knows by name. */
+export type ModelName = 'english' | 'multilingual';
+/** Which role a text plays: the multilingual model reads queries and passages differently. */
+export type TextRole = 'query' | 'passage';
+
 export interface EncoderLoadOptions {
-  /** The int8 `.bpk` record (or the fp32 `.safetensors`), as a URL or bytes. */
-  model: string | Bytes;
-  /** `tokenizer.json`, as a URL or bytes. */
-  tokenizer: string | Bytes;
+  /**
+   * 'english' (all-MiniLM-L6-v2, the default), 'multilingual' (multilingual-e5-small: Chinese
+   * and Latin-script languages), or the int8 `.bpk` record (or the fp32 `.safetensors`) as a
+   * URL or bytes.
+   */
+  model?: ModelName | string | Bytes;
+  /** `tokenizer.json`, as a URL or bytes (named models bring theirs). */
+  tokenizer?: string | Bytes;
+  /** Where named models' folders are served (default: the package's models/). */
+  modelBase?: string;
   /** `auto` (default) takes a hardware WebGPU adapter, else the CPU. */
   backend?: Backend;
   /**
@@ -46,13 +57,18 @@ export declare class SentenceEncoder {
   /** The wasm build running. */
   readonly wasmBuild: WasmBuild;
   readonly precision: 'int8' | 'fp32';
+  /** The encoder loaded. */
+  readonly modelName: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
   /** Diagnostics: what runs the linear layers. */
   readonly linearKernel: 'int8' | 'f32-matmul' | 'webgpu-linear';
   /** Diagnostics: linear layers the WebGPU kernel left to burn's slower matmul (0 expected). */
   readonly linearFallbacks: number;
-  tokenize(texts: string[]): number[][];
+  readonly modelName: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
+  tokenize(texts: string[], options?: { role?: TextRole }): number[][];
+  /** Per text, the share of its characters the model cannot read (0 to 1). */
+  unknownShares(texts: string[], options?: { role?: TextRole }): number[];
   /** One unit-length Float32Array(384) per text. */
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[], options?: { role?: TextRole }): Promise<Float32Array[]>;
 }
 
 export declare function initWasm(
@@ -160,7 +176,7 @@ export interface Weights {
 }
 
 export declare class Cloister {
-  static open(options: OpenOptions): Promise<Cloister>;
+  static open(options?: OpenOptions): Promise<Cloister>;
   readonly backend: 'webgpu' | 'cpu';
   readonly backendReason: string;
   /** The wasm build running. */
@@ -193,7 +209,7 @@ export declare class Cloister {
   forget(options?: { keepModel?: boolean }): Promise<void>;
   /** 2D map of history, interests and the given candidates, for display. */
   profileMap(candidates?: [string, string][]): Promise<{ kind: string; id: string; label: string; x: number; y: number }[]>;
-  embed(texts: string[]): Promise<Float32Array[]>;
+  embed(texts: string[], options?: { role?: TextRole }): Promise<Float32Array[]>;
   close(): void;
 }
 

@@ -182,6 +182,14 @@ pub enum StoreError {
     Full(String),
     #[error("storage I/O failed: {0}")]
     Io(String),
+    /// A profile whose vectors another model made: they cannot be mixed with this model's,
+    /// and cannot be remade (the history is kept as vectors, its texts only as titles).
+    #[error(
+        "this profile was built with {saved}; the loaded model is {loaded}. Its history is kept \
+         as that model's vectors, not as text, so it cannot be re-embedded: open it with its own \
+         model, or start a profile for this one"
+    )]
+    OtherModel { saved: String, loaded: String },
 }
 
 impl StoreError {
@@ -191,6 +199,7 @@ impl StoreError {
             Self::Version { .. } => "store_version",
             Self::Full(_) => "store_full",
             Self::Io(_) => "store_io",
+            Self::OtherModel { .. } => "store_other_model",
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod profile;
 pub mod rank;
 pub mod recommender;
+pub mod similarity;
 pub mod store;
 pub mod tokenize;
 pub mod vector;

@@ -25,6 +25,7 @@ use crate::rank::impression::{
 use crate::rank::{
     rerank, Candidate, Feedback, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
 };
+use crate::similarity::SimilarityScale;
 use crate::store::{decode_record, encode_record, RecordKind, RECORD_VERSION};
 
 /// Items counted as on screen when `rerank` is not told `k`: a first page.
@@ -84,6 +85,18 @@ pub struct SavedState {
     pub weights: OnlineWeights,
     #[serde(default)]
     pub impressions: Impressions,
+    /// The model whose embeddings the profile holds: its name and the sha256 of the file
+    /// (absent in states saved before they were recorded, which were all-MiniLM-L6-v2's).
+    /// Another model's are refused; another file of the same model (a re-conversion, fp32 and
+    /// int8) is the same embedding space.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<SavedModel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedModel {
+    pub name: String,
+    pub sha256: String,
 }
 
 /// The profile document a person can read and take elsewhere (`exportProfile`).
@@ -116,6 +129,10 @@ pub struct Recommender {
     model: String,
     /// Problems the user should hear of (texts the model cannot read), until taken.
     warnings: Vec<String>,
+    /// The encoder whose embeddings this recommender reads, and what cosines mean for it
+    /// (the profile's config carries the latter).
+    family: ModelFamily,
+    similarity: SimilarityScale,
     /// The prior the site ships now: a saved state adapted from another is carried onto it,
     /// and `forget` returns to it.
     site_prior: Prior,
@@ -130,8 +147,18 @@ impl Recommender {
             impressions: Impressions::default(),
             model: model.into(),
             warnings: Vec::new(),
+            family: ModelFamily::MiniLm,
+            similarity: SimilarityScale::default(),
             site_prior: prior.clone(),
         }
+    }
+
+    /// Sets the encoder family whose embeddings this recommender reads (all-MiniLM-L6-v2 by
+    /// default): its similarity thresholds go into the profile's config.
+    pub fn set_model_family(&mut self, family: ModelFamily) {
+        self.family = family;
+        self.similarity = SimilarityScale::for_family(family);
+        self.profile.config.similarity = self.similarity;
     }
 
     pub fn profile(&self) -> &InterestProfile {
@@ -584,6 +611,10 @@ impl Recommender {
             profile: self.profile.clone(),
             weights: self.weights.clone(),
             impressions: self.impressions.clone(),
+            model: Some(SavedModel {
+                name: self.family.name().into(),
+                sha256: self.model.clone(),
+            }),
         }
     }
 
@@ -603,9 +634,18 @@ impl Recommender {
 
     fn adopt(&mut self, state: SavedState) -> Result<(), StoreError> {
         check_state(&state)?;
+        // Vectors of two models never mix: a state from another model changes nothing.
+        let loaded = self.family.name();
+        if let Some(saved) = state.model.as_ref().filter(|m| m.name != loaded) {
+            return Err(StoreError::OtherModel {
+                saved: preview(&saved.name),
+                loaded: loaded.into(),
+            });
+        }
         // The cache is this session's and stays valid. Impressions merge: another tab may have
         // saved a newer state (reloaded before each change) while ours are not saved yet.
         self.profile = state.profile;
+        self.profile.config.similarity = self.similarity;
         // A returning user whose weights grew from an older prior keeps what they learned,
         // on top of the prior the site ships now.
         self.weights = if state.weights.started_from(&self.site_prior) {

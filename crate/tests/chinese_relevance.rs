@@ -124,3 +124,54 @@ fn the_multilingual_model_finds_the_right_chinese_item_where_the_english_model_c
     );
     assert!(item_multi >= 0.6, "accuracy@1 {item_multi}");
 }
+
+/// The multilingual model's similarity thresholds hold in Chinese too: calibrated on this
+/// fixture's categories (query to item, item to item) at `CLAIM_PRECISION`, they are the ones
+/// `SimilarityScale::E5` ships for text mostly in Chinese characters.
+#[test]
+fn the_multilingual_thresholds_are_the_chinese_calibration() {
+    use cloister::rank::explain::{calibrate_threshold, CLAIM_PRECISION};
+    use cloister::similarity::SimilarityScale;
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("fixtures/zh-relevance.json")).unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/multilingual-e5-small");
+    let read = |name: &str| std::fs::read(root.join(name)).unwrap();
+    let e5 = Encoder::load(
+        read("model.int8.bpk"),
+        &read("tokenizer.json"),
+        cpu_device(),
+        Backend::Cpu,
+    )
+    .unwrap();
+    let items: Vec<&str> = fixture.items.iter().map(|i| i.text.as_str()).collect();
+    let queries: Vec<&str> = fixture.queries.iter().map(|q| q.query.as_str()).collect();
+    let item_vectors = e5.embed_as(&items, TextRole::Passage).unwrap();
+    let query_vectors = e5.embed_as(&queries, TextRole::Query).unwrap();
+    let category = |id: &str| &fixture.items.iter().find(|i| i.id == id).unwrap().category;
+    let mut stated = Vec::new();
+    for (q, query) in fixture.queries.iter().enumerate() {
+        for (i, item) in fixture.items.iter().enumerate() {
+            let cos = cosine(query_vectors.row(q), item_vectors.row(i)) as f32;
+            stated.push((cos, &item.category == category(&query.target)));
+        }
+    }
+    let mut similar = Vec::new();
+    for a in 0..items.len() {
+        for b in (0..items.len()).filter(|&b| b != a) {
+            let cos = cosine(item_vectors.row(a), item_vectors.row(b)) as f32;
+            similar.push((cos, fixture.items[a].category == fixture.items[b].category));
+        }
+    }
+    let stated = calibrate_threshold(&stated, CLAIM_PRECISION).unwrap();
+    let similar = calibrate_threshold(&similar, CLAIM_PRECISION).unwrap();
+    println!("Chinese, calibrated at precision {CLAIM_PRECISION}: stated {stated:.3}, similar {similar:.3}");
+    assert!(
+        (stated - SimilarityScale::E5.stated_match_han).abs() < 0.01,
+        "{stated}"
+    );
+    assert!(
+        (similar - SimilarityScale::E5.similar_han).abs() < 0.01,
+        "{similar}"
+    );
+}

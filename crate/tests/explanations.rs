@@ -5,9 +5,11 @@
 mod common;
 
 use cloister::encoder::Embeddings;
+use cloister::encoder::ModelFamily;
 use cloister::rank::explain::{
     calibrate_threshold, CLAIM_PRECISION, SIMILAR_MIN, STATED_MATCH_MIN,
 };
+use cloister::similarity::SimilarityScale;
 use cloister::{Candidate, Event, EventKind, Item, Prior, Recommender, RerankOptions};
 use serde::Deserialize;
 
@@ -34,11 +36,15 @@ struct Data {
 }
 
 fn data() -> Data {
+    data_with(&common::encoder("model.int8.bpk"))
+}
+
+/// The catalogue's items as passages and the stated interests as queries, by `encoder`.
+fn data_with(encoder: &cloister::Encoder) -> Data {
     let items: Vec<CatalogueItem> =
         serde_json::from_str(include_str!("../../www/catalogue.json")).expect("catalogue parses");
     let stated: StatedInterests =
         serde_json::from_str(include_str!("fixtures/stated-interests.json")).expect("fixture");
-    let encoder = common::encoder("model.int8.bpk");
     let texts: Vec<String> = items
         .iter()
         .map(|i| format!("{}. {}", i.title, i.description))
@@ -56,7 +62,9 @@ fn data() -> Data {
         })
         .collect();
     let refs: Vec<&str> = flat.iter().map(|f| f.3.as_str()).collect();
-    let e = encoder.embed(&refs).expect("interests embed");
+    let e = encoder
+        .embed_as(&refs, cloister::encoder::TextRole::Query)
+        .expect("interests embed");
     let interests = flat
         .into_iter()
         .zip(e.data.chunks(384))
@@ -107,13 +115,40 @@ fn item_pairs(d: &Data, parity: usize) -> Vec<(f32, bool)> {
 }
 
 #[test]
-fn the_thresholds_are_what_the_calibration_half_gives() {
+fn the_thresholds_are_what_the_calibration_half_gives_for_each_model() {
     let d = data();
     let stated = calibrate_threshold(&interest_pairs(&d, 0..2), CLAIM_PRECISION).unwrap();
     let similar = calibrate_threshold(&item_pairs(&d, 0), CLAIM_PRECISION).unwrap();
     println!("calibrated at precision {CLAIM_PRECISION}: stated {stated:.3}, similar {similar:.3}");
     assert!((stated - STATED_MATCH_MIN).abs() < 0.01, "{stated}");
     assert!((similar - SIMILAR_MIN).abs() < 0.01, "{similar}");
+    let e5 = cloister::Encoder::load(
+        std::fs::read(common::e5_path("model.int8.bpk")).unwrap(),
+        &std::fs::read(common::e5_path("tokenizer.json")).unwrap(),
+        cloister::encoder::device::cpu_device(),
+        cloister::Backend::Cpu,
+    )
+    .unwrap();
+    let d = data_with(&e5);
+    let stated = calibrate_threshold(&interest_pairs(&d, 0..2), CLAIM_PRECISION).unwrap();
+    let similar = calibrate_threshold(&item_pairs(&d, 0), CLAIM_PRECISION).unwrap();
+    println!(
+        "multilingual, calibrated at precision {CLAIM_PRECISION}: stated {stated:.3}, similar \
+         {similar:.3}"
+    );
+    // Chinese text has its own pair (crate/tests/chinese_relevance.rs).
+    assert!(
+        (stated - SimilarityScale::E5.stated_match).abs() < 0.01,
+        "{stated}"
+    );
+    assert!(
+        (similar - SimilarityScale::E5.similar).abs() < 0.01,
+        "{similar}"
+    );
+    // With MiniLM's thresholds every item would "match": the scale is the model's.
+    let (precision, claimed_any, n) = held_out_claims(&d, ModelFamily::E5);
+    assert!(precision >= CLAIM_PRECISION, "{precision}");
+    assert!(claimed_any * 2 >= n, "{claimed_any} of {n}");
 }
 
 /// The candidates a cold ranking sees: every catalogue item of `kind` with its embedding, the
@@ -147,17 +182,18 @@ fn top10() -> RerankOptions {
     }
 }
 
-#[test]
-fn held_out_interests_are_claimed_as_matches_mostly_when_they_are() {
-    let d = data();
+/// Held-out interests (the last two of each category's four) stated by cold visitors: how
+/// often "matches your interest" is true, and how many visitors get such a claim.
+fn held_out_claims(d: &Data, family: ModelFamily) -> (f32, usize, usize) {
     let (mut claims, mut true_claims, mut in_category, mut claimed_any) = (0, 0, 0, 0);
     let held_out: Vec<_> = d.interests.iter().filter(|x| x.2 >= 2).collect();
     for (kind, category, _, v, text) in &held_out {
         let mut rec = Recommender::new(&Prior::default(), "m");
+        rec.set_model_family(family);
         rec.put_query_embeddings(std::slice::from_ref(text), &Embeddings { data: v.clone() })
             .unwrap();
         rec.state_interest(text, 1.0).unwrap();
-        let ranked = rec.rerank(candidates(&d, kind, &[]), &top10()).unwrap();
+        let ranked = rec.rerank(candidates(d, kind, &[]), &top10()).unwrap();
         let mut any = false;
         for item in ranked.shown() {
             let truth = d
@@ -176,11 +212,17 @@ fn held_out_interests_are_claimed_as_matches_mostly_when_they_are() {
     let n = held_out.len();
     let precision = true_claims as f32 / claims.max(1) as f32;
     println!(
-        "{n} held-out interests, top 10 of their kind's 180 items: {claims} 'matches your interest' \
-         claims, {true_claims} true ({precision:.2}); {claimed_any} interests with a claim; \
-         claiming every top-10 item would be true {:.2} of the time",
+        "{family:?}: {n} held-out interests, top 10 of their kind's 180 items: {claims} 'matches \
+         your interest' claims, {true_claims} true ({precision:.2}); {claimed_any} interests with \
+         a claim; claiming every top-10 item would be true {:.2} of the time",
         in_category as f32 / (10 * n) as f32
     );
+    (precision, claimed_any, n)
+}
+
+#[test]
+fn held_out_interests_are_claimed_as_matches_mostly_when_they_are() {
+    let (precision, claimed_any, n) = held_out_claims(&data(), ModelFamily::MiniLm);
     assert!(precision >= CLAIM_PRECISION, "{precision}");
     assert!(
         claimed_any * 2 >= n,

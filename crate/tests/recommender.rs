@@ -842,3 +842,41 @@ fn axis(i: usize) -> Vec<f32> {
     v[i] = 1.0;
     v
 }
+
+// Issue 15: a profile records its model; another model's vectors are never mixed in.
+#[test]
+fn a_state_saved_with_another_model_is_refused_and_changes_nothing() {
+    use cloister::encoder::ModelFamily;
+    use cloister::error::StoreError;
+    let mut multilingual = Recommender::new(&Prior::default(), "e5-file");
+    multilingual.set_model_family(ModelFamily::E5);
+    multilingual
+        .put_query_embeddings(&["铸铁煎锅".to_string()], &Embeddings { data: axis(0) })
+        .unwrap();
+    multilingual.state_interest("铸铁煎锅", 1.0).unwrap();
+    let bytes = multilingual.to_bytes();
+    let document = multilingual.export_document();
+    assert!(
+        document.contains("\"name\": \"multilingual-e5-small\""),
+        "{document}"
+    );
+
+    let mut english = Recommender::new(&Prior::default(), "minilm-file");
+    let before = english.saved_state();
+    let err = english.restore(&bytes).unwrap_err();
+    assert!(matches!(err, StoreError::OtherModel { .. }), "{err}");
+    assert_eq!(err.kind(), "store_other_model");
+    assert!(err.to_string().contains("multilingual-e5-small"), "{err}");
+    assert!(english.import_document(&document).is_err());
+    assert_eq!(english.saved_state(), before, "nothing changed");
+
+    // The same model from another file (re-converted, or fp32 against int8) is the same space;
+    // a state saved before the model was recorded is all-MiniLM-L6-v2's.
+    let mut again = Recommender::new(&Prior::default(), "e5-file-reconverted");
+    again.set_model_family(ModelFamily::E5);
+    again.restore(&bytes).unwrap();
+    assert_eq!(again.profile().interests.len(), 1);
+    let mut old: serde_json::Value = serde_json::from_str(&english.export_document()).unwrap();
+    old["state"].as_object_mut().unwrap().remove("model");
+    english.import_document(&old.to_string()).unwrap();
+}

@@ -126,3 +126,24 @@ window.loadError = async ({ model, tokenizer, backend, mangle }) => {
 
 document.getElementById('status').textContent = 'ready';
 window.ready = true;
+
+/**
+ * The multilingual model, loaded by name (files and pins from /models/): token ids, unknown
+ * shares and embeddings of `lines` ([{ role, text }]) on `backend`.
+ */
+window.multilingual = async ({ backend, lines }) => {
+  const enc = await SentenceEncoder.load({ model: 'multilingual', backend, wasm: WASM });
+  const out = { backend: enc.backend, modelName: enc.modelName, ids: [], shares: [], rows: [] };
+  const started = performance.now();
+  for (const { role, text } of lines) {
+    out.ids.push(Array.from(enc.tokenize([text], { role })[0]));
+    out.shares.push(enc.unknownShares([text], { role })[0]);
+  }
+  for (const role of ['query', 'passage']) {
+    const group = lines.map((l, i) => [l, i]).filter(([l]) => l.role === role);
+    const rows = await enc.embed(group.map(([l]) => l.text), { role });
+    group.forEach(([, i], j) => { out.rows[i] = Array.from(rows[j]); });
+  }
+  out.ms = performance.now() - started;
+  return out;
+};

@@ -220,3 +220,33 @@ window.cachedModelHashes = async () => {
 window.pins = pins;
 
 window.ready = true;
+
+/**
+ * A cold visitor states one interest in Chinese; the 120 Chinese items of the relevance fixture
+ * are the candidates (no server order). Returns the categories of the top 10, explanations and
+ * warnings; then a mixed-language history (a Chinese view, an English click) and a second
+ * ranking. `model`: 'english' or 'multilingual', loaded by name.
+ */
+window.chineseInterest = async ({ model, interest }) => {
+  const fixture = await (await fetch('/crate/tests/fixtures/zh-relevance.json')).json();
+  const rec = await Cloister.open({ model, backend: 'cpu', namespace: `zh-${model}` });
+  try {
+    await rec.stateInterest(interest);
+    const candidates = fixture.items.map((it) => ({ id: it.id, text: it.text, server_score: 0 }));
+    const category = new Map(fixture.items.map((it) => [it.id, it.category]));
+    const first = await rec.rerank(candidates, { k: 10 });
+    await rec.record({ item: { id: 'zh-h1', text: '手冲咖啡壶，细长壶嘴控水稳定' }, kind: 'view', at: Date.now() });
+    await rec.record({ item: { id: 'en-h1', text: 'A pour-over coffee kettle with a gooseneck spout' }, kind: 'click', at: Date.now() });
+    const second = await rec.rerank(candidates, { k: 10 });
+    return {
+      modelName: rec.modelName,
+      top: first.items.map((x) => category.get(x.id)),
+      claims: first.items.filter((x) => x.explanation?.feature === 'stated').map((x) => category.get(x.id)),
+      afterHistory: second.items.map((x) => category.get(x.id)),
+      warnings: rec.warnings,
+    };
+  } finally {
+    await rec.forget({ keepModel: true });
+    rec.close();
+  }
+};

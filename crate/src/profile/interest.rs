@@ -8,6 +8,7 @@
 //! memory does not grow with the number of events. Time is the events' `at`: an event that
 //! arrives late is placed where its time puts it.
 
+use crate::similarity::SimilarityScale;
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ pub struct ProfileConfig {
     /// A gap between two positive events longer than this (ms) starts a new session.
     #[serde(default = "default_session_gap_ms")]
     pub session_gap_ms: i64,
+    /// What cosines mean for the loaded encoder: when an item joins an interest, and when
+    /// an explanation may call two things alike. The recommender sets it for its model.
+    #[serde(default)]
+    pub similarity: SimilarityScale,
 }
 
 /// 30 minutes of inactivity end a session (the usual web-analytics rule; on ml-100k, where
@@ -64,7 +69,7 @@ pub const INTEREST_HALF_LIFE_DAYS: f32 = 14.0;
 /// An item at least this similar (cosine) to an interest joins it; one less similar to every
 /// interest starts a new one while there is room. 0.48 is where two demo items are in one
 /// category 60% of the time (`rank::explain::SIMILAR_MIN`).
-pub const JOIN_INTEREST_MIN: f32 = 0.48;
+pub const JOIN_INTEREST_MIN: f32 = SimilarityScale::MINILM.similar;
 
 fn default_short_half_life_days() -> Option<f32> {
     Some(SHORT_HALF_LIFE_DAYS)
@@ -99,6 +104,7 @@ impl Default for ProfileConfig {
             max_interests: 32,
             max_dismissed: 256,
             session_gap_ms: SESSION_GAP_MS,
+            similarity: SimilarityScale::MINILM,
         }
     }
 }
@@ -427,7 +433,7 @@ impl InterestProfile {
         };
         let target = match nearest {
             None => None,
-            Some((i, sim)) if sim >= JOIN_INTEREST_MIN => Some(i),
+            Some((i, sim)) if sim >= self.config.similarity.similar_for(title) => Some(i),
             Some(_) if self.centroids.len() < self.config.centroids => None,
             Some((i, _)) => {
                 let weakest = self

@@ -1,5 +1,6 @@
 //! A reason a person can read for each ranked item, from its largest positive contribution.
 
+use crate::similarity::SimilarityScale;
 use serde::{Deserialize, Serialize};
 
 use super::candidate::Candidate;
@@ -48,17 +49,18 @@ pub fn calibrate_threshold(pairs: &[(f32, bool)], precision: f32) -> Option<f32>
 
 /// A "matches your interest" or "similar to" claim is calibrated to be true at least this often.
 pub const CLAIM_PRECISION: f32 = 0.6;
-/// Cosine from which an item "matches your interest": `calibrate_threshold` at
-/// `CLAIM_PRECISION` over 50 interests the project wrote (tests/fixtures/stated-interests.json)
+/// all-MiniLM-L6-v2's cosine from which an item "matches your interest": `calibrate_threshold`
+/// at `CLAIM_PRECISION` over 50 interests the project wrote (tests/fixtures/stated-interests.json)
 /// against the 180 demo items of their kind, true when the item is in the interest's category
-/// (0.310, where 41% of the true pairs are claimed; 0.28 would be right half the time).
-pub const STATED_MATCH_MIN: f32 = 0.31;
-/// Cosine from which an item is "similar to" something the user took, or "close to" their
-/// recent or overall taste: `calibrate_threshold` at `CLAIM_PRECISION` over pairs of demo items
-/// of one kind (the first of each pair at an even index; the odd ones check it), true when both
-/// are in one category (0.481). Below it, cosine still ranks (the features count) but a person
-/// would not call the two alike.
-pub const SIMILAR_MIN: f32 = 0.48;
+/// (0.310, where 41% of the true pairs are claimed; 0.28 would be right half the time). Each
+/// model has its own (`SimilarityScale`, in the profile's config).
+pub const STATED_MATCH_MIN: f32 = SimilarityScale::MINILM.stated_match;
+/// all-MiniLM-L6-v2's cosine from which an item is "similar to" something the user took, or
+/// "close to" their recent or overall taste: `calibrate_threshold` at `CLAIM_PRECISION` over
+/// pairs of demo items of one kind (the first of each pair at an even index; the odd ones check
+/// it), true when both are in one category (0.481). Below it, cosine still ranks (the features
+/// count) but a person would not call the two alike.
+pub const SIMILAR_MIN: f32 = SimilarityScale::MINILM.similar;
 
 /// The explanation of `candidate`'s place: `contributions`, `z` and `raw` are its row of the
 /// feature matrix (columns `names`), `evidence` where its content features came from. The
@@ -113,7 +115,9 @@ pub fn explain(
         }
     }
     more.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let similar = |x: f32| x >= SIMILAR_MIN;
+    let scale = profile.config.similarity;
+    let similar_min = scale.similar_for(&candidate.text);
+    let similar = |x: f32| x >= similar_min;
     for (j, _) in &more {
         let name = names[*j].as_str();
         let claim = match name {
@@ -147,7 +151,10 @@ pub fn explain(
                 }),
             "stated" => evidence
                 .interest
-                .filter(|(_, cos)| *cos >= STATED_MATCH_MIN)
+                .filter(|(id, cos)| {
+                    let text = profile.interests.iter().find(|i| i.id == *id);
+                    *cos >= scale.stated_for(text.map_or("", |i| i.text.as_str()))
+                })
                 .map(
                     |(id, _)| match profile.interests.iter().find(|i| i.id == id) {
                         Some(i) => (

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::errors::{encoder_error, invalid_input};
 use super::to_js;
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, TextRole};
 
 #[wasm_bindgen]
 pub struct WasmEncoder {
@@ -63,19 +63,46 @@ impl WasmEncoder {
         self.inner.model_sha256().into()
     }
 
-    /// Token ids per text (an array of arrays), as the model sees them.
-    pub fn tokenize(&self, texts: Vec<String>) -> Result<JsValue, JsValue> {
+    /// "all-MiniLM-L6-v2" or "multilingual-e5-small": which encoder the files were.
+    #[wasm_bindgen(getter, js_name = modelName)]
+    pub fn model_name(&self) -> String {
+        self.inner.family().name().into()
+    }
+
+    /// Token ids per text (an array of arrays), as the model sees them in `role` ("query" or
+    /// "passage", the default).
+    pub fn tokenize(&self, texts: Vec<String>, role: Option<String>) -> Result<JsValue, JsValue> {
+        let role = parse_role(role)?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ids = self.inner.tokenize(&refs).map_err(encoder_error)?;
+        let ids = self.inner.tokenize_as(&refs, role).map_err(encoder_error)?;
         to_js(&ids)
     }
 
-    /// Embeds texts; resolves to one Float32Array of `texts.length * 384` floats, row-major.
-    pub fn embed(&self, texts: Vec<String>) -> Promise {
+    /// Per text, the share of its characters the model's vocabulary cannot read (0 to 1).
+    #[wasm_bindgen(js_name = unknownShares)]
+    pub fn unknown_shares(
+        &self,
+        texts: Vec<String>,
+        role: Option<String>,
+    ) -> Result<Vec<f32>, JsValue> {
+        let role = parse_role(role)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.inner
+            .unknown_shares(&refs, role)
+            .map_err(encoder_error)
+    }
+
+    /// Embeds texts in `role` ("query" for searches and stated interests, "passage" for items,
+    /// the default); resolves to one Float32Array of `texts.length * 384` floats, row-major.
+    pub fn embed(&self, texts: Vec<String>, role: Option<String>) -> Promise {
         let inner = Rc::clone(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
+            let role = parse_role(role)?;
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let embeddings = inner.embed_async(&refs).await.map_err(encoder_error)?;
+            let embeddings = inner
+                .embed_async_as(&refs, role)
+                .await
+                .map_err(encoder_error)?;
             Ok(Float32Array::from(embeddings.data.as_slice()).into())
         })
     }
@@ -87,4 +114,15 @@ impl WasmEncoder {
 pub fn int8_kernel_check() -> Result<JsValue, JsValue> {
     let report = crate::encoder::int8_gemm::self_check();
     to_js(&report).map_err(|e| invalid_input("int8 kernel check", format!("{e:?}")))
+}
+
+fn parse_role(role: Option<String>) -> Result<TextRole, JsValue> {
+    match role.as_deref() {
+        None | Some("passage") => Ok(TextRole::Passage),
+        Some("query") => Ok(TextRole::Query),
+        Some(other) => Err(invalid_input(
+            "role",
+            format!("{other:?}: expected 'query' or 'passage'"),
+        )),
+    }
 }

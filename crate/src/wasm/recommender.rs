@@ -88,7 +88,8 @@ impl WasmRecommender {
             Some(text) => Prior::from_json(&text).map_err(input_error)?,
             None => Prior::default(),
         };
-        let rec = Recommender::new(&prior, encoder.inner.model_sha256());
+        let mut rec = Recommender::new(&prior, encoder.inner.model_sha256());
+        rec.set_model_family(encoder.inner.family());
         Ok(WasmRecommender {
             rec: Rc::new(RefCell::new(rec)),
             encoder: Rc::clone(&encoder.inner),

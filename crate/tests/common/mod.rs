@@ -7,6 +7,13 @@ use cloister::encoder::device::cpu_device;
 use cloister::{Backend, Encoder};
 use serde::Deserialize;
 
+/// A file of the multilingual model (a build output, like the English model's).
+pub fn e5_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/multilingual-e5-small")
+        .join(name)
+}
+
 pub fn model_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/all-MiniLM-L6-v2")
 }

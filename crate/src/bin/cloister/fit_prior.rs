@@ -112,6 +112,7 @@ fn admit_names(names: &mut BTreeSet<String>, list: &[String]) -> Result<(), Line
 fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training> {
     let prior = Prior::default();
     let mut rec = Recommender::new(&prior, encoder.model_sha256());
+    rec.set_model_family(encoder.family());
     let mut by_user: BTreeMap<String, Vec<TrainList>> = BTreeMap::new();
     let (mut skipped, mut failed) = (0, 0);
     let mut names: BTreeSet<String> = BTreeSet::new();

@@ -101,6 +101,7 @@ fn rerank_lines(
     mut out: impl Write,
 ) -> io::Result<(usize, usize)> {
     let mut rec = Recommender::new(prior, encoder.model_sha256());
+    rec.set_model_family(encoder.family());
     let (mut ok, mut failed) = (0, 0);
     for line in lines(input) {
         let line = line?;
