@@ -250,3 +250,52 @@ describe('demo app: WebGPU and CPU rank the same candidates the same way', { tim
     results.webgpu.items.forEach(([, s], i) => assert.ok(Math.abs(s - results.cpu.items[i][1]) < 1e-3, `score ${i}`));
   });
 });
+
+describe('demo app: the Chinese section with the multilingual model (?lang=zh)', { timeout: TIMEOUT }, () => {
+  test('a Chinese stated interest brings the matching Chinese items to the top; a mixed-language history works', async () => {
+    const browser = await openBrowser({ webgpu: false });
+    try {
+      const page = await openDemo(browser, '?lang=zh&backend=cpu&sw=off&worker=off');
+      assert.equal(await page.getAttribute('body', 'data-ready'), 'true', page.log.join('\n'));
+      const r = await page.evaluate(async () => {
+        const s = window.cloisterDemo;
+        const category = (id) => s.server.byId.get(id).category;
+        await s.rec.stateInterest('适合初学者的铸铁锅料理', 1);
+        const first = await s.rec.rerank(s.server.candidates('zh'), { k: 10 });
+        // A Chinese purchase and an English view in one history.
+        const kettle = s.server.candidates('zh').find((c) => c.text.startsWith('手冲咖啡壶'));
+        await s.rec.record({ item: { id: kettle.id, text: kettle.text, category: kettle.category }, kind: 'purchase', at: Date.now() });
+        await s.rec.record({ item: { id: 'p-en', text: 'A gooseneck kettle for pour-over coffee' }, kind: 'view', at: Date.now() });
+        const second = await s.rec.rerank(s.server.candidates('zh'), { k: 10 });
+        return {
+          model: s.rec.modelName,
+          footer: document.getElementById('model-name').textContent,
+          top: first.items.map((i) => category(i.id)),
+          after: second.items.map((i) => category(i.id)),
+          warnings: s.rec.warnings,
+        };
+      });
+      console.log(`demo ?lang=zh: top 10 ${r.top.join(' ')}; after a mixed history ${r.after.join(' ')}`);
+      assert.equal(r.model, 'multilingual-e5-small');
+      assert.equal(r.footer, 'multilingual-e5-small');
+      assert.deepEqual(r.warnings, []);
+      assert.ok(r.top.slice(0, 3).every((c) => c === '厨房'), r.top.join(' '));
+      assert.ok(r.after.includes('茶与咖啡'), r.after.join(' '));
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('the English model on the Chinese section says it cannot read it', async () => {
+    const browser = await openBrowser({ webgpu: false });
+    try {
+      const page = await openDemo(browser, '?backend=cpu&sw=off&worker=off');
+      await page.click('#tab-zh');
+      await page.waitForFunction(() => Number(document.body.dataset.renders) >= 2);
+      const engine = await page.textContent('#engine');
+      assert.match(engine, /mostly unknown to all-MiniLM-L6-v2/);
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -140,19 +140,42 @@ async function refresh() {
 }
 
 async function main() {
-  const [catalogue, manifest] = await Promise.all([
+  const [catalogue, chinese, manifest] = await Promise.all([
     fetch('./catalogue.json').then((r) => r.json()),
+    fetch('./catalogue-zh.json').then((r) => r.json()),
     fetch('../models/manifest.json').then((r) => r.json()),
   ]);
-  state.server = new DemoServer(catalogue);
+  // Two stand-in servers, so that the Chinese section leaves the English one's simulated
+  // popularity exactly as it was.
+  const english = new DemoServer(catalogue);
+  const zh = new DemoServer(chinese);
+  state.server = {
+    byId: new Map([...english.byId, ...zh.byId]),
+    text: (item) => english.text(item),
+    candidates: (kind, options) => (kind === 'zh' ? zh : english).candidates(kind, options),
+  };
+  // ?lang=zh: the multilingual model, by name (its files and pins come with the package), and
+  // the Chinese section first. The English model reads Chinese as unknown tokens, and the
+  // engine panel says so.
+  const multilingual = params.get('lang') === 'zh';
   const dir = '../models/all-MiniLM-L6-v2';
-  state.rec = await Cloister.open({
+  const model = multilingual ? { model: 'multilingual' } : {
     model: params.get('model') ?? `${dir}/model.int8.bpk`,
     tokenizer: `${dir}/tokenizer.json`,
     integrity: {
       model: params.get('model') ? undefined : manifest.converted['model.int8.bpk'].sha256,
       tokenizer: manifest.source.files['tokenizer.json'].sha256,
     },
+  };
+  if (multilingual) {
+    state.kind = 'zh';
+    document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.kind === 'zh'));
+    $('lang').textContent = 'English model';
+    $('lang').href = '?';
+    document.documentElement.lang = 'zh';
+  }
+  state.rec = await Cloister.open({
+    ...model,
     backend: params.get('backend') ?? 'auto',
     namespace: 'demo',
     worker: params.get('worker') !== 'off',
@@ -165,6 +188,7 @@ async function main() {
   window.cloisterDemo = state; // for the end-to-end tests
   $('progress').hidden = true;
   $('backend').textContent = `running on ${state.rec.backend}`;
+  $('model-name').textContent = state.rec.modelName;
   for (const tab of document.querySelectorAll('.tab')) {
     tab.addEventListener('click', async () => {
       document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t === tab));

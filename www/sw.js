@@ -2,8 +2,9 @@
 // served from the cache afterwards (network first for the page's own files, so updates land).
 // Both wasm builds are cached (the package loads one, WebGPU or CPU-only, per page), so the
 // demo works offline whichever backend a later visit picks.
-const CACHE = 'cloister-demo-v3';
+const CACHE = 'cloister-demo-v4';
 const SHELL = ['./', './index.html', './style.css', './app.js', './server.js', './catalogue.json',
+  './catalogue-zh.json', '../js/models.js', '../models/manifest.multilingual.json',
   '../js/index.js', '../js/cloister.js', '../js/core.js', '../js/worker.js', '../js/model.js',
   '../js/store.js', '../js/errors.js', '../js/encoder.js', '../js/wasm.js', '../js/measure.js',
   '../dist/pkg/cloister.js', '../dist/pkg/cloister_bg.wasm',
