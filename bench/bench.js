@@ -13,16 +13,20 @@ const log = (line) => { logEl.textContent += line + '\n'; };
 
 async function openCloister() {
   const { Cloister } = await import('../js/index.js');
-  const rec = await Cloister.open({
+  // ?encoder=multilingual: the multilingual model by name (files and pins from the package).
+  const files = params.get('encoder') === 'multilingual' ? { model: 'multilingual' } : {
     model: params.get('model') ?? '../models/all-MiniLM-L6-v2/model.int8.bpk',
     tokenizer: '../models/all-MiniLM-L6-v2/tokenizer.json',
+  };
+  const rec = await Cloister.open({
+    ...files,
     backend,
     wasm: params.get('wasm') ?? 'auto',
     profile: false,
   });
   return {
     version: 'cloister',
-    detail: { backend: rec.backend, reason: rec.backendReason, wasmBuild: rec.wasmBuild, inWorker: rec.inWorker, precision: rec.precision },
+    detail: { backend: rec.backend, reason: rec.backendReason, wasmBuild: rec.wasmBuild, inWorker: rec.inWorker, precision: rec.precision, model: rec.modelName },
     // One Float32Array(384) per text.
     embed: (texts) => rec.embed(texts),
   };

@@ -36,6 +36,9 @@ const CONFIGS = [
   { name: 'transformers-wasm', lib: 'transformers', backend: 'wasm', n: CPU_N, rounds: ROUNDS },
   { name: 'cloister-webgpu', lib: 'cloister', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
   { name: 'transformers-webgpu', lib: 'transformers', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
+  // The multilingual model (issue 15), next to MiniLM's rows: twice the layers, XLM-R tokens.
+  { name: 'cloister-multilingual-cpu', lib: 'cloister', encoder: 'multilingual', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
+  { name: 'cloister-multilingual-webgpu', lib: 'cloister', encoder: 'multilingual', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
 ].filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(c.name));
 
 const gzipCache = new Map();
@@ -102,7 +105,7 @@ try {
     const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
     const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
     try {
-      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}`;
+      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}${config.encoder ? `&encoder=${config.encoder}` : ''}`;
       process.stderr.write(`bench: ${config.name} (${config.n} sentences, ${config.rounds} rounds)...\n`);
       const first = await visit(context, `${base}&n=${config.n}&rounds=${config.rounds}`, requests, 3_600_000, profile);
       // Second visit, same profile: what an app's returning user waits for.
@@ -181,9 +184,10 @@ for (const r of Object.values(c)) {
 }
 out.push('');
 const ratio = (a, b, batch) => (c[a] && c[b] ? (c[a].throughput[batch].median / c[b].throughput[batch].median).toFixed(2) + 'x' : 'n/a');
-out.push('| ratio Cloister / transformers.js | batch 1 | batch 32 | download raw | download gzip |');
+out.push('| ratio (Cloister / transformers.js; multilingual / MiniLM) | batch 1 | batch 32 | download raw | download gzip |');
 out.push('|---|---|---|---|---|');
-for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-cpu-webgpu-build', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu']]) {
+for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-cpu-webgpu-build', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu'],
+  ['cloister-multilingual-cpu', 'cloister-cpu'], ['cloister-multilingual-webgpu', 'cloister-webgpu']]) {
   if (!c[a] || !c[b]) continue;
   out.push(`| ${a} / ${b} | ${ratio(a, b, 1)} | ${ratio(a, b, 32)} | ${(c[a].download.raw / c[b].download.raw).toFixed(2)}x | ${(c[a].download.gzip / c[b].download.gzip).toFixed(2)}x |`);
 }
