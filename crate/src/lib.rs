@@ -5,6 +5,7 @@
 //! parses arguments and files.
 
 pub mod cache;
+pub mod compact_embedding;
 pub mod embedding;
 pub mod encoder;
 pub mod error;

@@ -16,8 +16,8 @@ pub const MAX_RELATED: usize = 128;
 pub const MAX_TEXT_BYTES: usize = 4096;
 /// Bytes of an id, a category or a site-feature name.
 pub const MAX_ID_BYTES: usize = 256;
-/// History events in one CLI request. Each new text costs an encoder pass: 5,000 are about a
-/// minute on one core; a real page records events one at a time.
+/// History events in one request: a CLI line's history, a `recordMany` call. Each new text
+/// costs an encoder pass: 5,000 are about a minute on one core.
 pub const MAX_HISTORY: usize = 5_000;
 /// Feedback entries in one CLI request, and items shown in one entry. Each shown item's
 /// features are computed again: 256 x 200 rows are about half a second.

@@ -212,16 +212,24 @@ impl Recommender {
     }
 
     /// Holds the texts a request reads: the item texts of `events` (a search's query as a
-    /// query), and the texts of `candidates` that lack a usable server embedding.
+    /// query) and of `candidates`. A candidate's usable server embedding is cached under its
+    /// text first, so it is not encoded, and a later event on that item (a click, a purchase)
+    /// finds it there and needs no encoder either.
     pub fn hold_request(&mut self, events: &[Event], candidates: &[Candidate]) -> Pending {
-        let model = self.model.clone();
+        for c in candidates {
+            if let Some(v) = c.usable_embedding(&self.model) {
+                let key = cache_key(TextRole::Passage, &c.text);
+                if !c.text.trim().is_empty() && !self.cache.contains(&key) {
+                    self.cache.insert(&key, v.to_vec());
+                }
+            }
+        }
         let texts: Vec<(TextRole, &str)> = events
             .iter()
             .map(|e| (event_role(e.kind), e.item.text.as_str()))
             .chain(
                 candidates
                     .iter()
-                    .filter(|c| c.usable_embedding(&model).is_none())
                     .map(|c| (TextRole::Passage, c.text.as_str())),
             )
             .collect();

@@ -53,6 +53,50 @@ fn one_line_in_one_vector_out_in_order() {
 }
 
 #[test]
+fn compact_lines_carry_the_model_and_decode_to_the_same_direction() {
+    let dir = common::model_dir();
+    let model = dir.join("model.int8.bpk");
+    let out = embed(
+        &["--compact", "--model", model.to_str().unwrap()],
+        "red running shoes\nA quiet mystery novel\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let encoder = common::encoder("model.int8.bpk");
+    let direct = encoder
+        .embed(&["red running shoes", "A quiet mystery novel"])
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["model"], encoder.model_sha256());
+        let compact = line["embedding"].as_str().unwrap();
+        assert_eq!(compact.len(), 520);
+        let back = cloister::compact_embedding::decode_compact(compact).unwrap();
+        let cos = common::cosine(&back, direct.row(i));
+        assert!(cos >= 0.9999, "compact vs float cosine {cos}");
+    }
+    // About a seventh of the float form's bytes.
+    let floats = embed(
+        &["--model", model.to_str().unwrap()],
+        "red running shoes\nA quiet mystery novel\n",
+    );
+    assert!(
+        text.len() * 5 < floats.stdout.len(),
+        "{} vs {}",
+        text.len(),
+        floats.stdout.len()
+    );
+}
+
+#[test]
 fn fp32_precision_reads_the_safetensors() {
     let dir = common::model_dir();
     let model = dir.join("model.safetensors");

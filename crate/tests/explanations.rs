@@ -168,7 +168,7 @@ fn candidates(d: &Data, kind: &str, skip: &[&str]) -> Vec<Candidate> {
                 (scramble % 97) as f64 / 97.0,
             );
             c.category = Some(i.category.clone());
-            c.embedding = Some(v.clone());
+            c.embedding = Some(v.clone().into());
             c.model = Some("m".into());
             c
         })

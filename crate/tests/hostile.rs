@@ -77,7 +77,7 @@ fn unit(i: usize) -> Vec<f32> {
 /// A candidate the core can rank without the encoder: it carries its own embedding.
 fn embedded(id: &str, i: usize) -> Candidate {
     let mut c = Candidate::new(id, format!("text {id}"), 1.0);
-    c.embedding = Some(unit(i));
+    c.embedding = Some(unit(i).into());
     c.model = Some("m".into());
     c
 }
@@ -406,7 +406,7 @@ fn related_lists_over_the_limit_are_refused_like_features() {
 fn an_ignored_server_embedding_is_reported_on_its_item() {
     let mut rec = Recommender::new(&Prior::default(), "m");
     let mut broken = embedded("broken", 0);
-    broken.embedding = Some(vec![0.5; 384]); // not unit length
+    broken.embedding = Some(vec![0.5; 384].into()); // not unit length
     let mut foreign = embedded("foreign", 1);
     foreign.model = Some("another-model".into());
     let candidates = vec![broken, foreign, embedded("fine", 2)];

@@ -59,7 +59,7 @@ fn candidates() -> Vec<Candidate> {
         .map(|(id, i, score)| {
             let (id, v) = item(&id, i);
             let mut c = Candidate::new(id.clone(), format!("item {id}"), score);
-            c.embedding = Some(v);
+            c.embedding = Some(v.into());
             c.model = Some("m".into());
             c
         })

@@ -26,7 +26,7 @@ fn list() -> Vec<Candidate> {
         .map(|i| {
             let axis = if i < 6 { 0 } else { 5 };
             let mut c = Candidate::new(format!("c{i}"), format!("text {i}"), 12.0 - i as f64);
-            c.embedding = Some(vector(axis, i as f32 * 0.05));
+            c.embedding = Some(vector(axis, i as f32 * 0.05).into());
             c.model = Some("m".into());
             c
         })
@@ -316,7 +316,7 @@ fn spread_list() -> Vec<Candidate> {
     (0..12)
         .map(|i| {
             let mut c = Candidate::new(format!("c{i}"), format!("text {i}"), 12.0 - i as f64);
-            c.embedding = Some(vector(i, 0.3));
+            c.embedding = Some(vector(i, 0.3).into());
             c.model = Some("m".into());
             c
         })
@@ -334,7 +334,7 @@ fn exploration_churn(
     let list = spread_list();
     let vectors: Vec<&[f32]> = list
         .iter()
-        .map(|c| c.embedding.as_deref().unwrap())
+        .map(|c| c.embedding.as_ref().and_then(|e| e.vector()).unwrap())
         .collect();
     let rank = |explore: Option<cloister::rank::Explore>| {
         let options = RerankOptions {

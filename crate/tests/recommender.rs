@@ -3,7 +3,9 @@
 
 mod common;
 
+use cloister::compact_embedding::{encode_compact, COMPACT_CHARS};
 use cloister::encoder::Embeddings;
+use cloister::rank::candidate::ServerEmbedding;
 use cloister::rank::{Explore, Related};
 use cloister::{
     Candidate, Event, EventKind, InputErrorKind, Item, Prior, Recommender, RerankOptions,
@@ -385,7 +387,7 @@ fn server_side_embeddings_are_used_only_when_valid_for_this_model() {
     let (mut rec, mut candidates) = two_cluster_setup();
     let good = unit(&vec![1.0; 384]);
     candidates[0].text = "text the device never saw".into();
-    candidates[0].embedding = Some(good.clone());
+    candidates[0].embedding = Some(good.clone().into());
     candidates[0].model = Some("test-model".into());
     assert!(rec
         .rerank(candidates.clone(), &RerankOptions::default())
@@ -405,7 +407,7 @@ fn server_side_embeddings_are_used_only_when_valid_for_this_model() {
         ),
     ] {
         let mut c = candidates.clone();
-        c[0].embedding = Some(emb);
+        c[0].embedding = Some(emb.into());
         c[0].model = Some(model.into());
         let pending = rec.hold_request(&[], &c);
         rec.release(pending.hold);
@@ -418,6 +420,134 @@ fn server_side_embeddings_are_used_only_when_valid_for_this_model() {
             InputErrorKind::MissingEmbedding
         );
     }
+}
+
+/// Server-side candidates: `n` items on two clusters, each with its embedding in the form
+/// `form` makes of it, named by `model`; the device has encoded none of their texts.
+fn server_candidates(
+    n: usize,
+    model: &str,
+    form: impl Fn(&[f32]) -> serde_json::Value,
+) -> Vec<Candidate> {
+    let mut space = Space::new(2, 11);
+    (0..n)
+        .map(|i| {
+            let v = space.vector(i % 2);
+            serde_json::from_value(serde_json::json!({
+                "id": format!("s{i}"),
+                "text": format!("server item {i}"),
+                "server_score": 1.0 - i as f64 * 0.01,
+                "embedding": form(&v),
+                "model": model,
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn compact_and_float_server_embeddings_rank_the_same_and_need_no_encoder() {
+    let floats = server_candidates(40, "test-model", |v| serde_json::json!(v));
+    let compact = server_candidates(40, "test-model", |v| {
+        serde_json::json!(encode_compact(v).unwrap())
+    });
+    let history: Vec<String> = (0..5).map(|i| format!("history {i}")).collect();
+    let mut space = Space::new(2, 11);
+    let vectors: Vec<Vec<f32>> = (0..5).map(|_| space.vector(1)).collect();
+    let rank = |candidates: &[Candidate]| {
+        let mut rec = with_vectors(&history, vectors.clone());
+        for (i, text) in history.iter().enumerate() {
+            rec.record(
+                event(&format!("h{i}"), text, EventKind::Click, i as i64),
+                NOW,
+            )
+            .unwrap();
+        }
+        let pending = rec.hold_request(&[], candidates);
+        assert!(pending.missing.is_empty() && pending.queries.is_empty());
+        let ranked = rec
+            .rerank(candidates.to_vec(), &RerankOptions::default())
+            .unwrap();
+        rec.release(pending.hold);
+        let ids: Vec<String> = ranked.shown().iter().map(|r| r.id.clone()).collect();
+        let scores: Vec<f32> = ranked.shown().iter().map(|r| r.score).collect();
+        (ids, scores)
+    };
+    let (float_ids, float_scores) = rank(&floats);
+    let (compact_ids, compact_scores) = rank(&compact);
+    assert_eq!(float_ids, compact_ids, "the same order from both forms");
+    for (a, b) in float_scores.iter().zip(&compact_scores) {
+        assert!((a - b).abs() < 1e-3, "{a} vs {b}");
+    }
+    // The history's cluster (1) leads: the server embeddings were read, not ignored.
+    assert!(float_ids[..10]
+        .iter()
+        .all(|id| id[1..].parse::<usize>().unwrap() % 2 == 1));
+}
+
+#[test]
+fn a_click_on_an_item_the_server_embedded_needs_no_encoder() {
+    let candidates = server_candidates(10, "test-model", |v| {
+        serde_json::json!(encode_compact(v).unwrap())
+    });
+    let mut rec = Recommender::new(&Prior::default(), "test-model");
+    let pending = rec.hold_request(&[], &candidates);
+    assert!(pending.missing.is_empty());
+    rec.rerank(candidates.clone(), &RerankOptions::default())
+        .unwrap();
+    rec.release(pending.hold);
+    for (i, kind) in [(3, EventKind::Click), (5, EventKind::Purchase)] {
+        let click = event(&candidates[i].id, &candidates[i].text, kind, NOW - 1_000);
+        let pending = rec.hold_request(std::slice::from_ref(&click), &[]);
+        assert!(pending.missing.is_empty(), "{:?}", pending.missing);
+        rec.record(click, NOW).unwrap();
+        rec.release(pending.hold);
+    }
+    assert_eq!(rec.profile().recent.len(), 2);
+}
+
+#[test]
+fn a_compact_embedding_that_is_malformed_or_for_another_model_is_ignored_with_a_note() {
+    let (mut rec, candidates) = two_cluster_setup();
+    let good = encode_compact(&unit(&vec![1.0; 384])).unwrap();
+    let cases = [
+        (good.clone(), "other-model", "another model"),
+        (
+            good[..100].to_string(),
+            "test-model",
+            "520 base64 characters",
+        ),
+        (
+            format!("{}!{}", &good[..10], &good[11..]),
+            "test-model",
+            "standard padded base64",
+        ),
+        (
+            "A".repeat(COMPACT_CHARS - 8) + "AAAAAA==",
+            "test-model",
+            "scale or values are invalid",
+        ),
+    ];
+    for (text, model, note) in cases {
+        let mut c = candidates.clone();
+        c[0].embedding = Some(ServerEmbedding::compact(text));
+        c[0].model = Some(model.into());
+        let pending = rec.hold_request(&[], &c);
+        assert_eq!(pending.missing, Vec::<String>::new(), "its text is cached");
+        let ranked = rec.rerank(c, &RerankOptions::default()).unwrap();
+        rec.release(pending.hold);
+        let item = ranked.ranking.items.iter().find(|r| r.id == "c0").unwrap();
+        assert!(
+            item.notes.iter().any(|n| n.contains(note)),
+            "{note}: {:?}",
+            item.notes
+        );
+    }
+    // A string in a list of floats' place, a number in a string's: a typed parse error.
+    let bad: Result<Candidate, _> = serde_json::from_value(serde_json::json!({
+        "id": "x", "server_score": 1.0, "embedding": 7
+    }));
+    assert!(bad.is_err());
 }
 
 #[test]

@@ -42,7 +42,74 @@ const item = (i) => ({ id: `i${i}`, text: `Item number ${i}: a hardback travel g
 
 window.recordMany = async (from, n) => {
   for (let i = from; i < from + n; i++) await window.rec.record({ item: item(i), kind: 'click', at: Date.now() });
+  // Saves are coalesced; the tests that look at storage next want it on disk now.
+  await window.rec.flush();
   return (await window.rec.exportProfile()).state.profile.events;
+};
+
+/**
+ * A burst of `n` events on 20 texts, not flushed: through `recordMany` (one call) or `record`
+ * (n calls at once). Resolves when every call has; the test then closes the page at once.
+ */
+window.burst = async ({ n, many, offset = 0 }) => {
+  const events = Array.from({ length: n }, (_, i) => ({ item: item(offset + (i % 20)), kind: 'view', at: Date.now() }));
+  const t = performance.now();
+  if (many) {
+    const r = await window.rec.recordMany(events);
+    if (r.recorded !== n) throw new Error(JSON.stringify(r));
+  } else {
+    await Promise.all(events.map((e) => window.rec.record(e)));
+  }
+  return performance.now() - t;
+};
+
+/**
+ * Ranks `candidates` (sent with server embeddings) for a fresh user with a three-event history
+ * about the coast, then clicks the top item; reports the order, notes and the texts encoded
+ * on the device at each step.
+ */
+window.serverRanking = async ({ namespace, candidates }) => {
+  const rec = await Cloister.open({
+    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+    integrity: await pins(), namespace,
+  });
+  try {
+    await rec.recordMany([0, 1, 2].map((i) => ({ item: item(i), kind: 'click', at: Date.now() })));
+    const afterHistory = rec.encodedTexts;
+    const ranked = await rec.rerank(candidates);
+    const afterRank = rec.encodedTexts;
+    const top = candidates.find((c) => c.id === ranked.items[0].id);
+    await rec.record({ item: { id: top.id, text: top.text }, kind: 'purchase', at: Date.now() });
+    return {
+      ids: ranked.items.map((x) => x.id),
+      scores: ranked.items.map((x) => x.score),
+      notes: Object.fromEntries(ranked.items.filter((x) => x.notes).map((x) => [x.id, x.notes])),
+      afterHistory, afterRank, afterClick: rec.encodedTexts,
+    };
+  } finally {
+    await rec.forget({ keepModel: true });
+    await rec.close();
+  }
+};
+
+/** recordMany with some bad events among good ones. */
+window.recordSomeBad = async () => {
+  const events = [
+    { item: item(0), kind: 'view', at: Date.now() },
+    { item: item(1), kind: 'teleport', at: Date.now() },
+    { item: item(2), kind: 'view', at: Date.now() * 1000 },
+    'not an event',
+    { item: item(3), kind: 'like', at: Date.now() },
+  ];
+  const before = await window.events();
+  const r = await window.rec.recordMany(events);
+  let tooMany;
+  try {
+    await window.rec.recordMany(Array.from({ length: 5001 }, () => events[0]));
+  } catch (e) {
+    tooMany = { name: e.name, kind: e.kind };
+  }
+  return { ...r, added: (await window.events()) - before, tooMany };
 };
 
 window.rankSome = async () => {

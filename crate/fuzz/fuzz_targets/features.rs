@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
             );
             let mut v = vec![0f32; 384];
             v[i % 384] = 1.0;
-            c.embedding = Some(v);
+            c.embedding = Some(v.into());
             c.model = Some("fuzz".into());
             for _ in 0..usize::from(next() % 40) {
                 let name = format!("f{}", next() % 96);

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::compact_embedding::{decode_compact, CompactError};
 use crate::embedding::EMBEDDING_DIM;
 use crate::error::{InputError, InputErrorKind};
 use crate::limits::{fits_f32, MAX_ID_BYTES, MAX_TEXT_BYTES};
@@ -40,9 +41,9 @@ pub struct Candidate {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub related: Vec<Related>,
     /// A server-side embedding of `text`, used only if `model` is the loaded model's sha256
-    /// and the vector is valid.
+    /// and the vector is valid: 384 floats, or the compact string (`compact_embedding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub embedding: Option<Vec<f32>>,
+    pub embedding: Option<ServerEmbedding>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
 }
@@ -78,12 +79,92 @@ impl Candidate {
         self
     }
 
+    /// Attaches a server-side embedding (floats) made with the model whose sha256 is `model`.
+    pub fn with_embedding(mut self, embedding: Vec<f32>, model: impl Into<String>) -> Self {
+        self.embedding = Some(ServerEmbedding::Floats(embedding));
+        self.model = Some(model.into());
+        self
+    }
+
     /// The server-side embedding, if it may be used with the model whose sha256 is `model`.
     pub fn usable_embedding(&self, model: &str) -> Option<&[f32]> {
         match (&self.embedding, &self.model) {
-            (Some(v), Some(m)) if m == model && is_unit_embedding(v, EMBEDDING_DIM) => Some(v),
+            (Some(e), Some(m)) if m == model => e.vector(),
             _ => None,
         }
+    }
+}
+
+/// A server-side embedding as sent: 384 floats, or the compact string, decoded on arrival
+/// (a malformed one is kept with its problem, so the item is ranked without it and says why).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEmbedding {
+    Floats(Vec<f32>),
+    Compact {
+        text: String,
+        decoded: Result<Vec<f32>, CompactError>,
+    },
+}
+
+impl ServerEmbedding {
+    /// The compact form, decoded.
+    pub fn compact(text: impl Into<String>) -> Self {
+        let text = text.into();
+        let decoded = decode_compact(&text);
+        Self::Compact { text, decoded }
+    }
+
+    /// The unit vector, if the embedding is a valid one.
+    pub fn vector(&self) -> Option<&[f32]> {
+        match self {
+            Self::Floats(v) if is_unit_embedding(v, EMBEDDING_DIM) => Some(v),
+            Self::Compact { decoded: Ok(v), .. } => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl From<Vec<f32>> for ServerEmbedding {
+    fn from(v: Vec<f32>) -> Self {
+        Self::Floats(v)
+    }
+}
+
+impl Serialize for ServerEmbedding {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Floats(v) => v.serialize(s),
+            Self::Compact { text, .. } => s.serialize_str(text),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerEmbedding {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = ServerEmbedding;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of 384 numbers or a compact embedding string")
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(ServerEmbedding::compact(text))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                // Bounded: a longer array is wrong anyway, and is not kept whole.
+                let mut v = Vec::with_capacity(EMBEDDING_DIM);
+                while let Some(x) = seq.next_element::<f32>()? {
+                    if v.len() <= EMBEDDING_DIM {
+                        v.push(x);
+                    }
+                }
+                Ok(ServerEmbedding::Floats(v))
+            }
+        }
+        d.deserialize_any(Either)
     }
 }
 
@@ -124,9 +205,25 @@ pub fn embedding_problem(candidate: &Candidate, model: &str) -> Option<&'static 
         (Some(_), Some(m)) if m != model => {
             Some("server embedding ignored: it was made with another model")
         }
-        (Some(v), Some(_)) if !is_unit_embedding(v, EMBEDDING_DIM) => {
+        (Some(ServerEmbedding::Floats(v)), Some(_)) if !is_unit_embedding(v, EMBEDDING_DIM) => {
             Some("server embedding ignored: it is not 384 finite floats of unit length")
         }
+        (
+            Some(ServerEmbedding::Compact {
+                decoded: Err(e), ..
+            }),
+            Some(_),
+        ) => Some(match e {
+            CompactError::Length => {
+                "server embedding ignored: a compact embedding is 520 base64 characters"
+            }
+            CompactError::Alphabet => {
+                "server embedding ignored: a compact embedding is standard padded base64"
+            }
+            CompactError::Scale => {
+                "server embedding ignored: the compact embedding's scale or values are invalid"
+            }
+        }),
         _ => None,
     }
 }

@@ -1,7 +1,7 @@
 //! `WasmRecommender`: one user's recommender for JS. Converts JS values to core types and back,
 //! and encodes the texts a request lacks (awaiting the GPU) between the core's steps.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::Promise;
@@ -13,7 +13,8 @@ use super::errors::{encoder_error, input_error, store_error};
 use super::{from_js, to_js};
 use crate::encoder::Encoder;
 use crate::encoder::TextRole;
-use crate::error::{EncoderError, InputError};
+use crate::error::{EncoderError, InputError, InputErrorKind};
+use crate::limits::MAX_HISTORY;
 use crate::rank::candidate::validate_candidates;
 use crate::rank::{RankedItem, RerankSettings};
 use crate::recommender::Pending;
@@ -23,6 +24,8 @@ use crate::{Candidate, Event, Prior, Recommender};
 pub struct WasmRecommender {
     rec: Rc<RefCell<Recommender>>,
     encoder: Rc<Encoder>,
+    /// Texts this recommender has encoded (each once): what server embeddings saved.
+    encoded: Rc<Cell<u64>>,
 }
 
 /// Encodes the texts `pending` lacks, runs `step`, and releases the hold whatever happened.
@@ -30,6 +33,7 @@ pub struct WasmRecommender {
 async fn with_texts<T>(
     rec: &RefCell<Recommender>,
     encoder: &Encoder,
+    encoded: &Cell<u64>,
     pending: Pending,
     step: impl FnOnce(&mut Recommender) -> Result<T, InputError>,
 ) -> Result<T, JsValue> {
@@ -47,6 +51,7 @@ async fn with_texts<T>(
                 .await
                 .map_err(encoder_error)?;
             let shares = encoder.unknown_shares(&refs, role).map_err(encoder_error)?;
+            encoded.set(encoded.get() + texts.len() as u64);
             let mut rec = rec.borrow_mut();
             match role {
                 TextRole::Passage => rec.put_embeddings(texts, &embeddings),
@@ -69,11 +74,35 @@ struct RerankReply<'a> {
     items: &'a [RankedItem],
 }
 
+/// An event of a `recordMany` batch that was not recorded, and why.
+#[derive(Serialize)]
+struct Rejected {
+    index: usize,
+    kind: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct RecordManyReply {
+    recorded: usize,
+    rejected: Vec<Rejected>,
+}
+
 #[derive(Serialize)]
 struct InterestReply<'a> {
     id: u64,
     text: &'a str,
     weight: f32,
+}
+
+impl WasmRecommender {
+    fn parts(&self) -> (Rc<RefCell<Recommender>>, Rc<Encoder>, Rc<Cell<u64>>) {
+        (
+            Rc::clone(&self.rec),
+            Rc::clone(&self.encoder),
+            Rc::clone(&self.encoded),
+        )
+    }
 }
 
 #[wasm_bindgen]
@@ -93,6 +122,7 @@ impl WasmRecommender {
         Ok(WasmRecommender {
             rec: Rc::new(RefCell::new(rec)),
             encoder: Rc::clone(&encoder.inner),
+            encoded: Rc::new(Cell::new(0)),
         })
     }
 
@@ -111,7 +141,7 @@ impl WasmRecommender {
 
     /// Records one event (validated; its text is embedded if new).
     pub fn record(&self, event: JsValue) -> Promise {
-        let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
+        let (rec, encoder, encoded) = self.parts();
         wasm_bindgen_futures::future_to_promise(async move {
             let event: Event = from_js(event, "event")?;
             let now = js_sys::Date::now() as i64;
@@ -119,19 +149,80 @@ impl WasmRecommender {
             let pending = rec
                 .borrow_mut()
                 .hold_request(std::slice::from_ref(&event), &[]);
-            with_texts(&rec, &encoder, pending, |r| r.record(event, now)).await?;
+            with_texts(&rec, &encoder, &encoded, pending, |r| r.record(event, now)).await?;
             Ok(JsValue::UNDEFINED)
         })
+    }
+
+    /// Records a batch of events in one step: their new texts are encoded together (one batch
+    /// on the encoder) and the caller saves once. Resolves to `{ recorded, rejected: [{ index,
+    /// kind, message }] }`: an event that fails validation is reported and the others are
+    /// recorded. At most `MAX_HISTORY` events per call.
+    #[wasm_bindgen(js_name = recordMany)]
+    pub fn record_many(&self, events: js_sys::Array) -> Promise {
+        let (rec, encoder, encoded) = self.parts();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if events.length() as usize > MAX_HISTORY {
+                return Err(input_error(InputError::new(
+                    InputErrorKind::TooManyEvents,
+                    format!(
+                        "{} events; at most {MAX_HISTORY} per recordMany call",
+                        events.length()
+                    ),
+                )));
+            }
+            let now = js_sys::Date::now() as i64;
+            let mut rejected = Vec::new();
+            let mut valid = Vec::with_capacity(events.length() as usize);
+            let reject = |index: usize, e: InputError| Rejected {
+                index,
+                kind: e.kind.as_str(),
+                message: e.message,
+            };
+            for (index, value) in events.iter().enumerate() {
+                let parsed = serde_wasm_bindgen::from_value::<Event>(value).map_err(|e| {
+                    InputError::new(InputErrorKind::InvalidInput, format!("event: {e}"))
+                });
+                match parsed.and_then(|e| e.validate(now)) {
+                    Ok(event) => valid.push((index, event)),
+                    Err(e) => rejected.push(reject(index, e)),
+                }
+            }
+            let batch: Vec<Event> = valid.iter().map(|(_, e)| e.clone()).collect();
+            let pending = rec.borrow_mut().hold_request(&batch, &[]);
+            let recorded = with_texts(&rec, &encoder, &encoded, pending, |r| {
+                let mut recorded = 0;
+                for (index, event) in valid {
+                    match r.record(event, now) {
+                        Ok(()) => recorded += 1,
+                        Err(e) => rejected.push(reject(index, e)),
+                    }
+                }
+                Ok(recorded)
+            })
+            .await?;
+            rejected.sort_by_key(|r| r.index);
+            to_js(&RecordManyReply { recorded, rejected })
+        })
+    }
+
+    /// Texts encoded on the device so far by this recommender (items with a usable server
+    /// embedding and texts already cached cost none).
+    #[wasm_bindgen(js_name = encodedTexts)]
+    pub fn encoded_texts(&self) -> f64 {
+        self.encoded.get() as f64
     }
 
     /// Adds a stated interest; resolves to its id.
     #[wasm_bindgen(js_name = stateInterest)]
     pub fn state_interest(&self, text: String, weight: f32) -> Promise {
-        let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
+        let (rec, encoder, encoded) = self.parts();
         wasm_bindgen_futures::future_to_promise(async move {
             let pending = rec.borrow_mut().hold_queries([text.trim()]);
-            let id =
-                with_texts(&rec, &encoder, pending, |r| r.state_interest(&text, weight)).await?;
+            let id = with_texts(&rec, &encoder, &encoded, pending, |r| {
+                r.state_interest(&text, weight)
+            })
+            .await?;
             Ok(JsValue::from_f64(id as f64))
         })
     }
@@ -166,7 +257,7 @@ impl WasmRecommender {
     /// Ranks candidates; resolves to `{ impressionId, items: [{ id, score, contributions,
     /// explanation }] }` with the top `k` items (all when `k` is not set).
     pub fn rerank(&self, candidates: JsValue, options: JsValue) -> Promise {
-        let (rec, encoder) = (Rc::clone(&self.rec), Rc::clone(&self.encoder));
+        let (rec, encoder, encoded) = self.parts();
         wasm_bindgen_futures::future_to_promise(async move {
             // Checked before anything is encoded: a bad list or option costs nothing.
             let candidates: Vec<Candidate> = from_js(candidates, "candidates")?;
@@ -179,8 +270,10 @@ impl WasmRecommender {
             let options = settings.resolve(js_sys::Date::now() as u64);
             options.validate().map_err(input_error)?;
             let pending = rec.borrow_mut().hold_request(&[], &candidates);
-            let ranked =
-                with_texts(&rec, &encoder, pending, |r| r.rerank(candidates, &options)).await?;
+            let ranked = with_texts(&rec, &encoder, &encoded, pending, |r| {
+                r.rerank(candidates, &options)
+            })
+            .await?;
             to_js(&RerankReply {
                 impression_id: &ranked.impression_id,
                 items: ranked.shown(),

@@ -1,11 +1,14 @@
 //! `cloister embed`: text lines on stdin to JSON vectors on stdout, one output line per input
 //! line, in chunks so a long input needs bounded memory and output starts early. A line that
 //! cannot be read (too long, not UTF-8) gets `{"line", "error": {"kind", "message"}}` instead.
+//! With `--compact` a vector is `{"embedding", "model"}`, the compact form and the model's sha256.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use serde_json::json;
+
+use cloister::compact_embedding::encode_compact;
 
 use crate::lines::{lines, LineError};
 use crate::{CliError, ModelArgs};
@@ -13,8 +16,9 @@ use crate::{CliError, ModelArgs};
 /// Lines embedded per call.
 const CHUNK: usize = 256;
 
-pub fn run(model: &ModelArgs) -> Result<(), CliError> {
+pub fn run(model: &ModelArgs, compact: bool) -> Result<(), CliError> {
     let encoder = model.load()?;
+    let sha256 = encoder.model_sha256().to_string();
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let stdout_error = |e| CliError::Io(PathBuf::from("<stdout>"), e);
@@ -37,7 +41,15 @@ pub fn run(model: &ModelArgs) -> Result<(), CliError> {
             match text {
                 Ok(_) => {
                     let row = rows.next().expect("one row per readable line");
-                    serde_json::to_writer(&mut *out, row).map_err(|e| stdout_error(e.into()))?;
+                    if compact {
+                        // The encoder's rows are unit vectors: always encodable.
+                        let embedding = encode_compact(row).expect("a unit vector of width 384");
+                        let value = json!({"embedding": embedding, "model": sha256});
+                        serde_json::to_writer(&mut *out, &value)
+                    } else {
+                        serde_json::to_writer(&mut *out, row)
+                    }
+                    .map_err(|e| stdout_error(e.into()))?;
                 }
                 Err(e) => {
                     failed += 1;

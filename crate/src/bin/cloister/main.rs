@@ -185,10 +185,16 @@ enum Command {
     /// Convert the fp32 safetensors checkpoint to the int8 (per-block 32) burnpack record,
     /// and record its sha256 and size in the manifest.
     Convert(convert::ConvertArgs),
-    /// Read UTF-8 text, one item per line, on stdin; write one JSON array of 384 floats per line.
+    /// Read UTF-8 text, one item per line, on stdin; write one JSON array of 384 floats per line,
+    /// or with --compact one `{"embedding": "<base64>", "model": "<sha256>"}` per line: the two
+    /// fields a candidate needs to be ranked without encoding on the device.
     Embed {
         #[command(flatten)]
         model: ModelArgs,
+        /// The compact form: 384 int8 values and a scale in 520 base64 characters, with the
+        /// model file's sha256 (about 600 bytes a line instead of about 3.5 KB).
+        #[arg(long)]
+        compact: bool,
     },
     /// Re-rank candidate lists: JSON lines `{"id", "history", "candidates", "feedback"?}` on
     /// stdin, `{"id", "items": [{"id", "score", "contributions", "explanation"}]}` per line on
@@ -307,7 +313,7 @@ fn main() -> ExitCode {
     }
     let result = match Cli::parse().command {
         Command::Convert(args) => convert::run(args),
-        Command::Embed { model } => embed::run(&model),
+        Command::Embed { model, compact } => embed::run(&model, compact),
         Command::Rerank(args) => rerank::run(args),
         Command::FitPrior(args) => fit_prior::run(args),
         Command::Eval(args) => eval::run(args),
