@@ -1,16 +1,20 @@
 // The demo server's compact embeddings, made at build time by `cloister embed --compact`: one
 // file per model, dist/demo/embeddings-<model name>.json = { model: sha256, items: { id: base64 } },
-// over both catalogues (the project's own text), so that the demo ranks before encoding anything.
+// over the catalogues that model reads (the project's own text), so the demo ranks before
+// encoding anything.
 // Usage: node scripts/demo-embeddings.mjs [path/to/cloister]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { itemText } from '../www/server.js';
 
 const cli = process.argv[2] ?? 'dist/cloister';
-const items = ['www/catalogue.json', 'www/catalogue-zh.json']
-  .flatMap((path) => JSON.parse(readFileSync(path, 'utf8')));
+const read = (path) => JSON.parse(readFileSync(path, 'utf8'));
+const [english, chinese] = [read('www/catalogue.json'), read('www/catalogue-zh.json')];
 mkdirSync('dist/demo', { recursive: true });
-for (const [model, name] of [['english', 'all-MiniLM-L6-v2'], ['multilingual', 'multilingual-e5-small']]) {
+// A server embeds only what its model can read: the English model gets the English catalogue
+// (the Chinese section is then encoded on the device, which says it cannot read it).
+for (const [model, name, items] of [['english', 'all-MiniLM-L6-v2', english],
+  ['multilingual', 'multilingual-e5-small', [...english, ...chinese]]]) {
   const input = `${items.map((item) => itemText(item).replace(/[\r\n]+/g, ' ')).join('\n')}\n`;
   const lines = execFileSync(cli, ['embed', '--compact', '--model', model], { input, maxBuffer: 64 << 20 })
     .toString().trim().split('\n').map((line) => JSON.parse(line));

@@ -46,7 +46,7 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     const whys = await page.$$eval('#list .why', (n) => n.map((x) => x.textContent));
     assert.ok(whys.every((w) => w.startsWith('Why: ') && w.length > 8), whys.join('\n'));
     // The in-page server sent compact embeddings made at build time: nothing was encoded here.
-    assert.equal(await page.evaluate(() => Object.keys(window.cloisterDemo.serverEmbeddings?.items ?? {}).length), 480);
+    assert.equal(await page.evaluate(() => Object.keys(window.cloisterDemo.serverEmbeddings?.items ?? {}).length), 360);
     assert.equal(await page.evaluate(() => window.cloisterDemo.rec.encodedTexts), 0);
   });
 
@@ -134,7 +134,7 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
       await clickAndWait(page, `#list li[data-id="${id}"] .act-view`);
     }
     const origin = browser.url;
-    const allowed = ['/www/', '/js/', '/dist/pkg/', '/models/'];
+    const allowed = ['/www/', '/js/', '/dist/pkg/', '/dist/demo/', '/models/'];
     const recorded = await page.evaluate(() => window.cloisterDemo.rec.exportProfile());
     const history = recorded.state.profile.recent.map((e) => e.id);
     assert.ok(history.length >= 20, `history ${history.length}`);
@@ -188,9 +188,11 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
       return out;
     });
     const keys = Object.keys(stored);
-    const models = keys.filter((k) => /model\.int8\.bpk$/.test(k));
-    assert.equal(models.length, 1, `one copy of the model: ${models}`);
+    // The package caches the model by its sha256; the demo's cache must hold no copy of it.
+    const models = keys.filter((k) => stored[k] > 20e6);
+    assert.equal(models.length, 1, `one copy of the model (23.7 MB): ${keys.map((k) => `${k} ${stored[k]}`).join('\n')}`);
     assert.match(models[0], /^cloister-models-v1 /);
+    assert.ok(!keys.some((k) => /\.bpk$/.test(k)), keys.join('\n'));
     const wasm = keys.filter((k) => k.endsWith('.wasm'));
     assert.deepEqual(wasm.map((k) => k.split(' ')[1]), ['/dist/pkg/cpu/cloister_bg.wasm'], keys.join('\n'));
     const total = Object.values(stored).reduce((a, b) => a + b, 0);
