@@ -98,6 +98,13 @@ export class Cloister {
    * `namespace`: separates users/sites in storage. `prior`: PRIOR.json (object or text).
    * `onProgress({ what, loaded, total, fraction, cached })`. `worker`: default true.
    * `profile: false` opens the encoder only (for `embed`), with no storage.
+   * `encoder`: 'eager' (default: resolves once the encoder is loaded), 'background' (resolves
+   * once the profile is loaded and loads the encoder at once behind it) or 'on-demand' (loads it
+   * at the first text that needs it). Meanwhile candidates with server embeddings rank as usual,
+   * the others by what exists (`pending: ['embedding']` in the result), and events whose text is
+   * not embedded wait, saved, until it arrives (`deferredEvents`; `encoderReady()` waits for it;
+   * `onProgress` reports `{ what: 'encoder', ready: true }`). A URL model needs
+   * `integrity.model` and `modelFamily` ('all-MiniLM-L6-v2' or 'multilingual-e5-small') for this.
    */
   static async open(options = {}) {
     const { onProgress, worker = true, workerUrl, ...rest } = options;
@@ -137,7 +144,7 @@ export class Cloister {
     }
   }
 
-  /** 'webgpu' or 'cpu' (after a WebGPU device loss, 'cpu'). */
+  /** 'webgpu' or 'cpu' (after a WebGPU device loss, 'cpu'); null while the encoder loads. */
   get backend() { return this.#mirror.backend ?? this.#info.backend; }
   /** The wasm build running: 'webgpu', 'cpu' (the CPU-only build) or 'custom'. */
   get wasmBuild() { return this.#info.wasmBuild; }
@@ -149,7 +156,7 @@ export class Cloister {
   get storage() { return this.#mirror.storage ?? this.#info.storage; }
   /** Things that went wrong but did not stop the session (quota, quarantined record). */
   get warnings() { return this.#mirror.warnings ?? []; }
-  get timings() { return this.#info.timings; }
+  get timings() { return this.#mirror.timings ?? this.#info.timings; }
 
   record(event) { return this.#client.call('record', event); }
   /**
@@ -165,6 +172,19 @@ export class Cloister {
   flush() { return this.#client.call('flush'); }
   /** Texts the device has encoded since `open` (server embeddings and cached texts cost none). */
   get encodedTexts() { return this.#mirror.encodedTexts ?? 0; }
+  /** Events waiting for the encoder (opened with `encoder: 'background' | 'on-demand'`). */
+  get deferredEvents() { return this.#mirror.deferredEvents ?? 0; }
+  /** Whether the encoder is loaded (always, when opened with the default `encoder: 'eager'`). */
+  get hasEncoder() { return this.#mirror.hasEncoder ?? true; }
+  /**
+   * Loads the encoder if it is not yet (or waits for the background load), folds in the events
+   * that waited for it, and resolves to the same information `open` gave, now with the backend.
+   */
+  async encoderReady() {
+    const info = await this.#client.call('encoderReady');
+    this.#info = { ...this.#info, ...info };
+    return info;
+  }
   stateInterest(text, weight = 1) { return this.#client.call('stateInterest', text, weight); }
   interests() { return this.#mirror.interests; }
   removeInterest(id) { return this.#client.call('removeInterest', id); }

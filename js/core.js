@@ -30,60 +30,131 @@ function watchGpuDevices(onLost) {
   GPUAdapter.prototype.requestDevice = wrapped;
 }
 
+/** How `open` loads the encoder. */
+const ENCODER_LOADING = ['eager', 'background', 'on-demand'];
+/** Named models' encoder families (js/models.js names). */
+const FAMILIES = { english: 'all-MiniLM-L6-v2', multilingual: 'multilingual-e5-small' };
+
 export class Core {
   encoder = null;
   rec = null;
   store = null;
   rev = 0;
   warnings = [];
-  timings = {};
+  timings = { openedAt: performance.now() };
 
   /**
    * options: { model ('english' | 'multilingual' | URL | bytes), modelBase, tokenizer, backend,
-   *            namespace, prior, integrity: { model, tokenizer }, persist, wasm, wasmUrl };
+   *            namespace, prior, integrity: { model, tokenizer }, persist, wasm, wasmUrl,
+   *            encoder ('eager' | 'background' | 'on-demand'), modelFamily };
    *            onProgress(progress).
+   *
+   * 'eager' (the default) resolves once the encoder is loaded. 'background' and 'on-demand'
+   * resolve as soon as the profile is loaded: ranking works at once on server embeddings, and
+   * the encoder loads right away in the background, or at the first text it is needed for.
+   * Until it is there, items without an embedding are ranked by what exists (the result says
+   * `pending: ['embedding']`) and events whose text is not embedded wait, saved with the
+   * profile, to be folded in when it arrives.
    */
   async open(options, onProgress) {
     options = await resolveModel(options);
     const t0 = performance.now();
     const backend = options.backend ?? 'auto';
+    const loading = options.encoder ?? 'eager';
+    if (!ENCODER_LOADING.includes(loading)) {
+      throw new TypeError(`encoder must be one of ${ENCODER_LOADING.join(', ')}, got '${loading}'`);
+    }
     const { build, pkg, plan } = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl, backend });
-    this.wasmBuild = build;
-    this.pkg = pkg;
-    const [model, tokenizer] = await Promise.all([
-      loadBytes(options.model, { what: 'model', sha256: options.integrity?.model, onProgress }),
-      loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
-    ]);
-    this.timings.downloadMs = performance.now() - t0;
-    this.options = options;
+    Object.assign(this, { wasmBuild: build, pkg, plan, options, onProgress });
     if (backend !== 'cpu') {
       watchGpuDevices((info) => {
         if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
       });
     }
-    const t1 = performance.now();
-    try {
-      ({ encoder: this.encoder, reason: this.backendReason } = await loadEncoder(pkg, plan, model, tokenizer));
-    } catch (e) {
-      throw fromWasm(e);
-    }
-    this.timings.loadMs = performance.now() - t1;
-    if (options.profile === false) return this.info();
     let prior = options.prior;
     if (prior && typeof prior !== 'string') prior = JSON.stringify(prior);
-    try {
-      this.rec = new pkg.WasmRecommender(this.encoder, prior ?? undefined);
-    } catch (e) {
-      throw fromWasm(e);
+    if (loading === 'eager' || options.profile === false) {
+      await this.#loadEncoder();
+      if (options.profile === false) return this.info();
+      try {
+        this.rec = new pkg.WasmRecommender(this.encoder, prior ?? undefined);
+      } catch (e) {
+        throw fromWasm(e);
+      }
+      this.modelName = this.encoder.modelName;
+    } else {
+      // The recommender needs the model's identity before its bytes: the sha256 pin (server
+      // embeddings must name it) and its family (what cosines mean, where the profile lives).
+      const sha256 = options.integrity?.model;
+      this.modelName = FAMILIES[options.modelName] ?? options.modelFamily;
+      if (!sha256 || !this.modelName) {
+        throw new TypeError(`encoder: '${loading}' needs a named model, or integrity.model and modelFamily`);
+      }
+      try {
+        this.rec = pkg.WasmRecommender.withoutEncoder(sha256, this.modelName, prior ?? undefined);
+      } catch (e) {
+        throw fromWasm(e);
+      }
     }
     // One profile per model: vectors of two models never mix, and switching models leaves the
     // other model's profile where it was (English keeps the plain namespace it always had).
     const namespace = options.namespace ?? 'default';
-    const modelName = this.encoder.modelName;
-    this.store = new StateStore(modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${modelName}`);
+    this.store = new StateStore(this.modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${this.modelName}`);
     await this.store.open({ persistent: options.persist !== false });
     await this.store.exclusive(() => this.#reload());
+    this.timings.profileMs = performance.now() - t0;
+    if (loading === 'background' || (loading === 'on-demand' && this.rec.deferredEvents() > 0)) this.#encoderSoon();
     return this.info();
+  }
+
+  /** Downloads (or takes from the cache) model and tokenizer and starts the encoder. */
+  async #loadEncoder() {
+    const t0 = performance.now();
+    const { options, onProgress } = this;
+    const [model, tokenizer] = await Promise.all([
+      loadBytes(options.model, { what: 'model', sha256: options.integrity?.model, onProgress }),
+      loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
+    ]);
+    this.timings.downloadMs = performance.now() - t0;
+    const t1 = performance.now();
+    try {
+      ({ encoder: this.encoder, reason: this.backendReason } = await loadEncoder(this.pkg, this.plan, model, tokenizer));
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    this.timings.loadMs = performance.now() - t1;
+  }
+
+  #encoderLoad = null;
+
+  /**
+   * The encoder, loading it once if the recommender was opened without it; on arrival it is
+   * handed to the recommender and the waiting events are folded in (one change, saved).
+   */
+  encoderReady() {
+    if (this.encoder) return Promise.resolve(this.info());
+    this.#encoderLoad ??= (async () => {
+      await this.#loadEncoder();
+      try {
+        this.rec.setEncoder(this.encoder);
+      } catch (e) {
+        this.encoder = null;
+        throw fromWasm(e);
+      }
+      if (this.rec.deferredEvents() > 0) await this.#change(() => this.rec.foldDeferred());
+      this.timings.encoderReadyMs = performance.now() - this.timings.openedAt;
+      this.onProgress?.({ what: 'encoder', ready: true, backend: this.encoder.backend });
+      return this.info();
+    })();
+    // A failed load (offline, a bad pin) may be tried again by the next call that needs it.
+    this.#encoderLoad.catch(() => { this.#encoderLoad = null; });
+    return this.#encoderLoad;
+  }
+
+  /** Starts loading the encoder without waiting for it; a failure becomes a warning. */
+  #encoderSoon() {
+    if (this.encoder || this.#encoderLoad) return;
+    this.encoderReady().catch((e) => this.warnings.push(`the encoder could not load: ${e?.message ?? e}`));
   }
 
   /**
@@ -126,11 +197,11 @@ export class Core {
 
   info() {
     return {
-      backend: this.encoder.backend,
-      modelName: this.encoder.modelName,
+      backend: this.encoder?.backend ?? null,
+      modelName: this.encoder?.modelName ?? this.modelName,
       wasmBuild: this.wasmBuild,
       backendReason: this.backendReason,
-      precision: this.encoder.precision,
+      precision: this.encoder?.precision ?? null,
       storage: this.store?.status ?? { persistent: false, error: null },
       warnings: this.warnings,
       timings: this.timings,
@@ -259,6 +330,7 @@ export class Core {
   }
 
   async embed(texts, options) {
+    await this.encoderReady();
     try {
       return await this.#withDevice(() => this.encoder.embed(texts, options?.role));
     } catch (e) {
@@ -266,13 +338,24 @@ export class Core {
     }
   }
 
-  record(event) { return this.#change(() => this.#withDevice(() => this.rec.record(event))); }
-  /** Events in one step: `{ recorded, rejected: [{ index, kind, message }] }`. */
-  recordMany(events) {
-    if (!Array.isArray(events)) return Promise.reject(new TypeError('recordMany takes an array of events'));
-    return this.#change(() => this.#withDevice(() => this.rec.recordMany(events)));
+  async record(event) {
+    const result = await this.#change(() => this.#withDevice(() => this.rec.record(event)));
+    if (this.rec.deferredEvents() > 0) this.#encoderSoon();
+    return result;
   }
-  stateInterest(text, weight) { return this.#change(() => this.#withDevice(() => this.rec.stateInterest(text, weight))); }
+
+  /** Events in one step: `{ recorded, deferred, rejected: [{ index, kind, message }] }`. */
+  async recordMany(events) {
+    if (!Array.isArray(events)) throw new TypeError('recordMany takes an array of events');
+    const result = await this.#change(() => this.#withDevice(() => this.rec.recordMany(events)));
+    if (result.deferred > 0) this.#encoderSoon();
+    return result;
+  }
+
+  async stateInterest(text, weight) {
+    await this.encoderReady();
+    return this.#change(() => this.#withDevice(() => this.rec.stateInterest(text, weight)));
+  }
   removeInterest(id) { return this.#change(() => this.rec.removeInterest(id)); }
   feedback(impressionId, chosen, dismissed) { return this.#change(() => this.rec.feedback(impressionId, chosen, dismissed)); }
   importProfile(json) { return this.#change(() => this.rec.importProfile(json)); }
@@ -283,6 +366,8 @@ export class Core {
     const t = performance.now();
     const result = await this.#change(() => this.#withDevice(() => this.rec.rerank(candidates, options ?? {})));
     this.timings.rerankMs = performance.now() - t;
+    this.timings.firstRankingMs ??= performance.now() - this.timings.openedAt;
+    if (result.pending) this.#encoderSoon();
     return result;
   }
 
@@ -310,7 +395,9 @@ export class Core {
   /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */
   mirror() {
     return this.rec
-      ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings, backend: this.encoder.backend, encodedTexts: this.rec.encodedTexts() }
+      ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings,
+        backend: this.encoder?.backend ?? null, encodedTexts: this.rec.encodedTexts(), deferredEvents: this.rec.deferredEvents(),
+        hasEncoder: this.rec.hasEncoder(), timings: this.timings }
       : { interests: [], weights: null, storage: null, warnings: this.warnings, backend: this.encoder?.backend };
   }
 

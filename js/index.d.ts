@@ -149,7 +149,7 @@ export interface RerankOptions {
   explore?: boolean | { seed?: number; scale?: number };
 }
 
-export interface Progress { what: 'model' | 'tokenizer'; loaded: number; total: number; fraction: number; cached: boolean }
+export interface Progress { what: 'model' | 'tokenizer' | 'encoder'; loaded?: number; total?: number; fraction?: number; cached?: boolean; ready?: boolean; backend?: string }
 
 export interface OpenOptions extends EncoderLoadOptions {
   /** Separates profiles in storage. Default 'default'. */
@@ -164,6 +164,12 @@ export interface OpenOptions extends EncoderLoadOptions {
   persist?: boolean;
   /** false: open the encoder only (embed), with no profile or storage. */
   profile?: boolean;
+  /** 'eager' (default): resolve once the encoder is loaded; 'background': resolve once the
+   * profile is loaded and load the encoder behind it; 'on-demand': load it at the first text
+   * that needs it. */
+  encoder?: 'eager' | 'background' | 'on-demand';
+  /** With a URL model and a lazy encoder: which model the file is. */
+  modelFamily?: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
 }
 
 export interface Weights {
@@ -194,15 +200,23 @@ export declare class Cloister {
   readonly workerError: string | null;
   record(event: Event): Promise<void>;
   /** Events in one step; an invalid event is reported in `rejected` and the others recorded. */
-  recordMany(events: Event[]): Promise<{ recorded: number; rejected: { index: number; kind: string; message: string }[] }>;
+  recordMany(events: Event[]): Promise<{ recorded: number; deferred: number; rejected: { index: number; kind: string; message: string }[] }>;
   /** Resolves once every change sent so far is saved (each change already resolves after its save; overlapping changes share saves). */
   flush(): Promise<void>;
   /** Texts encoded on the device since `open`. */
   readonly encodedTexts: number;
+  /** Events waiting for the encoder (opened with `encoder: 'background' | 'on-demand'`). */
+  readonly deferredEvents: number;
+  /** Whether the encoder is loaded. */
+  readonly hasEncoder: boolean;
+  /** Loads the encoder if needed (or waits for the background load) and folds in waiting events. */
+  encoderReady(): Promise<object>;
   stateInterest(text: string, weight?: number): Promise<number>;
   interests(): { id: number; text: string; weight: number }[];
   removeInterest(id: number): Promise<boolean>;
-  rerank(candidates: Candidate[], options?: RerankOptions): Promise<{ impressionId: string; items: RankedItem[] }>;
+  /** `pending: ['embedding']` (and `unembedded`, their count) when items were ranked without an
+   * embedding because the encoder is still loading. */
+  rerank(candidates: Candidate[], options?: RerankOptions): Promise<{ impressionId: string; items: RankedItem[]; pending?: string[]; unembedded?: number }>;
   /**
    * What the user did with an impression (also one from before a reload: the last 16 are saved):
    * the items chosen and those dismissed. Items shown above a chosen one count as skipped.

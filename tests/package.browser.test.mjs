@@ -3,6 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { openBrowser, openPage } from './browser.mjs';
 
 /** `cloister embed` (floats) and `cloister embed --compact` lines for `texts`, natively. */
@@ -260,3 +261,94 @@ describe('package', { timeout: 600_000 }, () => {
     await page.close();
   });
 });
+
+describe('package: the encoder loads after the profile (encoder: background | on-demand)', { timeout: 600_000 }, () => {
+  // The model is held by the server until a test lets it through, as on a slow first visit.
+  let browser;
+  let blocked = true;
+  const held = [];
+  const modelRequests = [];
+  const release = () => {
+    blocked = false;
+    for (const { res, file, size } of held.splice(0)) {
+      if (res.destroyed) continue;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': size, 'Cache-Control': 'no-cache' });
+      createReadStream(file).pipe(res).on('error', () => {});
+    }
+  };
+  const intercept = (req, res, { file, size }) => {
+    if (!file.endsWith('/all-MiniLM-L6-v2/model.int8.bpk')) return false;
+    modelRequests.push(Date.now());
+    if (!blocked) return false;
+    held.push({ res, file, size });
+    return true;
+  };
+  const topics = ['coastal walks', 'sourdough baking', 'jazz piano', 'alpine gardens', 'sea kayaking', 'chess openings'];
+  const texts = Array.from({ length: 24 }, (_, i) => `A guide to ${topics[i % 6]}, volume ${i + 1}`);
+  let candidates;
+  before(async () => {
+    browser = await openBrowser({ webgpu: false, intercept });
+    const compact = serverEmbeddings(texts, true);
+    // Half the list comes with the server's embedding; the other half does not.
+    candidates = texts.map((text, i) => ({ id: `l${i}`, text, server_score: 1 - i * 0.01, ...(i % 2 === 0 ? compact[i] : {}) }));
+  });
+  after(async () => {
+    release();
+    await browser?.close();
+  });
+
+  test('ranks before the model arrives, keeps the events that need it (across a reload), and folds them in when it does', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const opened = await page.evaluate(() => window.lazyOpen({ namespace: 'lazy' }));
+    assert.equal(opened.hasEncoder, false, JSON.stringify(opened));
+    assert.equal(opened.backend, null);
+    for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+    assert.ok(held.length >= 1, 'the background load asked for the model, and it is held');
+    const s = await page.evaluate((c) => window.lazySession(c), candidates);
+    assert.deepEqual(s.pending, ['embedding'], JSON.stringify(s));
+    assert.equal(s.unembedded, 12);
+    assert.equal(s.count, 24);
+    assert.equal(s.afterClick, 0, 'a click on a server-embedded item is recorded at once');
+    assert.deepEqual(s.many, { recorded: 0, deferred: 2, rejected: [] });
+    assert.equal(s.deferred, 3, 'the search and the two new texts wait');
+    assert.equal(s.events, 1);
+    assert.equal(s.encodedTexts, 0);
+    // The page closes before the model arrives: nothing is lost.
+    await page.close();
+    const again = await openPage(browser, '/tests/pages/package.html');
+    const reopened = await again.evaluate(() => window.lazyOpen({ namespace: 'lazy' }));
+    assert.equal(reopened.deferred, 3, JSON.stringify(reopened));
+    assert.equal(reopened.events, 1);
+    release();
+    const arrived = await again.evaluate((c) => window.lazyArrive(c), candidates);
+    assert.equal(arrived.hasEncoder, true, JSON.stringify(arrived));
+    assert.equal(arrived.backend, 'cpu');
+    assert.equal(arrived.deferred, 0);
+    assert.equal(arrived.events, 4, 'the three waiting events are folded in');
+    assert.deepEqual(arrived.recent.slice(-3), ['search:kayak', 'n1', 'n2'], 'in the order they came');
+    assert.equal(arrived.pending, null, 'every item embedded now');
+    assert.ok(arrived.progress.includes('encoder'), JSON.stringify(arrived.progress));
+    await again.close();
+  });
+
+  test('on-demand: a visit that only ranks server-embedded items and clicks them never fetches the model', async () => {
+    blocked = true;
+    const before = modelRequests.length;
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const opened = await page.evaluate(() => window.lazyOpen({ namespace: 'on-demand', encoder: 'on-demand' }));
+    assert.equal(opened.hasEncoder, false);
+    const embeddedOnly = candidates.filter((c) => c.embedding);
+    const r = await page.evaluate(async (c) => {
+      const ranked = await window.rec.rerank(c);
+      const top = c.find((x) => x.id === ranked.items[0].id);
+      await window.rec.record({ item: { id: top.id, text: top.text }, kind: 'purchase', at: Date.now() });
+      return { pending: ranked.pending ?? null, deferred: window.rec.deferredEvents, events: await window.events() };
+    }, embeddedOnly);
+    assert.deepEqual(r, { pending: null, deferred: 0, events: 1 });
+    await new Promise((ok) => setTimeout(ok, 500));
+    assert.equal(modelRequests.length, before, 'no model request');
+    await page.close();
+    release();
+  });
+});
+

@@ -19,6 +19,10 @@ pub const MAX_ID_BYTES: usize = 256;
 /// History events in one request: a CLI line's history, a `recordMany` call. Each new text
 /// costs an encoder pass: 5,000 are about a minute on one core.
 pub const MAX_HISTORY: usize = 5_000;
+/// Events kept while the encoder loads (their texts wait to be embedded): saved with the state
+/// after each change, so at most about 4 MB of text; a page records far fewer in the seconds
+/// a model takes to arrive.
+pub const MAX_DEFERRED_EVENTS: usize = 1_000;
 /// Feedback entries in one CLI request, and items shown in one entry. Each shown item's
 /// features are computed again: 256 x 200 rows are about half a second.
 pub const MAX_FEEDBACK: usize = 256;

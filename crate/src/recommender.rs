@@ -15,7 +15,7 @@ use crate::cache::{EmbeddingCache, HoldId};
 use crate::embedding::Embeddings;
 use crate::encoder::config::{ModelFamily, TextRole};
 use crate::error::{InputError, InputErrorKind, StoreError};
-use crate::limits::{MAX_FEEDBACK, MAX_SHOWN};
+use crate::limits::{MAX_DEFERRED_EVENTS, MAX_FEEDBACK, MAX_ID_BYTES, MAX_SHOWN, MAX_TEXT_BYTES};
 use crate::profile::{Event, EventKind, InterestProfile, ProfileConfig};
 use crate::rank::candidate::{embedding_problem, validate_candidates};
 use crate::rank::fit::TrainList;
@@ -42,6 +42,8 @@ pub const PROFILE_DOCUMENT_FORMAT: &str = "cloister-profile";
 pub struct Reranked {
     pub impression_id: String,
     pub ranking: Ranking,
+    /// Items ranked without an embedding (`rerank_available` before the encoder is there).
+    pub unembedded: usize,
     shown: usize,
 }
 
@@ -91,6 +93,9 @@ pub struct SavedState {
     /// int8) is the same embedding space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<SavedModel>,
+    /// Events recorded before the encoder could embed their text, folded in when it can.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Event>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +141,8 @@ pub struct Recommender {
     /// The prior the site ships now: a saved state adapted from another is carried onto it,
     /// and `forget` returns to it.
     site_prior: Prior,
+    /// Events waiting for their text's embedding (the encoder is still loading), oldest first.
+    deferred: Vec<Event>,
 }
 
 impl Recommender {
@@ -150,6 +157,7 @@ impl Recommender {
             family: ModelFamily::MiniLm,
             similarity: SimilarityScale::default(),
             site_prior: prior.clone(),
+            deferred: Vec::new(),
         }
     }
 
@@ -171,6 +179,11 @@ impl Recommender {
 
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    /// The encoder family whose embeddings this recommender reads.
+    pub fn model_family(&self) -> ModelFamily {
+        self.family
     }
 
     // ---- embeddings -------------------------------------------------------------------
@@ -356,6 +369,71 @@ impl Recommender {
         Ok(())
     }
 
+    /// Keeps an event whose text cannot be embedded yet (the encoder is still loading): it is
+    /// validated now, saved with the state, and recorded by `fold_deferred` once its text is
+    /// in the cache. At most `MAX_DEFERRED_EVENTS` wait.
+    pub fn defer(&mut self, event: Event, now_ms: i64) -> Result<(), InputError> {
+        let event = event.validate(now_ms)?;
+        if event.item.text.trim().is_empty() {
+            return Err(InputError::new(
+                InputErrorKind::InvalidEvent,
+                "item.text must not be empty",
+            ));
+        }
+        if self.deferred.len() >= MAX_DEFERRED_EVENTS {
+            return Err(InputError::new(
+                InputErrorKind::TooManyEvents,
+                format!(
+                    "{MAX_DEFERRED_EVENTS} events already wait for the encoder; \
+                     load it (or wait for it) before recording more"
+                ),
+            ));
+        }
+        self.deferred.push(event);
+        Ok(())
+    }
+
+    /// Records `event` if its text's embedding is cached (a candidate the server embedded, a
+    /// text seen before), else defers it until the encoder arrives. Returns whether it waits.
+    pub fn record_or_defer(&mut self, event: Event, now_ms: i64) -> Result<bool, InputError> {
+        let key = cache_key(event_role(event.kind), &event.item.text);
+        if self.cache.contains(&key) {
+            self.record(event, now_ms).map(|()| false)
+        } else {
+            self.defer(event, now_ms).map(|()| true)
+        }
+    }
+
+    /// Events waiting for the encoder.
+    pub fn deferred_events(&self) -> usize {
+        self.deferred.len()
+    }
+
+    /// Holds the texts the deferred events read (the edge encodes what is missing).
+    pub fn hold_deferred(&mut self) -> Pending {
+        let events = self.deferred.clone();
+        self.hold_request(&events, &[])
+    }
+
+    /// Records the deferred events whose text is now cached, in the order they came; the rest
+    /// keep waiting. Returns how many were recorded.
+    pub fn fold_deferred(&mut self, now_ms: i64) -> usize {
+        let mut folded = 0;
+        for event in std::mem::take(&mut self.deferred) {
+            let key = cache_key(event_role(event.kind), &event.item.text);
+            if !self.cache.contains(&key) {
+                self.deferred.push(event);
+                continue;
+            }
+            // Validated when deferred; only a clock set far back could refuse it now, and then
+            // it would be refused forever: drop it rather than keep it waiting.
+            if self.record(event, now_ms).is_ok() {
+                folded += 1;
+            }
+        }
+        folded
+    }
+
     /// A dismissed item that a recent impression showed: one online step pushing it down
     /// among what was shown with it. Nothing to learn from when no impression showed it.
     fn learn_from_dismissal(&mut self, id: &str) {
@@ -397,8 +475,29 @@ impl Recommender {
         candidates: Vec<Candidate>,
         options: &RerankOptions,
     ) -> Result<Reranked, InputError> {
+        self.rerank_with(candidates, options, false)
+    }
+
+    /// Like `rerank`, for when the encoder is not there yet: an item with no usable server
+    /// embedding and no cached text is ranked by what exists (its text features neutral, see
+    /// `features::compute`), and `unembedded` counts such items.
+    pub fn rerank_available(
+        &mut self,
+        candidates: Vec<Candidate>,
+        options: &RerankOptions,
+    ) -> Result<Reranked, InputError> {
+        self.rerank_with(candidates, options, true)
+    }
+
+    fn rerank_with(
+        &mut self,
+        candidates: Vec<Candidate>,
+        options: &RerankOptions,
+        allow_missing: bool,
+    ) -> Result<Reranked, InputError> {
         let candidates = validate_candidates(candidates)?;
-        let vectors = self.candidate_vectors(&candidates)?;
+        let vectors = self.candidate_vectors(&candidates, allow_missing)?;
+        let unembedded = vectors.iter().filter(|v| v.is_empty()).count();
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let mut ranking = rerank(&self.profile, &candidates, &refs, &self.weights, options)?;
         let id = self.impressions.next_id();
@@ -426,11 +525,18 @@ impl Recommender {
         Ok(Reranked {
             impression_id: id,
             ranking,
+            unembedded,
             shown,
         })
     }
 
-    fn candidate_vectors(&mut self, candidates: &[Candidate]) -> Result<Vec<Vec<f32>>, InputError> {
+    /// Each candidate's vector: the server's, or its text's from the cache; with
+    /// `allow_missing`, empty for a text not encoded yet.
+    fn candidate_vectors(
+        &mut self,
+        candidates: &[Candidate],
+        allow_missing: bool,
+    ) -> Result<Vec<Vec<f32>>, InputError> {
         let mut vectors = Vec::with_capacity(candidates.len());
         for c in candidates {
             let vector = match c.usable_embedding(&self.model) {
@@ -441,7 +547,10 @@ impl Recommender {
                         format!("candidate '{}' has no text and no usable embedding", c.id),
                     ))
                 }
-                None => self.cached(TextRole::Passage, &c.text)?,
+                None => match self.cached(TextRole::Passage, &c.text) {
+                    Err(e) if !allow_missing => return Err(e),
+                    found => found.unwrap_or_default(),
+                },
             };
             vectors.push(vector);
         }
@@ -536,7 +645,7 @@ impl Recommender {
         }
         let (idx, negatives) = feedback_rows(shown, chosen, &entry.dismissed)?;
         let subset = validate_candidates(subset)?;
-        let vectors = self.candidate_vectors(&subset)?;
+        let vectors = self.candidate_vectors(&subset, false)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let features = crate::rank::features::compute(&self.profile, &subset, &refs);
         let z: Vec<&[f32]> = features.z.iter().map(Vec::as_slice).collect();
@@ -555,7 +664,7 @@ impl Recommender {
         let Some(target) = candidates.iter().position(|c| c.id == target) else {
             return Ok(None);
         };
-        let vectors = self.candidate_vectors(&candidates)?;
+        let vectors = self.candidate_vectors(&candidates, false)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
         Ok(Some(TrainList {
@@ -623,6 +732,7 @@ impl Recommender {
                 name: self.family.name().into(),
                 sha256: self.model.clone(),
             }),
+            deferred: self.deferred.clone(),
         }
     }
 
@@ -662,6 +772,7 @@ impl Recommender {
             state.weights.carried_onto(&self.site_prior)
         };
         self.impressions.merge(state.impressions);
+        self.deferred = state.deferred;
         Ok(())
     }
 
@@ -702,6 +813,7 @@ impl Recommender {
         self.profile = InterestProfile::new(self.profile.config);
         self.weights = OnlineWeights::new(prior);
         self.impressions.clear();
+        self.deferred.clear();
     }
 
     /// Forgets everything about the user: profile, adapted weights (back to the site's
@@ -711,6 +823,7 @@ impl Recommender {
         self.weights = OnlineWeights::new(&self.site_prior);
         self.cache.clear();
         self.impressions.clear();
+        self.deferred.clear();
     }
 }
 
@@ -756,6 +869,17 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     }
     if !state.impressions.is_well_formed() {
         return bad("a saved impression");
+    }
+    if state.deferred.len() > MAX_DEFERRED_EVENTS
+        || state.deferred.iter().any(|e| {
+            e.at < 0
+                || e.item.id.is_empty()
+                || e.item.id.len() > MAX_ID_BYTES
+                || e.item.text.len() > MAX_TEXT_BYTES
+                || e.value.is_some_and(|v| !v.is_finite())
+        })
+    {
+        return bad("the events waiting for the encoder");
     }
     let w = &state.weights;
     if w.current

@@ -1010,3 +1010,151 @@ fn a_state_saved_with_another_model_is_refused_and_changes_nothing() {
     old["state"].as_object_mut().unwrap().remove("model");
     english.import_document(&old.to_string()).unwrap();
 }
+
+#[test]
+fn before_the_encoder_items_without_an_embedding_rank_by_what_exists() {
+    // Ten candidates: the even ones came with a server embedding, the odd ones did not and
+    // their texts were never encoded.
+    let mut space = Space::new(2, 5);
+    let history: Vec<String> = (0..4).map(|i| format!("history {i}")).collect();
+    let vectors: Vec<Vec<f32>> = (0..4).map(|_| space.vector(0)).collect();
+    let mut rec = with_vectors(&history, vectors);
+    for (i, text) in history.iter().enumerate() {
+        rec.record(
+            event(&format!("h{i}"), text, EventKind::Click, i as i64),
+            NOW,
+        )
+        .unwrap();
+    }
+    let candidates: Vec<Candidate> = (0..10)
+        .map(|i| {
+            let c = candidate(
+                &format!("c{i}"),
+                &format!("fresh text {i}"),
+                1.0 - 0.05 * i as f64,
+            )
+            .with_category("books");
+            if i % 2 == 0 {
+                c.with_embedding(space.vector(if i < 4 { 0 } else { 1 }), "test-model")
+            } else {
+                c
+            }
+        })
+        .collect();
+    assert_eq!(
+        rec.rerank(candidates.clone(), &RerankOptions::default())
+            .err()
+            .map(|e| e.kind),
+        Some(InputErrorKind::MissingEmbedding),
+        "the full ranking needs every text"
+    );
+    let ranked = rec
+        .rerank_available(candidates, &RerankOptions::default())
+        .unwrap();
+    assert_eq!(ranked.unembedded, 5);
+    let order: Vec<&str> = ranked.ranking.items.iter().map(|r| r.id.as_str()).collect();
+    // The two embedded items near the history lead; the unembedded keep the server's order
+    // among themselves, and none claims a similarity it could not measure.
+    assert_eq!(&order[..2], &["c0", "c2"], "{order:?}");
+    let odd: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|id| id[1..].parse::<usize>().unwrap() % 2 == 1)
+        .collect();
+    assert_eq!(odd, ["c1", "c3", "c5", "c7", "c9"]);
+    for item in &ranked.ranking.items {
+        if item.id[1..].parse::<usize>().unwrap() % 2 == 1 {
+            assert!(
+                !matches!(
+                    item.explanation.feature.as_str(),
+                    "nn_recent" | "short_term" | "stated" | "centroid"
+                ),
+                "{} claims {}",
+                item.id,
+                item.explanation.feature
+            );
+        }
+    }
+}
+
+#[test]
+fn events_deferred_until_the_encoder_are_saved_and_folded_in_order() {
+    let mut rec = Recommender::new(&Prior::default(), "test-model");
+    for i in 0..3 {
+        rec.defer(
+            event(
+                &format!("d{i}"),
+                &format!("deferred {i}"),
+                EventKind::Click,
+                NOW - 10 + i,
+            ),
+            NOW,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        rec.defer(event("x", "late", EventKind::Click, NOW * 1000), NOW)
+            .unwrap_err()
+            .kind,
+        InputErrorKind::InvalidTime,
+        "validated when deferred"
+    );
+    // Saved with the state: a reload (or another tab) gets them back.
+    let bytes = rec.to_bytes();
+    let mut again = Recommender::new(&Prior::default(), "test-model");
+    again.restore(&bytes).unwrap();
+    assert_eq!(again.deferred_events(), 3);
+    // The encoder arrives with two of the three texts.
+    let pending = again.hold_deferred();
+    assert_eq!(
+        pending.missing,
+        vec!["deferred 0", "deferred 1", "deferred 2"]
+    );
+    let mut space = Space::new(1, 2);
+    again
+        .put_embeddings(
+            &pending.missing[..2],
+            &Embeddings {
+                data: (0..2).flat_map(|_| space.vector(0)).collect(),
+            },
+        )
+        .unwrap();
+    assert_eq!(again.fold_deferred(NOW), 2);
+    again.release(pending.hold);
+    assert_eq!(again.deferred_events(), 1);
+    assert_eq!(again.profile().events, 2);
+    let ids: Vec<&str> = again
+        .profile()
+        .recent
+        .iter()
+        .map(|e| e.id.as_str())
+        .collect();
+    assert_eq!(ids, ["d0", "d1"]);
+    // Bounded: the thousand-and-first waits nowhere.
+    let mut full = Recommender::new(&Prior::default(), "test-model");
+    for i in 0..cloister::limits::MAX_DEFERRED_EVENTS {
+        full.defer(event(&format!("e{i}"), "t", EventKind::View, NOW), NOW)
+            .unwrap();
+    }
+    assert_eq!(
+        full.defer(event("one more", "t", EventKind::View, NOW), NOW)
+            .unwrap_err()
+            .kind,
+        InputErrorKind::TooManyEvents
+    );
+    full.forget();
+    assert_eq!(full.deferred_events(), 0, "forget forgets them too");
+}
+
+#[test]
+fn a_document_with_a_bad_waiting_event_is_refused_and_changes_nothing() {
+    let mut rec = Recommender::new(&Prior::default(), "test-model");
+    rec.defer(event("d0", "deferred", EventKind::Click, NOW), NOW)
+        .unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&rec.export_document()).unwrap();
+    assert_eq!(doc["state"]["deferred"][0]["item"]["id"], "d0");
+    doc["state"]["deferred"][0]["at"] = serde_json::json!(-5);
+    let mut other = Recommender::new(&Prior::default(), "test-model");
+    assert!(other.import_document(&doc.to_string()).is_err());
+    assert_eq!(other.deferred_events(), 0);
+}

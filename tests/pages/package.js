@@ -317,3 +317,42 @@ window.chineseInterest = async ({ model, interest }) => {
     rec.close();
   }
 };
+
+/** Opens the English model by name with a lazy encoder; reports what is there at once. */
+window.lazyOpen = async ({ namespace, encoder = 'background' }) => {
+  const progress = [];
+  const t = performance.now();
+  const rec = await Cloister.open({ model: 'english', backend: 'cpu', namespace, encoder, onProgress: (p) => progress.push(p.what) });
+  window.rec = rec;
+  window.lazyProgress = progress;
+  return { openMs: performance.now() - t, hasEncoder: rec.hasEncoder, backend: rec.backend, deferred: rec.deferredEvents,
+    events: await window.events() };
+};
+
+/** Ranks `candidates`, then records a click on the top server-embedded one, a search and a
+ * recordMany of two new texts; reports what ranked, what waits and what is recorded. */
+window.lazySession = async (candidates) => {
+  const rec = window.rec;
+  const ranked = await rec.rerank(candidates);
+  const embedded = new Set(candidates.filter((c) => c.embedding).map((c) => c.id));
+  const top = candidates.find((c) => c.id === ranked.items.find((x) => embedded.has(x.id)).id);
+  await rec.record({ item: { id: top.id, text: top.text }, kind: 'click', at: Date.now() });
+  const afterClick = rec.deferredEvents;
+  await rec.record({ item: { id: 'search:kayak', text: 'sea kayaking trips' }, kind: 'search', at: Date.now() });
+  const many = await rec.recordMany([
+    { item: { id: 'n1', text: 'A field guide to tide pools' }, kind: 'view', at: Date.now() },
+    { item: { id: 'n2', text: 'Knots for small boats' }, kind: 'like', at: Date.now() },
+  ]);
+  return { pending: ranked.pending, unembedded: ranked.unembedded, count: ranked.items.length,
+    order: ranked.items.map((x) => x.id), afterClick, many, deferred: rec.deferredEvents,
+    events: await window.events(), encodedTexts: rec.encodedTexts, hasEncoder: rec.hasEncoder };
+};
+
+/** Waits for the encoder, then ranks again. */
+window.lazyArrive = async (candidates) => {
+  const rec = window.rec;
+  const info = await rec.encoderReady();
+  const ranked = await rec.rerank(candidates);
+  return { backend: info.backend, hasEncoder: rec.hasEncoder, deferred: rec.deferredEvents, events: await window.events(),
+    pending: ranked.pending ?? null, progress: window.lazyProgress, recent: (await rec.exportProfile()).state.profile.recent.map((e) => e.id) };
+};

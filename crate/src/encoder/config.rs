@@ -70,6 +70,13 @@ impl ModelFamily {
         }
     }
 
+    /// The family `name` names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::MiniLm, Self::E5]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
     /// The shape, with `vocab_rows` word-table rows for E5, whose vocabulary Cloister prunes.
     pub fn config(self, vocab_rows: usize) -> BertConfig {
         match self {

@@ -54,7 +54,23 @@ pub struct FeatureMatrix {
     pub evidence: Vec<Evidence>,
 }
 
-/// Computes every candidate's features. `embeddings[i]` is candidate i's unit vector.
+/// Columns read from the candidate's embedding (the rest come from its id, category, score,
+/// `related` and site features).
+const TEXT_FEATURES: [&str; 7] = [
+    "short_term",
+    "long_term",
+    "nn_recent",
+    "centroid",
+    "stated",
+    "negative",
+    "session",
+];
+
+/// Computes every candidate's features. `embeddings[i]` is candidate i's unit vector, or empty
+/// for an item whose text is not encoded yet (the encoder is still loading): its text features
+/// take the list's mean over the items that have one, neutral after standardisation, so it is
+/// ranked by what exists (server score, category, `related`, site features) and claims no
+/// similarity.
 pub fn compute(
     profile: &InterestProfile,
     candidates: &[Candidate],
@@ -177,6 +193,10 @@ pub fn compute(
         raw.push(row);
         evidence.push(ev);
     }
+    let missing: Vec<bool> = embeddings.iter().map(|e| e.is_empty()).collect();
+    if missing.iter().any(|&m| m) {
+        impute_text_features(&mut raw, &mut evidence, &missing);
+    }
     let mut z = standardise(&raw, names.len());
     // Exposure keeps its own scale: standardised, an item shown 3 times and one shown 30 times
     // look alike whenever the same few items are on every page, and nothing would ever sink.
@@ -191,6 +211,36 @@ pub fn compute(
         raw,
         z,
         evidence,
+    }
+}
+
+/// Sets the text features of the `missing` rows to the mean of the other rows (0 when none has
+/// an embedding) and drops their content evidence.
+fn impute_text_features(raw: &mut [Vec<f32>], evidence: &mut [Evidence], missing: &[bool]) {
+    let present = missing.iter().filter(|&&m| !m).count();
+    for name in TEXT_FEATURES {
+        let j = BUILTIN_FEATURES
+            .iter()
+            .position(|n| *n == name)
+            .expect("a built-in feature");
+        let mean = if present == 0 {
+            0.0
+        } else {
+            raw.iter()
+                .zip(missing)
+                .filter(|(_, &m)| !m)
+                .map(|(row, _)| row[j] as f64)
+                .sum::<f64>()
+                / present as f64
+        };
+        for (row, _) in raw.iter_mut().zip(missing).filter(|(_, &m)| m) {
+            row[j] = mean as f32;
+        }
+    }
+    for (ev, _) in evidence.iter_mut().zip(missing).filter(|(_, &m)| m) {
+        ev.nearest = None;
+        ev.interest = None;
+        ev.best_interest = None;
     }
 }
 

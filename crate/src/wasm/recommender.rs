@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use super::encoder::WasmEncoder;
 use super::errors::{encoder_error, input_error, store_error};
 use super::{from_js, to_js};
+use crate::encoder::config::ModelFamily;
 use crate::encoder::Encoder;
 use crate::encoder::TextRole;
 use crate::error::{EncoderError, InputError, InputErrorKind};
@@ -23,7 +24,9 @@ use crate::{Candidate, Event, Prior, Recommender};
 #[wasm_bindgen]
 pub struct WasmRecommender {
     rec: Rc<RefCell<Recommender>>,
-    encoder: Rc<Encoder>,
+    /// None until the page hands one over (`withoutEncoder`, then `setEncoder`): meanwhile
+    /// rankings use what is embedded and events whose text is not wait in the core.
+    encoder: Option<Rc<Encoder>>,
     /// Texts this recommender has encoded (each once): what server embeddings saved.
     encoded: Rc<Cell<u64>>,
 }
@@ -72,6 +75,23 @@ async fn with_texts<T>(
 struct RerankReply<'a> {
     impression_id: &'a str,
     items: &'a [RankedItem],
+    /// What the ranking lacked: `["embedding"]` when items were ranked without one (the
+    /// encoder is not there yet), with their count.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<&'static str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    unembedded: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn no_encoder(what: &str) -> JsValue {
+    input_error(InputError::new(
+        InputErrorKind::InvalidInput,
+        format!("{what} needs the encoder, which is not loaded yet"),
+    ))
 }
 
 /// An event of a `recordMany` batch that was not recorded, and why.
@@ -85,6 +105,8 @@ struct Rejected {
 #[derive(Serialize)]
 struct RecordManyReply {
     recorded: usize,
+    /// Kept until the encoder arrives (their texts are not embedded yet).
+    deferred: usize,
     rejected: Vec<Rejected>,
 }
 
@@ -95,11 +117,15 @@ struct InterestReply<'a> {
     weight: f32,
 }
 
+/// What an async method takes into its future: the recommender, the encoder if loaded, and
+/// the count of texts encoded.
+type Parts = (Rc<RefCell<Recommender>>, Option<Rc<Encoder>>, Rc<Cell<u64>>);
+
 impl WasmRecommender {
-    fn parts(&self) -> (Rc<RefCell<Recommender>>, Rc<Encoder>, Rc<Cell<u64>>) {
+    fn parts(&self) -> Parts {
         (
             Rc::clone(&self.rec),
-            Rc::clone(&self.encoder),
+            self.encoder.clone(),
             Rc::clone(&self.encoded),
         )
     }
@@ -121,22 +147,89 @@ impl WasmRecommender {
         rec.set_model_family(encoder.inner.family());
         Ok(WasmRecommender {
             rec: Rc::new(RefCell::new(rec)),
-            encoder: Rc::clone(&encoder.inner),
+            encoder: Some(Rc::clone(&encoder.inner)),
             encoded: Rc::new(Cell::new(0)),
         })
     }
 
-    /// Swaps the encoder (the WebGPU device was lost: the JS layer loads a CPU one). Profile,
-    /// weights and cached embeddings stay; the model must be the same file.
+    /// A recommender for the model file `model_sha256` of `model_name` ('all-MiniLM-L6-v2' or
+    /// 'multilingual-e5-small') before its encoder has loaded: ranking works on server
+    /// embeddings at once; `setEncoder` hands the encoder over when it arrives.
+    #[wasm_bindgen(js_name = withoutEncoder)]
+    pub fn without_encoder(
+        model_sha256: String,
+        model_name: String,
+        prior_json: Option<String>,
+    ) -> Result<WasmRecommender, JsValue> {
+        let family = ModelFamily::from_name(&model_name).ok_or_else(|| {
+            encoder_error(EncoderError::InvalidOption(format!(
+                "unknown model name '{model_name}': all-MiniLM-L6-v2 or multilingual-e5-small"
+            )))
+        })?;
+        let prior = match prior_json {
+            Some(text) => Prior::from_json(&text).map_err(input_error)?,
+            None => Prior::default(),
+        };
+        let mut rec = Recommender::new(&prior, model_sha256);
+        rec.set_model_family(family);
+        Ok(WasmRecommender {
+            rec: Rc::new(RefCell::new(rec)),
+            encoder: None,
+            encoded: Rc::new(Cell::new(0)),
+        })
+    }
+
+    /// Hands over the encoder: the first one (it arrived after `withoutEncoder`), or a
+    /// replacement (the WebGPU device was lost: the JS layer loads a CPU one). Profile, weights
+    /// and cached embeddings stay; the model must be the file the recommender was made for.
     #[wasm_bindgen(js_name = setEncoder)]
     pub fn set_encoder(&mut self, encoder: &WasmEncoder) -> Result<(), JsValue> {
-        if encoder.inner.model_sha256() != self.encoder.model_sha256() {
+        let rec = self.rec.borrow();
+        if encoder.inner.model_sha256() != rec.model() {
+            return Err(encoder_error(EncoderError::InvalidOption(format!(
+                "setEncoder needs an encoder of the model file this recommender reads \
+                 (sha256 {}), got {}",
+                rec.model(),
+                encoder.inner.model_sha256()
+            ))));
+        }
+        if encoder.inner.family() != rec.model_family() {
             return Err(encoder_error(EncoderError::InvalidOption(
-                "setEncoder needs an encoder of the same model file".into(),
+                "setEncoder needs an encoder of the same model".into(),
             )));
         }
-        self.encoder = Rc::clone(&encoder.inner);
+        drop(rec);
+        self.encoder = Some(Rc::clone(&encoder.inner));
         Ok(())
+    }
+
+    /// Whether an encoder is loaded.
+    #[wasm_bindgen(js_name = hasEncoder)]
+    pub fn has_encoder(&self) -> bool {
+        self.encoder.is_some()
+    }
+
+    /// Events waiting for the encoder (recorded before it arrived, saved with the state).
+    #[wasm_bindgen(js_name = deferredEvents)]
+    pub fn deferred_events(&self) -> f64 {
+        self.rec.borrow().deferred_events() as f64
+    }
+
+    /// Encodes the waiting events' texts and records them, in order; resolves to how many were
+    /// recorded.
+    #[wasm_bindgen(js_name = foldDeferred)]
+    pub fn fold_deferred(&self) -> Promise {
+        let (rec, encoder, encoded) = self.parts();
+        wasm_bindgen_futures::future_to_promise(async move {
+            let encoder = encoder.ok_or_else(|| no_encoder("folding the waiting events"))?;
+            let now = js_sys::Date::now() as i64;
+            let pending = rec.borrow_mut().hold_deferred();
+            let folded = with_texts(&rec, &encoder, &encoded, pending, |r| {
+                Ok(r.fold_deferred(now))
+            })
+            .await?;
+            Ok(JsValue::from_f64(folded as f64))
+        })
     }
 
     /// Records one event (validated; its text is embedded if new).
@@ -146,6 +239,14 @@ impl WasmRecommender {
             let event: Event = from_js(event, "event")?;
             let now = js_sys::Date::now() as i64;
             let event = event.validate(now).map_err(input_error)?;
+            let Some(encoder) = encoder else {
+                // No encoder yet: recorded if its text is embedded, else kept until it is.
+                let mut r = rec.borrow_mut();
+                let pending = r.hold_request(std::slice::from_ref(&event), &[]);
+                r.release(pending.hold);
+                r.record_or_defer(event, now).map_err(input_error)?;
+                return Ok(JsValue::UNDEFINED);
+            };
             let pending = rec
                 .borrow_mut()
                 .hold_request(std::slice::from_ref(&event), &[]);
@@ -188,6 +289,23 @@ impl WasmRecommender {
                     Err(e) => rejected.push(reject(index, e)),
                 }
             }
+            let Some(encoder) = encoder else {
+                let mut r = rec.borrow_mut();
+                let (mut recorded, mut deferred) = (0, 0);
+                for (index, event) in valid {
+                    match r.record_or_defer(event, now) {
+                        Ok(true) => deferred += 1,
+                        Ok(false) => recorded += 1,
+                        Err(e) => rejected.push(reject(index, e)),
+                    }
+                }
+                rejected.sort_by_key(|r| r.index);
+                return to_js(&RecordManyReply {
+                    recorded,
+                    deferred,
+                    rejected,
+                });
+            };
             let batch: Vec<Event> = valid.iter().map(|(_, e)| e.clone()).collect();
             let pending = rec.borrow_mut().hold_request(&batch, &[]);
             let recorded = with_texts(&rec, &encoder, &encoded, pending, |r| {
@@ -202,7 +320,11 @@ impl WasmRecommender {
             })
             .await?;
             rejected.sort_by_key(|r| r.index);
-            to_js(&RecordManyReply { recorded, rejected })
+            to_js(&RecordManyReply {
+                recorded,
+                deferred: 0,
+                rejected,
+            })
         })
     }
 
@@ -218,6 +340,7 @@ impl WasmRecommender {
     pub fn state_interest(&self, text: String, weight: f32) -> Promise {
         let (rec, encoder, encoded) = self.parts();
         wasm_bindgen_futures::future_to_promise(async move {
+            let encoder = encoder.ok_or_else(|| no_encoder("stating an interest"))?;
             let pending = rec.borrow_mut().hold_queries([text.trim()]);
             let id = with_texts(&rec, &encoder, &encoded, pending, |r| {
                 r.state_interest(&text, weight)
@@ -270,13 +393,29 @@ impl WasmRecommender {
             let options = settings.resolve(js_sys::Date::now() as u64);
             options.validate().map_err(input_error)?;
             let pending = rec.borrow_mut().hold_request(&[], &candidates);
-            let ranked = with_texts(&rec, &encoder, &encoded, pending, |r| {
-                r.rerank(candidates, &options)
-            })
-            .await?;
+            let ranked = match encoder {
+                Some(encoder) => {
+                    with_texts(&rec, &encoder, &encoded, pending, |r| {
+                        r.rerank(candidates, &options)
+                    })
+                    .await?
+                }
+                None => {
+                    let mut r = rec.borrow_mut();
+                    let ranked = r.rerank_available(candidates, &options);
+                    r.release(pending.hold);
+                    ranked.map_err(input_error)?
+                }
+            };
             to_js(&RerankReply {
                 impression_id: &ranked.impression_id,
                 items: ranked.shown(),
+                pending: if ranked.unembedded > 0 {
+                    vec!["embedding"]
+                } else {
+                    vec![]
+                },
+                unembedded: ranked.unembedded,
             })
         })
     }
