@@ -32,6 +32,8 @@ function watchGpuDevices(onLost) {
 
 /** How `open` loads the encoder. */
 const ENCODER_LOADING = ['eager', 'background', 'on-demand'];
+/** With `encoder: 'background'`, when to start loading it if no ranking came first. */
+const BACKGROUND_AFTER_MS = 1500;
 /** Named models' encoder families (js/models.js names). */
 const FAMILIES = { english: 'all-MiniLM-L6-v2', multilingual: 'multilingual-e5-small' };
 
@@ -103,7 +105,10 @@ export class Core {
     await this.store.open({ persistent: options.persist !== false });
     await this.store.exclusive(() => this.#reload());
     this.timings.profileMs = performance.now() - t0;
-    if (loading === 'background' || (loading === 'on-demand' && this.rec.deferredEvents() > 0)) this.#encoderSoon();
+    if (loading === 'on-demand' && this.rec.deferredEvents() > 0) this.#encoderSoon();
+    // 'background': after the first ranking (whose bytes should not share the link with the
+    // model's), or BACKGROUND_AFTER_MS after open if no ranking is asked for.
+    if (loading === 'background') setTimeout(() => this.#encoderSoon(), BACKGROUND_AFTER_MS);
     return this.info();
   }
 
@@ -367,7 +372,7 @@ export class Core {
     const result = await this.#change(() => this.#withDevice(() => this.rec.rerank(candidates, options ?? {})));
     this.timings.rerankMs = performance.now() - t;
     this.timings.firstRankingMs ??= performance.now() - this.timings.openedAt;
-    if (result.pending) this.#encoderSoon();
+    if (result.pending || this.options.encoder === 'background') this.#encoderSoon();
     return result;
   }
 

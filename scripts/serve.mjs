@@ -2,7 +2,8 @@
 // Serves the repository root on 127.0.0.1; `/` redirects to the demo in www/.
 // Usage: node scripts/serve.mjs [--port 8080]
 import { createServer } from 'node:http';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { extname, join, normalize, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,14 +17,70 @@ const TYPES = {
   '.webmanifest': 'application/manifest+json', '.ts': 'text/plain; charset=utf-8',
 };
 
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, Math.max(0, ms)));
+
+/**
+ * One network link shared by every response of a server, as a phone's connection is shared
+ * by the page, its workers and its service worker: each response waits `rttMs` before its
+ * first byte, and bodies go out in 16 KB chunks, each taking the link's next free slot at
+ * `mbps` (so concurrent downloads share the bandwidth). `bytesBy(t)` is how many body bytes
+ * had gone out by time `t` (ms since the epoch).
+ */
+export function throttledLink({ mbps, rttMs }) {
+  const bytesPerMs = (mbps * 1e6) / 8 / 1000;
+  const CHUNK = 16 * 1024;
+  let freeAt = 0;
+  let total = 0;
+  const log = []; // [epoch ms, cumulative bytes]
+  return {
+    mbps,
+    rttMs,
+    bytesBy(t) {
+      let last = 0;
+      for (const [at, bytes] of log) {
+        if (at > t) break;
+        last = bytes;
+      }
+      return last;
+    },
+    total: () => total,
+    async send(res, head, body) {
+      await sleep(rttMs);
+      if (res.destroyed) return;
+      res.writeHead(...head);
+      for (let off = 0; off < body.length; off += CHUNK) {
+        const part = body.subarray(off, off + CHUNK);
+        const now = Date.now();
+        const start = Math.max(now, freeAt);
+        freeAt = start + part.length / bytesPerMs;
+        await sleep(freeAt - now);
+        if (res.destroyed) return;
+        res.write(part);
+        total += part.length;
+        log.push([Date.now(), total]);
+      }
+      res.end();
+    },
+  };
+}
+
+/** Gzipped bodies by file and modification time (level 6, what a web server would send). */
+const gzipped = new Map();
+function gzipOf(file, stat) {
+  const key = `${file}:${stat.mtimeMs}`;
+  if (!gzipped.has(key)) gzipped.set(key, gzipSync(readFileSync(file), { level: 6 }));
+  return gzipped.get(key);
+}
+
 /**
  * Starts the server; resolves to { server, url }. `log` receives one line per request;
  * `onRequest({ method, path, status, bytes })` the same as data (benchmarks count bytes with it).
  * Responses carry a validator, so a revisit revalidates (304) instead of downloading again.
  * `intercept(req, res, { file, size })` may answer a request itself (fault-injection tests) by
- * returning true.
+ * returning true. `gzip`: compress bodies for clients that accept it. `link`: a
+ * `throttledLink` every response goes through (the first-visit benchmark).
  */
-export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = null, intercept = null, headers = {}, root = ROOT } = {}) {
+export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = null, intercept = null, headers = {}, root = ROOT, gzip = false, link = null } = {}) {
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://localhost');
     let path = decodeURIComponent(url.pathname);
@@ -59,9 +116,22 @@ export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = nu
     const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
     const common = { 'Cache-Control': 'no-cache', ETag: etag, ...headers };
     if (req.headers['if-none-match'] === etag) {
-      res.writeHead(304, common).end();
       log?.(`${req.method} ${req.url} 304`);
       onRequest?.({ method: req.method, path, status: 304, bytes: 0 });
+      if (link) link.send(res, [304, common], Buffer.alloc(0));
+      else res.writeHead(304, common).end();
+      return;
+    }
+    if (gzip || link) {
+      const type = TYPES[extname(file)] ?? 'application/octet-stream';
+      const compress = gzip && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '');
+      const body = req.method === 'HEAD' ? Buffer.alloc(0) : compress ? gzipOf(file, stat) : readFileSync(file);
+      const head = { 'Content-Type': type, 'Content-Length': body.length, ...common,
+        ...(compress ? { 'Content-Encoding': 'gzip', Vary: 'Accept-Encoding' } : {}) };
+      log?.(`${req.method} ${req.url} 200${compress ? ' gzip' : ''}`);
+      onRequest?.({ method: req.method, path, status: 200, bytes: body.length });
+      if (link) link.send(res, [200, head], body);
+      else res.writeHead(200, head).end(body);
       return;
     }
     res.writeHead(200, {

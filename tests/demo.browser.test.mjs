@@ -5,6 +5,10 @@ import { openBrowser } from './browser.mjs';
 
 const TIMEOUT = 900_000;
 
+/** The page ranked, and its encoder (loaded behind the first ranking) arrived or failed. */
+const encoderSettled = () => document.body.dataset.ready === 'error'
+  || (document.body.dataset.ready === 'true' && document.body.dataset.encoder != null);
+
 async function openDemo(browser, query = '') {
   const page = await browser.context.newPage();
   const log = [];
@@ -12,7 +16,7 @@ async function openDemo(browser, query = '') {
   page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
   page.log = log;
   await page.goto(`${browser.url}/www/${query}`);
-  await page.waitForFunction(() => document.body.dataset.ready, null, { timeout: 600_000 });
+  await page.waitForFunction(encoderSettled, null, { timeout: 600_000 });
   return page;
 }
 
@@ -78,7 +82,7 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
   test('reload keeps the profile (IndexedDB)', async () => {
     const weights = await page.evaluate(() => window.cloisterDemo.rec.weights());
     await page.reload();
-    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    await page.waitForFunction(encoderSettled, null, { timeout: 120_000 });
     assert.equal(await page.locator('#interests li').count(), 1);
     const again = await page.evaluate(() => window.cloisterDemo.rec.weights());
     assert.deepEqual(again, weights);
@@ -157,7 +161,7 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     assert.equal(await page.evaluate(() => window.cloisterDemo.rec.weights().steps), 0);
     assert.equal(await page.locator('#interests li').count(), 0);
     await page.reload();
-    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    await page.waitForFunction(encoderSettled, null, { timeout: 120_000 });
     assert.equal(await page.evaluate(() => window.cloisterDemo.rec.weights().steps), 0);
     assert.equal(await page.evaluate(async () => (await window.cloisterDemo.rec.exportProfile()).state.profile.events), 0);
   });
@@ -165,11 +169,11 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
   test('after the first visit the demo works offline', async () => {
     await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 60_000 }).catch(() => {});
     await page.reload();
-    await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+    await page.waitForFunction(encoderSettled, null, { timeout: 120_000 });
     await browser.context.setOffline(true);
     try {
       await page.reload();
-      await page.waitForFunction(() => document.body.dataset.ready === 'true', null, { timeout: 120_000 });
+      await page.waitForFunction(encoderSettled, null, { timeout: 120_000 });
       assert.equal((await ranking(page)).length, 12);
       assert.match(await page.textContent('#progress-text'), /cache/);
     } finally {
@@ -309,6 +313,33 @@ describe('demo app: the Chinese section with the multilingual model (?lang=zh)',
       assert.deepEqual(r.warnings, []);
       assert.ok(r.top.slice(0, 3).every((c) => c === '厨房'), r.top.join(' '));
       assert.ok(r.after.includes('茶与咖啡'), r.after.join(' '));
+    } finally {
+      await browser.close();
+    }
+  });
+
+  test('on a 390-px phone the list and the profile panel do not overlap and titles keep their width', async () => {
+    const browser = await openBrowser({ webgpu: false });
+    try {
+      // A persistent context sets no per-page device; the viewport is what the layout sees.
+      const page = await browser.context.newPage();
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(`${browser.url}/www/?backend=cpu&sw=off&worker=off`);
+      await page.waitForFunction(encoderSettled, null, { timeout: 600_000 });
+      const layout = await page.evaluate(() => {
+        const box = (el) => el.getBoundingClientRect();
+        const list = box(document.getElementById('list'));
+        const panel = box(document.getElementById('profile'));
+        const titles = [...document.querySelectorAll('#list .title')].map((t) => box(t).width);
+        return { list: [list.left, list.top, list.right, list.bottom], panel: [panel.left, panel.top, panel.right, panel.bottom],
+          minTitle: Math.min(...titles), scrollWidth: document.documentElement.scrollWidth, innerWidth };
+      });
+      const [l, p] = [layout.list, layout.panel];
+      const overlap = l[0] < p[2] && p[0] < l[2] && l[1] < p[3] && p[1] < l[3];
+      assert.equal(overlap, false, JSON.stringify(layout));
+      assert.equal(layout.innerWidth, 390);
+      assert.ok(layout.minTitle > 300, `titles keep their width: ${JSON.stringify(layout)}`);
+      assert.ok(layout.scrollWidth <= 390, `no sideways scrolling: ${JSON.stringify(layout)}`);
     } finally {
       await browser.close();
     }

@@ -141,11 +141,49 @@ async function refresh() {
 }
 
 async function main() {
-  const [catalogue, chinese, manifest] = await Promise.all([
+  // Asked for at once; the recommender opens beside them (below).
+  const data = Promise.all([
     fetch('./catalogue.json').then((r) => r.json()),
     fetch('./catalogue-zh.json').then((r) => r.json()),
-    fetch('../models/manifest.json').then((r) => r.json()),
   ]);
+  // ?lang=zh: the multilingual model, by name (its files and pins come with the package), and
+  // the Chinese section first. The English model reads Chinese as unknown tokens, and the
+  // engine panel says so.
+  const multilingual = params.get('lang') === 'zh';
+  // By name: the package's own files and pins. ?model=URL tries another file (unpinned).
+  const model = multilingual ? { model: 'multilingual' }
+    : params.get('model') ? { model: params.get('model'), tokenizer: '../models/all-MiniLM-L6-v2/tokenizer.json' }
+      : { model: 'english' };
+  if (multilingual) {
+    state.kind = 'zh';
+    document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.kind === 'zh'));
+    $('lang').textContent = 'English model';
+    $('lang').href = '?';
+    document.documentElement.lang = 'zh';
+  }
+  // The first ranking comes before the model: the server sends each item's embedding, and
+  // the encoder (needed for searches, stated interests and texts without one) loads behind it.
+  // A model given by URL has no pin to name it by, so it loads first (?encoder=eager, today's
+  // full-model path, is also the benchmark's baseline).
+  const encoder = params.get('encoder') ?? (params.get('model') ? 'eager' : 'background');
+  const modelName = multilingual ? 'multilingual-e5-small' : 'all-MiniLM-L6-v2';
+  const embeddings = params.get('embeddings') === 'off' ? Promise.resolve(null)
+    : fetch(`../dist/demo/embeddings-${modelName}.json`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const opening = Cloister.open({
+    ...model,
+    backend: params.get('backend') ?? 'auto',
+    namespace: 'demo',
+    worker: params.get('worker') !== 'off',
+    encoder,
+    onProgress: ({ what, loaded, total, fraction, cached }) => {
+      if (what !== 'model') return;
+      $('progress').hidden = false;
+      $('progress').value = fraction;
+      $('progress-text').textContent = cached ? 'model from cache'
+        : total ? `model ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB` : `model ${(loaded / 1e6).toFixed(1)} MB`;
+    },
+  });
+  const [catalogue, chinese] = await data;
   // Two stand-in servers, so that the Chinese section leaves the English one's simulated
   // popularity exactly as it was.
   const english = new DemoServer(catalogue);
@@ -155,48 +193,18 @@ async function main() {
     text: (item) => english.text(item),
     candidates: (kind, options) => (kind === 'zh' ? zh : english).candidates(kind, options),
   };
-  // ?lang=zh: the multilingual model, by name (its files and pins come with the package), and
-  // the Chinese section first. The English model reads Chinese as unknown tokens, and the
-  // engine panel says so.
-  const multilingual = params.get('lang') === 'zh';
-  const dir = '../models/all-MiniLM-L6-v2';
-  const model = multilingual ? { model: 'multilingual' } : {
-    model: params.get('model') ?? `${dir}/model.int8.bpk`,
-    tokenizer: `${dir}/tokenizer.json`,
-    integrity: {
-      model: params.get('model') ? undefined : manifest.converted['model.int8.bpk'].sha256,
-      tokenizer: manifest.source.files['tokenizer.json'].sha256,
-    },
-  };
-  if (multilingual) {
-    state.kind = 'zh';
-    document.querySelectorAll('.tab').forEach((t) => t.classList.toggle('active', t.dataset.kind === 'zh'));
-    $('lang').textContent = 'English model';
-    $('lang').href = '?';
-    document.documentElement.lang = 'zh';
-  }
-  state.rec = await Cloister.open({
-    ...model,
-    backend: params.get('backend') ?? 'auto',
-    namespace: 'demo',
-    worker: params.get('worker') !== 'off',
-    onProgress: ({ what, loaded, total, fraction, cached }) => {
-      if (what !== 'model') return;
-      $('progress').value = fraction;
-      $('progress-text').textContent = cached ? 'model from cache' : `model ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
-    },
-  });
+  state.rec = await opening;
   // The server's embeddings for the loaded model, made at build time: candidates then need
   // no encoding on the device. Without them (another model, an old build) the device encodes.
-  state.serverEmbeddings = await fetch(`../dist/demo/embeddings-${state.rec.modelName}.json`)
-    .then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  state.serverEmbeddings = await embeddings;
+  if (state.serverEmbeddings?.model && state.rec.modelName !== modelName) state.serverEmbeddings = null;
   if (state.serverEmbeddings) {
     english.useEmbeddings(state.serverEmbeddings);
     zh.useEmbeddings(state.serverEmbeddings);
   }
   window.cloisterDemo = state; // for the end-to-end tests
   $('progress').hidden = true;
-  $('backend').textContent = `running on ${state.rec.backend}`;
+  $('backend').textContent = state.rec.backend ? `running on ${state.rec.backend}` : 'ranking on server embeddings; the encoder is loading';
   $('model-name').textContent = state.rec.modelName;
   for (const tab of document.querySelectorAll('.tab')) {
     tab.addEventListener('click', async () => {
@@ -244,6 +252,19 @@ async function main() {
     await refresh();
   });
   await refresh();
+  document.body.dataset.firstRankingMs = String(performance.now());
+  // When the encoder is there: what waited for it (a search typed at once) is folded in by the
+  // package; rank again with it, and say which backend runs.
+  state.rec.encoderReady().then(async () => {
+    $('progress').hidden = true;
+    $('backend').textContent = `running on ${state.rec.backend}`;
+    await refresh();
+    document.body.dataset.encoderReadyMs = String(performance.now());
+    document.body.dataset.encoder = 'ready';
+  }, (e) => {
+    showError(`${e.name ?? 'Error'}: ${e.message}`);
+    document.body.dataset.encoder = 'error';
+  });
   if ('serviceWorker' in navigator && params.get('sw') !== 'off') {
     // The worker caches the shell; this page tells it what else it used before the worker
     // was in control: the one wasm build it runs and its model's server embeddings.
