@@ -161,8 +161,9 @@ export class Cloister {
   record(event) { return this.#client.call('record', event); }
   /**
    * Records events in one step (their new texts are encoded as one batch, and saved once):
-   * resolves to `{ recorded, rejected: [{ index, kind, message }] }`; an invalid event is
-   * reported there and the others are recorded. At most 5,000 events per call.
+   * resolves to `{ recorded, deferred, rejected: [{ index, kind, message }] }`; an invalid event
+   * is reported there and the others are recorded (or, before a lazy encoder has arrived, wait
+   * for it: `deferred`). At most 5,000 events per call.
    */
   recordMany(events) { return this.#client.call('recordMany', events); }
   /**

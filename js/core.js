@@ -134,31 +134,33 @@ export class Core {
 
   /**
    * The encoder, loading it once if the recommender was opened without it; on arrival it is
-   * handed to the recommender and the waiting events are folded in (one change, saved).
+   * handed to the recommender and the waiting events are folded in (one change, saved). A
+   * failed load or fold is tried again by the next call that needs the encoder.
    */
   encoderReady() {
-    if (this.encoder) return Promise.resolve(this.info());
     this.#encoderLoad ??= (async () => {
-      await this.#loadEncoder();
-      try {
-        this.rec.setEncoder(this.encoder);
-      } catch (e) {
-        this.encoder = null;
-        throw fromWasm(e);
+      if (!this.encoder) {
+        await this.#loadEncoder();
+        try {
+          this.rec?.setEncoder(this.encoder);
+        } catch (e) {
+          this.encoder = null;
+          throw fromWasm(e);
+        }
+        this.timings.encoderReadyMs = performance.now() - this.timings.openedAt;
+        this.onProgress?.({ what: 'encoder', ready: true, backend: this.encoder.backend });
       }
-      if (this.rec.deferredEvents() > 0) await this.#change(() => this.rec.foldDeferred());
-      this.timings.encoderReadyMs = performance.now() - this.timings.openedAt;
-      this.onProgress?.({ what: 'encoder', ready: true, backend: this.encoder.backend });
+      if (this.rec?.deferredEvents() > 0) await this.#change(() => this.rec.foldDeferred());
       return this.info();
     })();
-    // A failed load (offline, a bad pin) may be tried again by the next call that needs it.
     this.#encoderLoad.catch(() => { this.#encoderLoad = null; });
     return this.#encoderLoad;
   }
 
-  /** Starts loading the encoder without waiting for it; a failure becomes a warning. */
+  /** Starts loading the encoder (or folding what waits for it) without waiting; a failure
+   * becomes a warning. */
   #encoderSoon() {
-    if (this.encoder || this.#encoderLoad) return;
+    if (this.#encoderLoad || (this.encoder && !(this.rec?.deferredEvents() > 0))) return;
     this.encoderReady().catch((e) => this.warnings.push(`the encoder could not load: ${e?.message ?? e}`));
   }
 
@@ -239,9 +241,9 @@ export class Core {
    * includes it has committed (group commit: what resolved is on disk). The first change of a
    * burst takes the lock and reloads what another tab saved; changes that overlap join it and
    * share saves: a save starts as soon as a change is applied and none is running, and the next
-   * covers every change applied meanwhile. A save writes the whole state (4.4 ms an event when
-   * each was saved alone), so 1,000 events sent at once or through `recordMany` cost a few
-   * saves. The lock is given back once nothing is running or unsaved.
+   * covers every change applied meanwhile. A save writes the whole state, so 1,000 events sent
+   * at once or through `recordMany` cost a few saves instead of 1,000 (docs/benchmarks.md).
+   * The lock is given back once nothing is running or unsaved.
    */
   async #change(fn) {
     this.#requireProfile();
