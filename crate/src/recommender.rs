@@ -354,13 +354,7 @@ impl Recommender {
     /// Validates (against the caller's clock, `now_ms`) and folds one event in. Its text must
     /// be in the cache.
     pub fn record(&mut self, event: Event, now_ms: i64) -> Result<(), InputError> {
-        let event = event.validate(now_ms)?;
-        if event.item.text.trim().is_empty() {
-            return Err(InputError::new(
-                InputErrorKind::InvalidEvent,
-                "item.text must not be empty",
-            ));
-        }
+        let event = validated(event, now_ms)?;
         let embedding = self.cached(event_role(event.kind), &event.item.text)?;
         self.profile.observe(&event, &embedding)?;
         if event.kind == EventKind::Dismiss {
@@ -373,13 +367,7 @@ impl Recommender {
     /// validated now, saved with the state, and recorded by `fold_deferred` once its text is
     /// in the cache. At most `MAX_DEFERRED_EVENTS` wait.
     pub fn defer(&mut self, event: Event, now_ms: i64) -> Result<(), InputError> {
-        let event = event.validate(now_ms)?;
-        if event.item.text.trim().is_empty() {
-            return Err(InputError::new(
-                InputErrorKind::InvalidEvent,
-                "item.text must not be empty",
-            ));
-        }
+        let event = validated(event, now_ms)?;
         if self.deferred.len() >= MAX_DEFERRED_EVENTS {
             return Err(InputError::new(
                 InputErrorKind::TooManyEvents,
@@ -396,12 +384,17 @@ impl Recommender {
     /// Records `event` if its text's embedding is cached (a candidate the server embedded, a
     /// text seen before), else defers it until the encoder arrives. Returns whether it waits.
     pub fn record_or_defer(&mut self, event: Event, now_ms: i64) -> Result<bool, InputError> {
-        let key = cache_key(event_role(event.kind), &event.item.text);
-        if self.cache.contains(&key) {
+        if self.has_event_text(&event) {
             self.record(event, now_ms).map(|()| false)
         } else {
             self.defer(event, now_ms).map(|()| true)
         }
+    }
+
+    /// Whether the embedding `event` reads (its text, in its role) is cached.
+    fn has_event_text(&self, event: &Event) -> bool {
+        self.cache
+            .contains(&cache_key(event_role(event.kind), &event.item.text))
     }
 
     /// Events waiting for the encoder.
@@ -420,8 +413,7 @@ impl Recommender {
     pub fn fold_deferred(&mut self, now_ms: i64) -> usize {
         let mut folded = 0;
         for event in std::mem::take(&mut self.deferred) {
-            let key = cache_key(event_role(event.kind), &event.item.text);
-            if !self.cache.contains(&key) {
+            if !self.has_event_text(&event) {
                 self.deferred.push(event);
                 continue;
             }
@@ -896,6 +888,18 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
         return bad("the weights' information");
     }
     Ok(())
+}
+
+/// An event checked against the clock, with the text every recorded event needs.
+fn validated(event: Event, now_ms: i64) -> Result<Event, InputError> {
+    let event = event.validate(now_ms)?;
+    if event.item.text.trim().is_empty() {
+        return Err(InputError::new(
+            InputErrorKind::InvalidEvent,
+            "item.text must not be empty",
+        ));
+    }
+    Ok(event)
 }
 
 /// A search's text is a query; every other event's is the item's text, a passage.

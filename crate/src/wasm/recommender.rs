@@ -241,10 +241,9 @@ impl WasmRecommender {
             let event = event.validate(now).map_err(input_error)?;
             let Some(encoder) = encoder else {
                 // No encoder yet: recorded if its text is embedded, else kept until it is.
-                let mut r = rec.borrow_mut();
-                let pending = r.hold_request(std::slice::from_ref(&event), &[]);
-                r.release(pending.hold);
-                r.record_or_defer(event, now).map_err(input_error)?;
+                rec.borrow_mut()
+                    .record_or_defer(event, now)
+                    .map_err(input_error)?;
                 return Ok(JsValue::UNDEFINED);
             };
             let pending = rec
