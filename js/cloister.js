@@ -2,7 +2,7 @@
 // never freezes while embedding); `worker: false` runs them on the main thread.
 import { Core } from './core.js';
 import { fromWasm } from './errors.js';
-import { isModelName } from './models.js';
+import { isModelName, resolveModel } from './models.js';
 
 class WorkerClient {
   #worker;
@@ -108,18 +108,19 @@ export class Cloister {
    */
   static async open(options = {}) {
     const { onProgress, worker = true, workerUrl, ...rest } = options;
-    // A model name ('english', the default, or 'multilingual') is resolved where the model
-    // loads; a URL is made absolute here, since a worker resolves against its own URL.
-    const named = isModelName(rest.model);
-    const args = {
-      ...rest,
-      model: named ? rest.model : await resolveUrlOrBytes(rest.model),
-      tokenizer: named ? undefined : await resolveUrlOrBytes(rest.tokenizer),
-    };
+    // A model name ('english', the default, or 'multilingual') resolves to URLs and pins here,
+    // where a page's preload of the manifest is found, while the worker loads its modules; a
+    // URL is made absolute here, since a worker resolves against its own URL.
+    const resolving = isModelName(rest.model)
+      ? resolveModel(rest)
+      : Promise.all([resolveUrlOrBytes(rest.model), resolveUrlOrBytes(rest.tokenizer)])
+        .then(([model, tokenizer]) => ({ ...rest, model, tokenizer }));
     const start = async (client) => {
       if (onProgress) client.onProgress = onProgress;
       const rec = new Cloister(client, null);
+      let args;
       try {
+        args = await resolving;
         rec.#info = await client.call('open', args);
       } catch (e) {
         client.terminate();
@@ -148,6 +149,8 @@ export class Cloister {
   get backend() { return this.#mirror.backend ?? this.#info.backend; }
   /** The wasm build running: 'webgpu', 'cpu' (the CPU-only build) or 'custom'. */
   get wasmBuild() { return this.#info.wasmBuild; }
+  /** 'rank' when the ranking-only build serves the recommender (a lazily loaded encoder), else null. */
+  get rankingBuild() { return this.#info.rankingBuild ?? null; }
   get backendReason() { return this.#info.backendReason; }
   get precision() { return this.#info.precision; }
   /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small': the encoder loaded. */

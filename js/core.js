@@ -6,7 +6,7 @@ import { forgetModels, loadBytes } from './model.js';
 import { resolveModel } from './models.js';
 import { StateStore } from './store.js';
 import { forgetBackendChoices, loadEncoder } from './measure.js';
-import { startWasm } from './wasm.js';
+import { planBackend, startBuild } from './wasm.js';
 
 /**
  * Calls `onLost(info)` when a WebGPU device created in this realm is lost (driver reset, GPU
@@ -56,7 +56,9 @@ export class Core {
    * the encoder loads right away in the background, or at the first text it is needed for.
    * Until it is there, items without an embedding are ranked by what exists (the result says
    * `pending: ['embedding']`) and events whose text is not embedded wait, saved with the
-   * profile, to be folded in when it arrives.
+   * profile, to be folded in when it arrives. Meanwhile the recommender runs in the
+   * ranking-only build (0.3 MB gzipped); the encoder build is fetched with the encoder and
+   * serves the recommender through `setEmbedder`.
    */
   async open(options, onProgress) {
     options = await resolveModel(options);
@@ -66,20 +68,15 @@ export class Core {
     if (!ENCODER_LOADING.includes(loading)) {
       throw new TypeError(`encoder must be one of ${ENCODER_LOADING.join(', ')}, got '${loading}'`);
     }
-    const { build, pkg, plan } = await startWasm({ wasm: options.wasm, wasmUrl: options.wasmUrl, backend });
-    Object.assign(this, { wasmBuild: build, pkg, plan, options, onProgress });
-    if (backend !== 'cpu') {
-      watchGpuDevices((info) => {
-        if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
-      });
-    }
+    Object.assign(this, { options, onProgress });
     let prior = options.prior;
     if (prior && typeof prior !== 'string') prior = JSON.stringify(prior);
     if (loading === 'eager' || options.profile === false) {
+      await this.#startEncoderBuild();
       await this.#loadEncoder();
       if (options.profile === false) return this.info();
       try {
-        this.rec = new pkg.WasmRecommender(this.encoder, prior ?? undefined);
+        this.rec = new this.pkg.WasmRecommender(this.encoder, prior ?? undefined);
       } catch (e) {
         throw fromWasm(e);
       }
@@ -92,6 +89,13 @@ export class Core {
       if (!sha256 || !this.modelName) {
         throw new TypeError(`encoder: '${loading}' needs a named model, or integrity.model and modelFamily`);
       }
+      // Which encoder build this session will run is decided now (the adapter probe runs
+      // beside the ranking build's download), so `wasmBuild` says it from the start.
+      const [plan, { pkg }] = await Promise.all([
+        planBackend(backend, options.wasm),
+        startBuild('rank', options.wasmUrl),
+      ]);
+      Object.assign(this, { plan, wasmBuild: plan.build, rankingBuild: 'rank' });
       try {
         this.rec = pkg.WasmRecommender.withoutEncoder(sha256, this.modelName, prior ?? undefined);
       } catch (e) {
@@ -112,6 +116,20 @@ export class Core {
     return this.info();
   }
 
+  /** Plans the backend (unless planned at open) and starts the encoder build it needs. */
+  async #startEncoderBuild() {
+    const { options } = this;
+    const backend = options.backend ?? 'auto';
+    this.plan ??= await planBackend(backend, options.wasm);
+    const { build, pkg } = await startBuild(this.plan.build, options.wasmUrl);
+    Object.assign(this, { wasmBuild: build, pkg });
+    if (backend !== 'cpu') {
+      watchGpuDevices((info) => {
+        if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
+      });
+    }
+  }
+
   /** Downloads (or takes from the cache) model and tokenizer and starts the encoder. */
   async #loadEncoder() {
     const t0 = performance.now();
@@ -119,6 +137,7 @@ export class Core {
     const [model, tokenizer] = await Promise.all([
       loadBytes(options.model, { what: 'model', sha256: options.integrity?.model, onProgress }),
       loadBytes(options.tokenizer, { what: 'tokenizer', sha256: options.integrity?.tokenizer, onProgress }),
+      this.pkg ? null : this.#startEncoderBuild(),
     ]);
     this.timings.downloadMs = performance.now() - t0;
     const t1 = performance.now();
@@ -142,7 +161,11 @@ export class Core {
       if (!this.encoder) {
         await this.#loadEncoder();
         try {
-          this.rec?.setEncoder(this.encoder);
+          if (this.rankingBuild) {
+            this.rec?.setEmbedder(this.#embedText, this.encoder.modelSha256, this.encoder.modelName);
+          } else {
+            this.rec?.setEncoder(this.encoder);
+          }
         } catch (e) {
           this.encoder = null;
           throw fromWasm(e);
@@ -156,6 +179,16 @@ export class Core {
     this.#encoderLoad.catch(() => { this.#encoderLoad = null; });
     return this.#encoderLoad;
   }
+
+  /**
+   * What the ranking build's recommender calls for texts it lacks: the encoder build's encoder
+   * (whichever is current: after a WebGPU device loss, the CPU one).
+   */
+  #embedText = async (texts, role) => {
+    const encoder = this.encoder;
+    const embeddings = await encoder.embed(texts, role);
+    return { embeddings, unknownShares: encoder.unknownShares(texts, role) };
+  };
 
   /** Starts loading the encoder (or folding what waits for it) without waiting; a failure
    * becomes a warning. */
@@ -178,7 +211,8 @@ export class Core {
     let cpu;
     try {
       cpu = await this.pkg.WasmEncoder.load(model, tokenizer, 'cpu');
-      this.rec?.setEncoder(cpu);
+      // The ranking build's recommender reads `this.encoder` through `#embedText`.
+      if (!this.rankingBuild) this.rec?.setEncoder(cpu);
     } catch (e) {
       throw fromWasm(e);
     }
@@ -207,6 +241,7 @@ export class Core {
       backend: this.encoder?.backend ?? null,
       modelName: this.encoder?.modelName ?? this.modelName,
       wasmBuild: this.wasmBuild,
+      rankingBuild: this.rankingBuild ?? null,
       backendReason: this.backendReason,
       precision: this.encoder?.precision ?? null,
       storage: this.store?.status ?? { persistent: false, error: null },

@@ -32,9 +32,10 @@ export interface EncoderLoadOptions {
   wasm?: WasmBuildChoice;
   /**
    * Where the wasm is served from, if not next to its glue: one URL (the WebGPU build, reported
-   * as 'custom') or one per build.
+   * as 'custom') or one per build ('rank': the ranking-only build a lazily loaded encoder's
+   * recommender starts on).
    */
-  wasmUrl?: string | { webgpu?: string; cpu?: string };
+  wasmUrl?: string | { webgpu?: string; cpu?: string; rank?: string };
   /** sha256 pins; a mismatch is a ModelIntegrityError. Verified bytes are cached by hash. */
   integrity?: { model?: string; tokenizer?: string };
   /** Download progress of the model and tokenizer. */
@@ -54,8 +55,10 @@ export declare class SentenceEncoder {
   static load(options: EncoderLoadOptions): Promise<SentenceEncoder>;
   readonly backend: 'webgpu' | 'cpu';
   readonly backendReason: string;
-  /** The wasm build running. */
+  /** The wasm build the encoder runs on (with `encoder: 'background' | 'on-demand'`, the one it will load). */
   readonly wasmBuild: WasmBuild;
+  /** 'rank' when the recommender runs in the ranking-only build (the encoder was loaded lazily; it is handed over on arrival), else null. */
+  readonly rankingBuild: 'rank' | null;
   readonly precision: 'int8' | 'fp32';
   /** The encoder loaded. */
   readonly modelName: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
@@ -189,8 +192,10 @@ export declare class Cloister {
   static open(options?: OpenOptions): Promise<Cloister>;
   readonly backend: 'webgpu' | 'cpu';
   readonly backendReason: string;
-  /** The wasm build running. */
+  /** The wasm build the encoder runs on (with `encoder: 'background' | 'on-demand'`, the one it will load). */
   readonly wasmBuild: WasmBuild;
+  /** 'rank' when the recommender runs in the ranking-only build (the encoder was loaded lazily; it is handed over on arrival), else null. */
+  readonly rankingBuild: 'rank' | null;
   readonly precision: 'int8' | 'fp32';
   readonly storage: { persistent: boolean; error: string | null };
   readonly warnings: string[];

@@ -2,9 +2,13 @@
 // which backend to run: the way ruffle probes the browser once and picks among its builds. The
 // adapter is probed once per realm; the wasm is told what was decided and probes nothing.
 //
-// Two builds of the same core and API:
+// Two builds of the same core and API with the encoder:
 //   'webgpu'  burn-wgpu and the CPU path (dist/pkg/),
-//   'cpu'     the CPU path only (dist/pkg/cpu/), about 4 MB smaller gzipped.
+//   'cpu'     the CPU path only (dist/pkg/cpu/), about 4 MB smaller gzipped;
+// and one without it:
+//   'rank'    the recommender alone (dist/pkg/rank/, about 0.3 MB gzipped against 1.8 MB): it
+//             serves a lazily loaded encoder's first ranking on the server's embeddings, and
+//             is handed the encoder build's encoder when that arrives (`setEmbedder`).
 // A browser without a usable hardware WebGPU adapter never downloads wgpu.
 
 const BUILDS = {
@@ -15,6 +19,10 @@ const BUILDS = {
   cpu: {
     glue: () => import('../dist/pkg/cpu/cloister.js'),
     wasm: () => new URL('../dist/pkg/cpu/cloister_bg.wasm', import.meta.url),
+  },
+  rank: {
+    glue: () => import('../dist/pkg/rank/cloister.js'),
+    wasm: () => new URL('../dist/pkg/rank/cloister_bg.wasm', import.meta.url),
   },
 };
 
@@ -108,13 +116,13 @@ const started = new Map();
 
 /**
  * Instantiates a build once per realm; resolves to `{ build, pkg }` (the wasm-bindgen module).
- * `build`: 'webgpu' or 'cpu'. `wasmUrl`: where the wasm is served from when not next to its
- * glue, one URL (the WebGPU build, reported as 'custom') or `{ webgpu, cpu }`. 'custom' and
- * 'webgpu' share the WebGPU build's glue, so a realm runs at most one of them.
+ * `build`: 'webgpu', 'cpu' or 'rank'. `wasmUrl`: where the wasm is served from when not next to
+ * its glue, one URL (the WebGPU build, reported as 'custom') or `{ webgpu, cpu, rank }`.
+ * 'custom' and 'webgpu' share the WebGPU build's glue, so a realm runs at most one of them.
  */
 export async function startBuild(build, wasmUrl) {
   let url = BUILDS[build].wasm();
-  if (typeof wasmUrl === 'string' || wasmUrl instanceof URL) {
+  if (build !== 'rank' && (typeof wasmUrl === 'string' || wasmUrl instanceof URL)) {
     [build, url] = ['custom', wasmUrl];
   } else if (wasmUrl?.[build]) {
     url = wasmUrl[build];

@@ -180,7 +180,8 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
       await browser.context.setOffline(false);
     }
     // One copy of each thing, and only what this page used: the model in the package's cache
-    // only, one wasm build (the CPU one here), the shell and this model's server embeddings.
+    // only, the encoder build this page ran (the CPU one here) and the ranking build that
+    // served the first ranking, the shell and this model's server embeddings.
     const stored = await page.evaluate(async () => {
       const out = {};
       for (const name of await caches.keys()) {
@@ -198,7 +199,8 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     assert.match(models[0], /^cloister-models-v1 /);
     assert.ok(!keys.some((k) => /\.bpk$/.test(k)), keys.join('\n'));
     const wasm = keys.filter((k) => k.endsWith('.wasm'));
-    assert.deepEqual(wasm.map((k) => k.split(' ')[1]), ['/dist/pkg/cpu/cloister_bg.wasm'], keys.join('\n'));
+    assert.deepEqual(wasm.map((k) => k.split(' ')[1]).sort(),
+      ['/dist/pkg/cpu/cloister_bg.wasm', '/dist/pkg/rank/cloister_bg.wasm'], keys.join('\n'));
     const total = Object.values(stored).reduce((a, b) => a + b, 0);
     const model = stored[models[0]];
     // Beside the model (23.7 MB): the CPU build, the shell, catalogues and embeddings, well under 10 MB.
@@ -349,8 +351,7 @@ describe('demo app: the Chinese section with the multilingual model (?lang=zh)',
     const browser = await openBrowser({ webgpu: false });
     try {
       const page = await openDemo(browser, '?backend=cpu&sw=off&worker=off');
-      await page.click('#tab-zh');
-      await page.waitForFunction(() => Number(document.body.dataset.renders) >= 2);
+      await clickAndWait(page, '#tab-zh');
       const engine = await page.textContent('#engine');
       assert.match(engine, /mostly unknown to all-MiniLM-L6-v2/);
     } finally {

@@ -276,7 +276,9 @@ describe('package: the encoder loads after the profile (encoder: background | on
       createReadStream(file).pipe(res).on('error', () => {});
     }
   };
+  const wasmRequests = [];
   const intercept = (req, res, { file, size }) => {
+    if (file.endsWith('.wasm')) wasmRequests.push(file.split('/dist/pkg/')[1]);
     if (!file.endsWith('/all-MiniLM-L6-v2/model.int8.bpk')) return false;
     modelRequests.push(Date.now());
     if (!blocked) return false;
@@ -302,6 +304,9 @@ describe('package: the encoder loads after the profile (encoder: background | on
     const opened = await page.evaluate(() => window.lazyOpen({ namespace: 'lazy' }));
     assert.equal(opened.hasEncoder, false, JSON.stringify(opened));
     assert.equal(opened.backend, null);
+    // The recommender starts in the ranking-only build; the encoder build comes with the model.
+    assert.equal(opened.rankingBuild, 'rank');
+    assert.equal(opened.wasmBuild, 'cpu');
     for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
     assert.ok(held.length >= 1, 'the background load asked for the model, and it is held');
     const s = await page.evaluate((c) => window.lazySession(c), candidates);
@@ -323,6 +328,8 @@ describe('package: the encoder loads after the profile (encoder: background | on
     const arrived = await again.evaluate((c) => window.lazyArrive(c), candidates);
     assert.equal(arrived.hasEncoder, true, JSON.stringify(arrived));
     assert.equal(arrived.backend, 'cpu');
+    assert.equal(arrived.encodedTexts, 3 + 12,
+      'the three waiting texts and the 12 items without a server embedding, encoded by the encoder build for the ranking build');
     assert.equal(arrived.deferred, 0);
     assert.equal(arrived.events, 4, 'the three waiting events are folded in');
     assert.deepEqual(arrived.recent.slice(-3), ['search:kayak', 'n1', 'n2'], 'in the order they came');
@@ -334,6 +341,7 @@ describe('package: the encoder loads after the profile (encoder: background | on
   test('on-demand: a visit that only ranks server-embedded items and clicks them never fetches the model', async () => {
     blocked = true;
     const before = modelRequests.length;
+    wasmRequests.length = 0;
     const page = await openPage(browser, '/tests/pages/package.html');
     const opened = await page.evaluate(() => window.lazyOpen({ namespace: 'on-demand', encoder: 'on-demand' }));
     assert.equal(opened.hasEncoder, false);
@@ -347,6 +355,7 @@ describe('package: the encoder loads after the profile (encoder: background | on
     assert.deepEqual(r, { pending: null, deferred: 0, events: 1 });
     await new Promise((ok) => setTimeout(ok, 500));
     assert.equal(modelRequests.length, before, 'no model request');
+    assert.deepEqual(wasmRequests.filter((f) => !f.startsWith('rank/')), [], 'the encoder build is never fetched');
     await page.close();
     release();
   });

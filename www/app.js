@@ -267,10 +267,12 @@ async function main() {
   });
   if ('serviceWorker' in navigator && params.get('sw') !== 'off') {
     // The worker caches the shell; this page tells it what else it used before the worker
-    // was in control: the one wasm build it runs and its model's server embeddings.
-    const pkg = { webgpu: '../dist/pkg/', cpu: '../dist/pkg/cpu/' }[state.rec.wasmBuild];
+    // was in control: the wasm builds it runs (the encoder's, and the ranking build's before
+    // it) and its model's server embeddings.
+    const dirs = { webgpu: '../dist/pkg/', cpu: '../dist/pkg/cpu/', rank: '../dist/pkg/rank/' };
+    const pkgs = [state.rec.wasmBuild, state.rec.rankingBuild].map((b) => dirs[b]).filter(Boolean);
     const used = [
-      ...(pkg ? [`${pkg}cloister.js`, `${pkg}cloister_bg.wasm`] : []),
+      ...pkgs.flatMap((pkg) => [`${pkg}cloister.js`, `${pkg}cloister_bg.wasm`]),
       ...(state.serverEmbeddings ? [`../dist/demo/embeddings-${state.rec.modelName}.json`] : []),
     ].map((u) => new URL(u, location.href).href);
     navigator.serviceWorker.addEventListener('message', ({ data }) => {

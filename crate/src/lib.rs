@@ -7,9 +7,17 @@
 pub mod cache;
 pub mod compact_embedding;
 pub mod embedding;
+#[cfg(feature = "encoder")]
 pub mod encoder;
+/// Without the `encoder` feature (the ranking-only wasm build) only the models' names and text
+/// roles remain: the recommender still pins and reads embeddings made by them.
+#[cfg(not(feature = "encoder"))]
+pub mod encoder {
+    pub mod config;
+    pub use config::{ModelFamily, TextRole};
+}
 pub mod error;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "encoder"))]
 pub mod eval;
 pub mod limits;
 pub mod manifest;
@@ -18,6 +26,7 @@ pub mod rank;
 pub mod recommender;
 pub mod similarity;
 pub mod store;
+#[cfg(feature = "encoder")]
 pub mod tokenize;
 pub mod vector;
 
@@ -25,6 +34,7 @@ pub mod vector;
 pub mod wasm;
 
 pub use embedding::{Embeddings, EMBEDDING_DIM};
+#[cfg(feature = "encoder")]
 pub use encoder::{Backend, Encoder, EncoderOptions, Precision};
 pub use error::{EncoderError, InputError, InputErrorKind, StoreError};
 pub use profile::{Event, EventKind, InterestProfile, Item};

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::{EmbeddingCache, HoldId};
-use crate::embedding::Embeddings;
+use crate::embedding::{Embeddings, EMBEDDING_DIM};
 use crate::encoder::config::{ModelFamily, TextRole};
 use crate::error::{InputError, InputErrorKind, StoreError};
 use crate::limits::{MAX_DEFERRED_EVENTS, MAX_FEEDBACK, MAX_ID_BYTES, MAX_SHOWN, MAX_TEXT_BYTES};
@@ -278,10 +278,16 @@ impl Recommender {
         texts: &[String],
         embeddings: &Embeddings,
     ) -> Result<(), InputError> {
-        if texts.len() != embeddings.len() {
+        if embeddings.data.len() != texts.len() * EMBEDDING_DIM {
             return Err(InputError::new(
                 InputErrorKind::InvalidEmbedding,
-                "one embedding per text",
+                format!("one embedding of {EMBEDDING_DIM} floats per text"),
+            ));
+        }
+        if !embeddings.data.iter().all(|v| v.is_finite()) {
+            return Err(InputError::new(
+                InputErrorKind::InvalidEmbedding,
+                "an embedding holds a value that is not a finite number",
             ));
         }
         for (t, row) in texts.iter().zip(embeddings.rows()) {
@@ -822,7 +828,6 @@ impl Recommender {
 /// A decoded state must be one this build could have written: bounded sizes, 384-d vectors,
 /// finite weights.
 fn check_state(state: &SavedState) -> Result<(), StoreError> {
-    use crate::embedding::EMBEDDING_DIM;
     let p = &state.profile;
     let c = &p.config;
     let bad = |what: &str| Err(StoreError::Corrupt(format!("state out of bounds: {what}")));

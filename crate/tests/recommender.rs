@@ -1158,3 +1158,41 @@ fn a_document_with_a_bad_waiting_event_is_refused_and_changes_nothing() {
     assert!(other.import_document(&doc.to_string()).is_err());
     assert_eq!(other.deferred_events(), 0);
 }
+
+/// Embeddings handed in from outside the core (an encoder in another wasm instance answers the
+/// ranking build through a JS function) are checked: one full row per text, finite values.
+#[test]
+fn embeddings_put_from_outside_must_be_whole_rows_of_finite_values() {
+    let texts = vec!["a guide to tide pools".to_string()];
+    let mut rec = Recommender::new(&Prior::default(), "m");
+    let short = rec.put_embeddings(
+        &texts,
+        &Embeddings {
+            data: vec![0.1; 383],
+        },
+    );
+    assert_eq!(short.unwrap_err().kind, InputErrorKind::InvalidEmbedding);
+    let long = rec.put_embeddings(
+        &texts,
+        &Embeddings {
+            data: vec![0.1; 385],
+        },
+    );
+    assert_eq!(long.unwrap_err().kind, InputErrorKind::InvalidEmbedding);
+    let mut nan = vec![0.05; 384];
+    nan[7] = f32::NAN;
+    let bad = rec.put_embeddings(&texts, &Embeddings { data: nan });
+    assert_eq!(bad.unwrap_err().kind, InputErrorKind::InvalidEmbedding);
+    assert!(
+        !rec.has_embedding(&texts[0]),
+        "nothing cached from a refused batch"
+    );
+    rec.put_embeddings(
+        &texts,
+        &Embeddings {
+            data: vec![0.05; 384],
+        },
+    )
+    .unwrap();
+    assert!(rec.has_embedding(&texts[0]));
+}

@@ -326,6 +326,7 @@ window.lazyOpen = async ({ namespace, encoder = 'background' }) => {
   window.rec = rec;
   window.lazyProgress = progress;
   return { openMs: performance.now() - t, hasEncoder: rec.hasEncoder, backend: rec.backend, deferred: rec.deferredEvents,
+    rankingBuild: rec.rankingBuild, wasmBuild: rec.wasmBuild,
     events: await window.events() };
 };
 
@@ -354,5 +355,5 @@ window.lazyArrive = async (candidates) => {
   const info = await rec.encoderReady();
   const ranked = await rec.rerank(candidates);
   return { backend: info.backend, hasEncoder: rec.hasEncoder, deferred: rec.deferredEvents, events: await window.events(),
-    pending: ranked.pending ?? null, progress: window.lazyProgress, recent: (await rec.exportProfile()).state.profile.recent.map((e) => e.id) };
+    pending: ranked.pending ?? null, progress: window.lazyProgress, encodedTexts: rec.encodedTexts, recent: (await rec.exportProfile()).state.profile.recent.map((e) => e.id) };
 };

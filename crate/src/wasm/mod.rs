@@ -1,12 +1,17 @@
 //! The browser edge: wasm-bindgen types over the core, one file per concern (`encoder`,
-//! `recommender`, `device`, `errors`). It converts types and awaits the GPU; every policy is
-//! the core's.
+//! `recommender`, `text_encoding`, `device`, `errors`). It converts types and awaits the GPU;
+//! every policy is the core's. Without the `encoder` feature it is the ranking-only build:
+//! `WasmRecommender` alone, opened with `withoutEncoder`.
 
+#[cfg(feature = "encoder")]
 mod device;
+#[cfg(feature = "encoder")]
 mod encoder;
 mod errors;
 mod recommender;
+mod text_encoding;
 
+#[cfg(feature = "encoder")]
 pub use encoder::{int8_kernel_check, WasmEncoder};
 pub use recommender::WasmRecommender;
 

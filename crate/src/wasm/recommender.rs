@@ -1,5 +1,6 @@
 //! `WasmRecommender`: one user's recommender for JS. Converts JS values to core types and back,
-//! and encodes the texts a request lacks (awaiting the GPU) between the core's steps.
+//! and encodes the texts a request lacks (awaiting the GPU) between the core's steps. The
+//! ranking-only build has the same class without the encoder's constructor and `setEncoder`.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -8,17 +9,16 @@ use js_sys::Promise;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+#[cfg(feature = "encoder")]
 use super::encoder::WasmEncoder;
 use super::errors::{encoder_error, input_error, store_error};
+use super::text_encoding::{with_texts, TextEncoder};
 use super::{from_js, to_js};
 use crate::encoder::config::ModelFamily;
-use crate::encoder::Encoder;
-use crate::encoder::TextRole;
 use crate::error::{EncoderError, InputError, InputErrorKind};
 use crate::limits::MAX_HISTORY;
 use crate::rank::candidate::validate_candidates;
 use crate::rank::{RankedItem, RerankSettings};
-use crate::recommender::Pending;
 use crate::{Candidate, Event, Prior, Recommender};
 
 #[wasm_bindgen]
@@ -26,48 +26,9 @@ pub struct WasmRecommender {
     rec: Rc<RefCell<Recommender>>,
     /// None until the page hands one over (`withoutEncoder`, then `setEncoder`): meanwhile
     /// rankings use what is embedded and events whose text is not wait in the core.
-    encoder: Option<Rc<Encoder>>,
+    encoder: Option<Rc<TextEncoder>>,
     /// Texts this recommender has encoded (each once): what server embeddings saved.
     encoded: Rc<Cell<u64>>,
-}
-
-/// Encodes the texts `pending` lacks, runs `step`, and releases the hold whatever happened.
-/// No borrow of the recommender is held across the await: other calls may run meanwhile.
-async fn with_texts<T>(
-    rec: &RefCell<Recommender>,
-    encoder: &Encoder,
-    encoded: &Cell<u64>,
-    pending: Pending,
-    step: impl FnOnce(&mut Recommender) -> Result<T, InputError>,
-) -> Result<T, JsValue> {
-    let result = async {
-        for (texts, role) in [
-            (&pending.missing, TextRole::Passage),
-            (&pending.queries, TextRole::Query),
-        ] {
-            if texts.is_empty() {
-                continue;
-            }
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let embeddings = encoder
-                .embed_async_as(&refs, role)
-                .await
-                .map_err(encoder_error)?;
-            let shares = encoder.unknown_shares(&refs, role).map_err(encoder_error)?;
-            encoded.set(encoded.get() + texts.len() as u64);
-            let mut rec = rec.borrow_mut();
-            match role {
-                TextRole::Passage => rec.put_embeddings(texts, &embeddings),
-                TextRole::Query => rec.put_query_embeddings(texts, &embeddings),
-            }
-            .map_err(input_error)?;
-            rec.note_unreadable(texts, &shares, encoder.family().name());
-        }
-        step(&mut rec.borrow_mut()).map_err(input_error)
-    }
-    .await;
-    rec.borrow_mut().release(pending.hold);
-    result
 }
 
 #[derive(Serialize)]
@@ -119,7 +80,11 @@ struct InterestReply<'a> {
 
 /// What an async method takes into its future: the recommender, the encoder if loaded, and
 /// the count of texts encoded.
-type Parts = (Rc<RefCell<Recommender>>, Option<Rc<Encoder>>, Rc<Cell<u64>>);
+type Parts = (
+    Rc<RefCell<Recommender>>,
+    Option<Rc<TextEncoder>>,
+    Rc<Cell<u64>>,
+);
 
 impl WasmRecommender {
     fn parts(&self) -> Parts {
@@ -131,6 +96,8 @@ impl WasmRecommender {
     }
 }
 
+/// The constructor with an encoder, and the hand-over of one: the builds with the encoder.
+#[cfg(feature = "encoder")]
 #[wasm_bindgen]
 impl WasmRecommender {
     /// `prior_json`: the site's PRIOR.json text, or undefined for the built-in prior.
@@ -147,11 +114,38 @@ impl WasmRecommender {
         rec.set_model_family(encoder.inner.family());
         Ok(WasmRecommender {
             rec: Rc::new(RefCell::new(rec)),
-            encoder: Some(Rc::clone(&encoder.inner)),
+            encoder: Some(Rc::new(TextEncoder::Loaded(Rc::clone(&encoder.inner)))),
             encoded: Rc::new(Cell::new(0)),
         })
     }
 
+    /// Hands over the encoder: the first one (it arrived after `withoutEncoder`), or a
+    /// replacement (the WebGPU device was lost: the JS layer loads a CPU one). Profile, weights
+    /// and cached embeddings stay; the model must be the file the recommender was made for.
+    #[wasm_bindgen(js_name = setEncoder)]
+    pub fn set_encoder(&mut self, encoder: &WasmEncoder) -> Result<(), JsValue> {
+        let rec = self.rec.borrow();
+        if encoder.inner.model_sha256() != rec.model() {
+            return Err(encoder_error(EncoderError::InvalidOption(format!(
+                "setEncoder needs an encoder of the model file this recommender reads \
+                 (sha256 {}), got {}",
+                rec.model(),
+                encoder.inner.model_sha256()
+            ))));
+        }
+        if encoder.inner.family() != rec.model_family() {
+            return Err(encoder_error(EncoderError::InvalidOption(
+                "setEncoder needs an encoder of the same model".into(),
+            )));
+        }
+        drop(rec);
+        self.encoder = Some(Rc::new(TextEncoder::Loaded(Rc::clone(&encoder.inner))));
+        Ok(())
+    }
+}
+
+#[wasm_bindgen]
+impl WasmRecommender {
     /// A recommender for the model file `model_sha256` of `model_name` ('all-MiniLM-L6-v2' or
     /// 'multilingual-e5-small') before its encoder has loaded: ranking works on server
     /// embeddings at once; `setEncoder` hands the encoder over when it arrives.
@@ -179,27 +173,28 @@ impl WasmRecommender {
         })
     }
 
-    /// Hands over the encoder: the first one (it arrived after `withoutEncoder`), or a
-    /// replacement (the WebGPU device was lost: the JS layer loads a CPU one). Profile, weights
-    /// and cached embeddings stay; the model must be the file the recommender was made for.
-    #[wasm_bindgen(js_name = setEncoder)]
-    pub fn set_encoder(&mut self, encoder: &WasmEncoder) -> Result<(), JsValue> {
+    /// Hands over an encoder that lives elsewhere (the encoder build's instance, next to this
+    /// ranking-only one) as `embed(texts, role)`, resolving to `{ embeddings: Float32Array,
+    /// unknownShares }`. Checked like `setEncoder`: the model file and family it names must be
+    /// the ones this recommender was made for.
+    #[wasm_bindgen(js_name = setEmbedder)]
+    pub fn set_embedder(
+        &mut self,
+        embed: js_sys::Function,
+        model_sha256: String,
+        model_name: String,
+    ) -> Result<(), JsValue> {
         let rec = self.rec.borrow();
-        if encoder.inner.model_sha256() != rec.model() {
+        if model_sha256 != rec.model() || model_name != rec.model_family().name() {
             return Err(encoder_error(EncoderError::InvalidOption(format!(
-                "setEncoder needs an encoder of the model file this recommender reads \
-                 (sha256 {}), got {}",
-                rec.model(),
-                encoder.inner.model_sha256()
+                "setEmbedder needs an encoder of the model file this recommender reads \
+                 ({}, sha256 {}), got {model_name}, {model_sha256}",
+                rec.model_family().name(),
+                rec.model()
             ))));
         }
-        if encoder.inner.family() != rec.model_family() {
-            return Err(encoder_error(EncoderError::InvalidOption(
-                "setEncoder needs an encoder of the same model".into(),
-            )));
-        }
         drop(rec);
-        self.encoder = Some(Rc::clone(&encoder.inner));
+        self.encoder = Some(Rc::new(TextEncoder::Function(embed)));
         Ok(())
     }
 
