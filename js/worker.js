@@ -1,4 +1,12 @@
 // The worker that hosts the Core, so encoding never blocks the page.
+// Every module the Core needs is imported here, at one level, so the browser asks for them all
+// as soon as this file arrives instead of finding core.js's imports only after core.js does:
+// a round trip saved per level (40 ms each on the first-visit benchmark's link).
+import './model.js';
+import './models.js';
+import './store.js';
+import './measure.js';
+import './wasm.js';
 import { Core } from './core.js';
 import { toPlain } from './errors.js';
 

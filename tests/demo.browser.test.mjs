@@ -1,6 +1,7 @@
 // The product as a person uses it: the demo in real Chromium, driven by playwright-core.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { openBrowser } from './browser.mjs';
 
 const TIMEOUT = 900_000;
@@ -357,5 +358,58 @@ describe('demo app: the Chinese section with the multilingual model (?lang=zh)',
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('demo app: the service worker serves from its cache and takes updates whole', { timeout: TIMEOUT }, () => {
+  // The server can publish a new style.css (new body, new validator) while the page runs.
+  let published = false;
+  const intercept = (req, res, { file }) => {
+    if (!published || !file.endsWith('/www/style.css')) return false;
+    if (req.headers['if-none-match'] === '"v2"') {
+      res.writeHead(304, { 'Cache-Control': 'no-cache', ETag: '"v2"' }).end();
+    } else {
+      const body = `${readFileSync(file, 'utf8')}\n:root { --release: 2; }\n`;
+      res.writeHead(200, { 'Content-Type': 'text/css', 'Cache-Control': 'no-cache', ETag: '"v2"' }).end(body);
+    }
+    return true;
+  };
+  let browser;
+  before(async () => {
+    browser = await openBrowser({ webgpu: false, intercept });
+  });
+  after(async () => browser?.close());
+
+  /** Reloads (or opens) the demo and waits for it and its service worker's revalidation. */
+  const visit = async (page) => {
+    if (page.url().startsWith('http')) await page.reload();
+    else await page.goto(`${browser.url}/www/?backend=cpu`);
+    await page.waitForFunction(encoderSettled, null, { timeout: 120_000 });
+    await page.waitForFunction(() => document.body.dataset.offline, null, { timeout: 120_000 });
+    return page.evaluate(async () => ({
+      controlled: navigator.serviceWorker.controller != null,
+      offline: document.body.dataset.offline,
+      // What this page loaded, not what the cache holds now.
+      release: getComputedStyle(document.documentElement).getPropertyValue('--release').trim() || '1',
+      sets: (await caches.keys()).filter((k) => k.startsWith('cloister-demo-')),
+    }));
+  };
+
+  test('a return visit is answered from the cache; a new release lands whole on the visit after it is seen', async () => {
+    const page = await browser.context.newPage();
+    const first = await visit(page);
+    assert.equal(first.offline, 'ready', JSON.stringify(first));
+    const second = await visit(page);
+    assert.equal(second.controlled, true);
+    published = true;
+    // The first visit after the release still runs on the cached set (no round trip waited
+    // for), and its revalidation writes the new set beside it.
+    const third = await visit(page);
+    assert.equal(third.release, '1', 'served from the cache, not the network');
+    const fourth = await visit(page);
+    assert.equal(fourth.release, '2', 'the next visit runs the new release');
+    assert.equal(fourth.sets.length, 1, `one set of files kept: ${fourth.sets}`);
+    assert.equal(await page.getAttribute('body', 'data-ready'), 'true');
+    await page.close();
   });
 });
