@@ -90,7 +90,10 @@ export class Core {
         throw new TypeError(`encoder: '${loading}' needs a named model, or integrity.model and modelFamily`);
       }
       // Which encoder build this session will run is decided now (the adapter probe runs
-      // beside the ranking build's download), so `wasmBuild` says it from the start.
+      // beside the ranking build's download), so `wasmBuild` says it from the start. The
+      // profile's store opens meanwhile too: on a return visit each is tens of ms.
+      const opening = this.#openStore();
+      opening.catch(() => {}); // awaited below
       const [plan, { pkg }] = await Promise.all([
         planBackend(backend, options.wasm),
         startBuild('rank', options.wasmUrl),
@@ -102,11 +105,7 @@ export class Core {
         throw fromWasm(e);
       }
     }
-    // One profile per model: vectors of two models never mix, and switching models leaves the
-    // other model's profile where it was (English keeps the plain namespace it always had).
-    const namespace = options.namespace ?? 'default';
-    this.store = new StateStore(this.modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${this.modelName}`);
-    await this.store.open({ persistent: options.persist !== false });
+    await (this.store ? this.#storeOpening : this.#openStore());
     await this.store.exclusive(() => this.#reload());
     this.timings.profileMs = performance.now() - t0;
     if (loading === 'on-demand' && this.rec.deferredEvents() > 0) this.#encoderSoon();
@@ -114,6 +113,20 @@ export class Core {
     // model's), or BACKGROUND_AFTER_MS after open if no ranking is asked for.
     if (loading === 'background') setTimeout(() => this.#encoderSoon(), BACKGROUND_AFTER_MS);
     return this.info();
+  }
+
+  #storeOpening = null;
+
+  /**
+   * Opens the profile's store for `this.modelName`. One profile per model: vectors of two
+   * models never mix, and switching models leaves the other model's profile where it was
+   * (English keeps the plain namespace it always had).
+   */
+  #openStore() {
+    const namespace = this.options.namespace ?? 'default';
+    this.store = new StateStore(this.modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${this.modelName}`);
+    this.#storeOpening = this.store.open({ persistent: this.options.persist !== false });
+    return this.#storeOpening;
   }
 
   /** Plans the backend (unless planned at open) and starts the encoder build it needs. */
