@@ -24,8 +24,9 @@ use crate::{Candidate, Event, Prior, Recommender};
 #[wasm_bindgen]
 pub struct WasmRecommender {
     rec: Rc<RefCell<Recommender>>,
-    /// None until the page hands one over (`withoutEncoder`, then `setEncoder`): meanwhile
-    /// rankings use what is embedded and events whose text is not wait in the core.
+    /// None until the page hands one over (`withoutEncoder`, then `setEncoder`, or
+    /// `setEmbedder` in the ranking-only build): meanwhile rankings use what is embedded and
+    /// events whose text is not wait in the core.
     encoder: Option<Rc<TextEncoder>>,
     /// Texts this recommender has encoded (each once): what server embeddings saved.
     encoded: Rc<Cell<u64>>,
@@ -148,7 +149,8 @@ impl WasmRecommender {
 impl WasmRecommender {
     /// A recommender for the model file `model_sha256` of `model_name` ('all-MiniLM-L6-v2' or
     /// 'multilingual-e5-small') before its encoder has loaded: ranking works on server
-    /// embeddings at once; `setEncoder` hands the encoder over when it arrives.
+    /// embeddings at once; `setEncoder` (or `setEmbedder`) hands the encoder over when it
+    /// arrives.
     #[wasm_bindgen(js_name = withoutEncoder)]
     pub fn without_encoder(
         model_sha256: String,
