@@ -1,6 +1,5 @@
 // The public API. By default the encoder and the recommender run in a Web Worker (the page
 // never freezes while embedding); `worker: false` runs them on the main thread.
-import { Core } from './core.js';
 import { fromWasm } from './errors.js';
 import { isModelName, resolveModel } from './models.js';
 
@@ -47,11 +46,14 @@ class WorkerClient {
 }
 
 class LocalClient {
-  #core = new Core();
+  #core = null;
   onMirror = () => {};
   onProgress = () => {};
 
   async call(method, ...args) {
+    // Imported here, not at the top: a page whose Cloister runs in the worker (the default)
+    // never loads the Core's modules itself, six fewer modules before its first ranking.
+    this.#core ??= new (await import('./core.js')).Core();
     try {
       const result = method === 'open'
         ? await this.#core.open(args[0], (p) => this.onProgress(p))
@@ -67,7 +69,7 @@ class LocalClient {
   }
 
   terminate() {
-    this.#core.close();
+    this.#core?.close();
   }
 }
 
@@ -121,12 +123,12 @@ export class Cloister {
       let args;
       try {
         args = await resolving;
+        // The reply carries the mirror too (every reply does): no second round trip for it.
         rec.#info = await client.call('open', args);
       } catch (e) {
         client.terminate();
         throw e;
       }
-      if (args.profile !== false) await client.call('mirror');
       return rec;
     };
     if (!worker) return start(new LocalClient());

@@ -1,5 +1,7 @@
 // The demo: a storefront and a reading app over one catalogue, ranked on the device.
-import { Cloister } from '../js/index.js';
+// The class alone, not the package's index: the page then loads five modules before its
+// first ranking, and the worker loads the rest.
+import { Cloister } from '../js/cloister.js';
 import { DemoServer } from './server.js';
 
 const $ = (id) => document.getElementById(id);
