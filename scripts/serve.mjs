@@ -64,6 +64,16 @@ export function throttledLink({ mbps, rttMs }) {
   };
 }
 
+/**
+ * The demo's Content-Security-Policy, the one its index.html also carries as a meta tag. A meta
+ * tag governs only its own document: the worker runs under its script's response header, so the
+ * header goes on everything the demo and its worker load (the demo's pages, the package's
+ * scripts and builds).
+ */
+export const DEMO_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; " +
+  "worker-src 'self'; connect-src 'self'; img-src 'self' data:";
+const UNDER_DEMO_CSP = /^\/(www|js|dist)\//;
+
 /** Gzipped bodies by file and modification time (level 6, what a web server would send). */
 const gzipped = new Map();
 function gzipOf(file, stat) {
@@ -114,7 +124,8 @@ export function serve({ port = 0, host = '127.0.0.1', log = null, onRequest = nu
     }
     // 'no-cache' = revalidate every time, so a rebuilt file is never served stale.
     const etag = `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`;
-    const common = { 'Cache-Control': 'no-cache', ETag: etag, ...headers };
+    const csp = root === ROOT && UNDER_DEMO_CSP.test(path) ? { 'Content-Security-Policy': DEMO_CSP } : {};
+    const common = { 'Cache-Control': 'no-cache', ETag: etag, ...csp, ...headers };
     if (req.headers['if-none-match'] === etag) {
       log?.(`${req.method} ${req.url} 304`);
       onRequest?.({ method: req.method, path, status: 304, bytes: 0 });

@@ -37,7 +37,9 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
   const requests = [];
   before(async () => {
     browser = await openBrowser({ webgpu: false });
-    browser.context.on('request', (r) => requests.push({ method: r.method(), url: r.url(), body: r.postData() }));
+    // Every request of the session, the service worker's own fetches included (Playwright
+    // reports them in Chromium; `sw` marks them).
+    browser.context.on('request', (r) => requests.push({ method: r.method(), url: r.url(), body: r.postData(), sw: r.serviceWorker() != null }));
     page = await openDemo(browser, '?backend=cpu');
   });
   after(async () => browser?.close());
@@ -46,6 +48,12 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     assert.equal(await page.getAttribute('body', 'data-ready'), 'true', page.log.join('\n'));
     assert.match(await page.textContent('#backend'), /cpu/);
     assert.equal(await page.evaluate(() => window.cloisterDemo.rec.inWorker), true, 'encoder runs in the Web Worker');
+    // ...under the demo's Content-Security-Policy: the server sends it with the worker's script
+    // (a meta tag would govern the page only), and the worker still fetches, compiles its wasm
+    // and ranks.
+    const workerPolicy = await page.evaluate(async () => (await fetch('/js/worker.js')).headers.get('content-security-policy'));
+    assert.match(workerPolicy ?? '', /script-src 'self' 'wasm-unsafe-eval'/);
+    assert.match(workerPolicy ?? '', /connect-src 'self'/);
     const items = await ranking(page);
     assert.equal(items.length, 12);
     const whys = await page.$$eval('#list .why', (n) => n.map((x) => x.textContent));
@@ -143,6 +151,7 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     const recorded = await page.evaluate(() => window.cloisterDemo.rec.exportProfile());
     const history = recorded.state.profile.recent.map((e) => e.id);
     assert.ok(history.length >= 20, `history ${history.length}`);
+    assert.ok(requests.some((r) => r.sw), 'the service worker\'s own fetches are among those checked');
     for (const r of requests) {
       assert.equal(r.method, 'GET', `${r.method} ${r.url}`);
       assert.ok(r.url.startsWith(origin), `off-origin request ${r.url}`);
