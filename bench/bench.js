@@ -54,6 +54,21 @@ async function openTransformers() {
   };
 }
 
+/** The WebGPU adapter this page gets: `{ description, fallback }` (fallback: a software one). */
+async function adapterInfo() {
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    if (!adapter) return null;
+    const info = adapter.info ?? {};
+    return {
+      description: [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter',
+      fallback: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false),
+    };
+  } catch {
+    return null;
+  }
+}
+
 async function run() {
   const text = await (await fetch('../crate/benches/sentences-256.txt')).text();
   const sentences = text.split('\n').filter((l) => l.length > 0).slice(0, n);
@@ -66,6 +81,7 @@ async function run() {
   const result = {
     lib, backend, version: library.version, detail: library.detail, n,
     coldStartMs: firstEmbedding, openMs: loaded, throughput: {}, embeddings: null,
+    adapter: backend === 'webgpu' ? await adapterInfo() : null,
   };
   for (const batch of batches) {
     const passes = [];

@@ -8,7 +8,9 @@
 // without a GPU WebGPU runs on SwiftShader, where transformers.js does ~1 sentence/s), BENCH_ONLY (comma list of
 // config names, e.g. cloister-cpu,transformers-wasm,load), BENCH_N (sentences on the CPU paths, default
 // 256), BENCH_OUT (JSON results path), BENCH_LOAD_EVENTS (events in the load benchmark,
-// default 100000; 0 skips it).
+// default 100000; 0 skips it), BENCH_GPU=vulkan (the WebGPU rows on the machine's GPU through
+// Chromium's Vulkan backend, where it has one; every WebGPU row names the adapter it ran on, so
+// a SwiftShader run is never taken for a GPU run).
 import { mkdtempSync, rmSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -25,8 +27,11 @@ const CPU_N = Number(process.env.BENCH_N ?? 256);
 const GPU_N = Number(process.env.BENCH_GPU_N ?? 32);
 const GPU_ROUNDS = Number(process.env.BENCH_GPU_ROUNDS ?? 3);
 const OUT = process.env.BENCH_OUT ?? join(ROOT, 'dist/bench/browser.json');
+const GPU = process.env.BENCH_GPU ?? '';
+if (GPU && GPU !== 'vulkan') throw new Error(`BENCH_GPU must be 'vulkan' or unset, got '${GPU}'`);
 const ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu'];
+  '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
+  ...(GPU === 'vulkan' ? ['--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist'] : [])];
 
 const CONFIGS = [
   { name: 'cloister-cpu', lib: 'cloister', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
@@ -178,7 +183,8 @@ out.push('');
 out.push('| library, backend | sentences | batch 1 (sent/s) | batch 32 (sent/s) | first embedding, not cached / cached | downloaded raw (gzip) | peak memory renderer / GPU process |');
 out.push('|---|---|---|---|---|---|---|');
 for (const r of Object.values(c)) {
-  const sw = r.backend === 'webgpu' ? ' (SwiftShader, no GPU here)' : '';
+  const adapter = r.adapter ? `${r.adapter.description}${r.adapter.fallback ? ', a software adapter' : ''}` : 'no adapter';
+  const sw = r.backend === 'webgpu' ? ` (${adapter})` : '';
   const build = r.detail?.wasmBuild ? `, ${r.detail.wasmBuild} build` : '';
   out.push(`| ${r.name}${build}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${mb(r.peakMemory.gpu)} MB` : 'n/a'} |`);
 }
@@ -205,5 +211,9 @@ for (const key of ['loadPersisted', 'loadInMemory']) {
   if (!r) continue;
   out.push(`- recording 1,000 events on encoded texts, until saved (${r.persist ? 'IndexedDB' : 'persist: false'}): one by one, each awaited ${r.record1000AwaitedMs.toFixed(0)} ms; all at once ${r.record1000ConcurrentMs.toFixed(0)} ms; recordMany ${r.recordMany1000Ms.toFixed(0)} ms`);
   out.push(`- load (${r.persist ? 'saved to IndexedDB, coalesced' : 'persist: false'}, worker ${r.inWorker}): ${r.events} events in ${(r.eventsMs / 1000).toFixed(1)} s (${(r.eventsMs * 1000 / r.events).toFixed(0)} us/event), profile holds ${r.profileEvents}; 10,000 candidates re-ranked in ${r.rerank10kMs.toFixed(0)} ms (median of 5); 1,000 feedback steps (rerank 100 + feedback) in ${(r.feedbackMs / 1000).toFixed(1)} s; weights finite ${r.weightsFinite}; peak renderer memory ${r.peakMemory ? mb(r.peakMemory.renderer) + ' MB' : 'n/a'}`);
+}
+const software = Object.values(c).filter((r) => r.backend === 'webgpu' && (!r.adapter || r.adapter.fallback));
+if (GPU && software.length) {
+  out.push(`BENCH_GPU=${GPU} asked for the GPU, but ${software.map((r) => r.name).join(', ')} ran on ${software[0].adapter?.description ?? 'no adapter'}: not GPU rows.`);
 }
 console.log(out.join('\n'));
