@@ -29,6 +29,11 @@ export class BackendError extends CloisterError {}
 export class InvalidCandidateError extends InvalidInputError {}
 /** Persistent storage failed (quota, corrupt record); the session goes on in memory. */
 export class StorageError extends CloisterError {}
+/**
+ * The browser lacks something every build needs. Field `missing`: what, e.g. 'wasm-simd128'
+ * (Safari before 16.4).
+ */
+export class UnsupportedBrowserError extends CloisterError {}
 
 /** Every error kind the core (and this package) raises, and its class. */
 export const ERROR_CLASSES = {
@@ -72,13 +77,14 @@ export const ERROR_CLASSES = {
   fetch: ModelIntegrityError,
   truncated: ModelIntegrityError,
   no_profile: StorageError,
+  unsupported_browser: UnsupportedBrowserError,
 };
 
 const CLASS_NAMES = new Map(Object.values(ERROR_CLASSES).map((c) => [c.name, c]));
 CLASS_NAMES.set(CloisterError.name, CloisterError);
 
 /** Structured fields an error may carry across postMessage. */
-const FIELDS = ['url', 'expected', 'actual'];
+const FIELDS = ['url', 'expected', 'actual', 'missing'];
 
 function fieldsOf(error) {
   const fields = {};

@@ -96,6 +96,11 @@ export declare class ModelIntegrityError extends CloisterError {
 export declare class ModelFormatError extends CloisterError {}
 export declare class InvalidInputError extends CloisterError {}
 export declare class BackendError extends CloisterError {}
+/** kind 'unsupported_browser': the browser lacks something every build needs. */
+export declare class UnsupportedBrowserError extends CloisterError {
+  /** What is missing: 'wasm-simd128' (Safari before 16.4, Chrome before 91, Firefox before 89). */
+  readonly missing: string;
+}
 
 export interface Event {
   item: { id: string; text: string; category?: string };

@@ -5,5 +5,5 @@ export { hasHardwareWebGpu, pickWasmBuild } from './wasm.js';
 export { forgetBackendChoices } from './measure.js';
 export {
   CloisterError, ERROR_CLASSES, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
-  InvalidInputError, InvalidCandidateError, BackendError, StorageError,
+  InvalidInputError, InvalidCandidateError, BackendError, StorageError, UnsupportedBrowserError,
 } from './errors.js';

@@ -11,6 +11,8 @@
 //             is handed the encoder build's encoder when that arrives (`setEmbedder`).
 // A browser without a usable hardware WebGPU adapter never downloads wgpu.
 
+import { UnsupportedBrowserError } from './errors.js';
+
 const BUILDS = {
   webgpu: {
     glue: () => import('../dist/pkg/cloister.js'),
@@ -27,6 +29,20 @@ const BUILDS = {
 };
 
 const BACKENDS = ['auto', 'webgpu', 'cpu', 'measure'];
+
+// The smallest module that uses SIMD128, which every build is compiled with (.cargo/config.toml):
+// one function returning i8x16.popcnt(i8x16.splat(i32.const 0)). Browsers without it (Safari
+// before 16.4) fail it, and get a typed error instead of a CompileError from deep in the glue.
+const SIMD128_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+  10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+function requireSimd128() {
+  if (!WebAssembly.validate(SIMD128_PROBE)) {
+    throw new UnsupportedBrowserError('this browser\'s WebAssembly has no SIMD128, which every ' +
+      'Cloister build needs (Chrome 91+, Firefox 89+, Safari 16.4+)', 'unsupported_browser',
+    { missing: 'wasm-simd128' });
+  }
+}
 
 let probe = null;
 
@@ -137,6 +153,7 @@ export async function startBuild(build, wasmUrl) {
     }
     return running.start;
   }
+  requireSimd128();
   const start = (async () => {
     // The wasm's download starts beside the glue's, not after it: on a first visit over a
     // 40 ms link that is a round trip and the glue's transfer sooner (1.8 MB, the largest file

@@ -260,6 +260,29 @@ describe('package', { timeout: 600_000 }, () => {
     assert.deepEqual({ ...r, norm: Math.round(r.norm * 1000) / 1000 }, { opened: true, len: 384, norm: 1, err: 'StorageError' });
     await page.close();
   });
+
+  test('a browser without wasm SIMD128 (injected: Safari before 16.4) gets an UnsupportedBrowserError and downloads no build', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const r = await page.evaluate(async () => {
+      // What such a browser answers for the package's probe (a module using v128).
+      WebAssembly.validate = () => false;
+      const wasmBefore = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.wasm')).length;
+      const { UnsupportedBrowserError } = await import('/js/index.js');
+      const opened = await window.open_({ namespace: 'no-simd', worker: false });
+      let direct = null;
+      try { await (await import('/js/index.js')).initWasm({ wasm: 'cpu' }); } catch (e) {
+        direct = { isClass: e instanceof UnsupportedBrowserError, kind: e.kind, missing: e.missing };
+      }
+      const wasmAfter = performance.getEntriesByType('resource').filter((e) => e.name.endsWith('.wasm')).length;
+      return { opened, direct, wasmFetched: wasmAfter - wasmBefore };
+    });
+    assert.equal(r.opened.ok, false);
+    assert.equal(r.opened.name, 'UnsupportedBrowserError', JSON.stringify(r.opened));
+    assert.match(r.opened.message, /SIMD128/);
+    assert.deepEqual(r.direct, { isClass: true, kind: 'unsupported_browser', missing: 'wasm-simd128' });
+    assert.equal(r.wasmFetched, 0);
+    await page.close();
+  });
 });
 
 describe('package: the encoder loads after the profile (encoder: background | on-demand)', { timeout: 600_000 }, () => {
