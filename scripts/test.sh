@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # `npm test`: every test. Checks formatting, installs what is missing (chromium, npm packages,
 # the wasm target, wasm-bindgen-cli, the model) through build.sh, runs clippy, then the native
-# Rust tests and the browser tests (wasm on WebGPU and on the CPU fallback, in headless Chromium).
+# Rust tests and the browser tests (wasm on WebGPU and on the CPU fallback, in headless Chromium,
+# then the same suites in headless Firefox ESR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
 
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# The browsers the tests run in: Debian's Chromium and Firefox ESR (playwright-core drives
+# the first, puppeteer-core the second over WebDriver BiDi; neither downloads a browser).
+missing=()
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
+[ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    echo "== installing chromium and chromium-driver (apt)"
+    echo "== installing ${missing[*]} (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
-    echo "npm test needs Chromium for the browser tests. Run:" >&2
-    echo "  sudo apt-get install -y chromium chromium-driver" >&2
+    echo "npm test needs Chromium and Firefox ESR for the browser tests. Run:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
 fi
@@ -48,3 +54,8 @@ cargo test --release --workspace
 
 echo; echo "== JS and browser tests (headless Chromium: WebGPU, CPU fallback, end to end)"
 node --test --test-concurrency=1 tests/*.test.mjs
+
+# The browser suites again in Firefox. A test that cannot run there is skipped with the
+# browser's reason in its output (headless Firefox ESR on Linux has no WebGPU adapter).
+echo; echo "== browser tests in headless Firefox ESR (WebDriver BiDi): CPU path, end to end"
+CLOISTER_BROWSER=firefox node --test --test-concurrency=1 tests/*.browser.test.mjs

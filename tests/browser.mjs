@@ -1,10 +1,16 @@
-// Shared browser-test plumbing: the static server and Debian's Chromium via playwright-core.
+// Shared browser-test plumbing: the static server and the browser the tests run in. Chromium
+// (Debian's) is driven by playwright-core; Firefox (Debian's ESR) by puppeteer-core over
+// WebDriver BiDi behind scripts/firefox.mjs, with the Playwright calls the tests make, so every
+// suite runs unchanged in both. CLOISTER_BROWSER=firefox picks Firefox.
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { launchFirefox } from '../scripts/firefox.mjs';
 import { serve } from '../scripts/serve.mjs';
 
+export const ENGINE = process.env.CLOISTER_BROWSER ?? 'chromium';
+if (!['chromium', 'firefox'].includes(ENGINE)) throw new Error(`CLOISTER_BROWSER=${ENGINE}: chromium or firefox`);
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
 // Without the background-networking flags Chromium tries to reach Google at every start.
@@ -12,25 +18,29 @@ const BASE_ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-netwo
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 
 /**
- * Starts the server and a fresh Chromium profile. `webgpu: true` adds --enable-unsafe-webgpu,
- * which headless Chromium needs for WebGPU (SwiftShader on a machine without a GPU);
- * without it `requestAdapter()` returns null: the "no WebGPU" case.
+ * Starts the server and a fresh browser profile in the engine under test. `webgpu: true` asks
+ * for WebGPU: --enable-unsafe-webgpu in headless Chromium (SwiftShader on a machine without a
+ * GPU; without it `requestAdapter()` returns null: the "no WebGPU" case), dom.webgpu.enabled in
+ * Firefox (headless Firefox ESR on Linux offers no adapter even so: see `webgpuIn`). In Firefox
+ * every request goes through a logging proxy, so `context.on('request')` sees them all.
  */
 export async function openBrowser({ webgpu, log, root, intercept } = {}) {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium chromium-driver`);
+  if (ENGINE === 'chromium' && !existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium chromium-driver`);
   const { server, url } = await serve({ log, root, intercept });
-  const profile = mkdtempSync(join(tmpdir(), 'cloister-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS,
-  });
+  const profile = mkdtempSync(join(tmpdir(), `cloister-${ENGINE}-`));
+  const context = ENGINE === 'firefox'
+    ? await launchFirefox({ profile, webgpu: Boolean(webgpu), logRequestsFor: url })
+    : await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS,
+    });
   const close = async () => {
     await context.close();
     server.close();
     rmSync(profile, { recursive: true, force: true });
   };
-  return { context, url, close };
+  return { engine: ENGINE, context, url, close };
 }
 
 /** Opens a page and waits for `window.ready`; console errors are kept for failure messages. */
@@ -43,4 +53,16 @@ export async function openPage(browser, path) {
   await page.waitForFunction(() => window.ready === true, null, { timeout: 60_000 });
   page.consoleLines = consoleLines;
   return page;
+}
+
+/**
+ * Why WebGPU tests cannot run in this browser, or null where they can: the page's own answer
+ * (`navigator.gpu`, then an adapter), so a Firefox that gains WebGPU runs them unchanged.
+ */
+export async function webgpuIn(page) {
+  return page.evaluate(async () => {
+    if (!navigator.gpu) return `${navigator.userAgent}: navigator.gpu is absent`;
+    const adapter = await navigator.gpu.requestAdapter();
+    return adapter ? null : `${navigator.userAgent}: navigator.gpu.requestAdapter() returned null`;
+  });
 }

@@ -1,20 +1,24 @@
-// The encoder inside headless Chromium: parity with sentence-transformers on WebGPU
-// (SwiftShader here) and on the CPU fallback (flex in wasm), backend choice, typed errors.
+// The encoder in the headless browser under test: parity with sentence-transformers on WebGPU
+// (SwiftShader in Chromium here) and on the CPU fallback (flex in wasm), backend choice, typed
+// errors. The WebGPU tests run where the browser offers an adapter and say why where it does not.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openBrowser, openPage } from './browser.mjs';
+import { openBrowser, openPage, webgpuIn } from './browser.mjs';
 
 const TIMEOUT = 600_000;
 
 describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () => {
-  let browser, page, gpuInt8;
+  let browser, page, gpuInt8, noWebgpu;
   before(async () => {
     browser = await openBrowser({ webgpu: true });
     page = await openPage(browser, '/tests/pages/encoder.html');
+    noWebgpu = await webgpuIn(page);
   });
   after(async () => browser?.close());
+  // Each test here needs an adapter; without one it is skipped with the browser's own reason.
+  const gpuTest = (name, fn) => test(name, (t) => (noWebgpu ? t.skip(noWebgpu) : fn(t)));
 
-  test('fp32 on forced WebGPU matches the reference', async () => {
+  gpuTest('fp32 on forced WebGPU matches the reference', async () => {
     const r = await page.evaluate(() => window.parity({ model: 'model.safetensors', backend: 'webgpu' }));
     console.log(`webgpu fp32: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms, ${r.reason}`);
     assert.equal(r.backend, 'webgpu');
@@ -28,7 +32,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.equal(r.linearFallbacks, 0);
   });
 
-  test('int8 on forced WebGPU matches the reference', async () => {
+  gpuTest('int8 on forced WebGPU matches the reference', async () => {
     const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'webgpu' }));
     gpuInt8 = r;
     console.log(`webgpu int8: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms`);
@@ -39,7 +43,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.equal(r.linearFallbacks, 0);
   });
 
-  test('auto skips a software (fallback) adapter, says why, and loads the CPU-only build', async () => {
+  gpuTest('auto skips a software (fallback) adapter, says why, and loads the CPU-only build', async () => {
     const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
     assert.equal(r.backend, 'cpu');
     assert.equal(r.wasmBuild, 'cpu');
@@ -47,7 +51,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.ok(r.minCosine >= 0.9995);
   });
 
-  test("'measure' times WebGPU against the CPU once, keeps the faster, and remembers the answer", async () => {
+  gpuTest("'measure' times WebGPU against the CPU once, keeps the faster, and remembers the answer", async () => {
     const fresh = await openPage(browser, '/tests/pages/encoder.html');
     try {
       await fresh.evaluate(() => window.forgetBackendChoices());
@@ -74,7 +78,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     }
   });
 
-  test('the CPU-only build asked for WebGPU is a typed WebGPUUnavailableError', async () => {
+  gpuTest('the CPU-only build asked for WebGPU is a typed WebGPUUnavailableError', async () => {
     const cpuOnly = await openPage(browser, '/tests/pages/encoder.html?wasm=cpu');
     try {
       const e = await cpuOnly.evaluate(() => window.loadError({ model: 'model.int8.bpk', backend: 'webgpu' }));
@@ -85,7 +89,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     }
   });
 
-  test('WebGPU and CPU agree on the same input', async () => {
+  gpuTest('WebGPU and CPU agree on the same input', async () => {
     const gpu = gpuInt8 ?? await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'webgpu' }));
     const cpu = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'cpu' }));
     let dot = 0;
@@ -93,7 +97,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
     assert.ok(dot > 0.99999, `cosine between backends ${dot}`);
   });
 
-  test('empty and 1 MB texts embed on WebGPU; an empty batch is a typed error', async () => {
+  gpuTest('empty and 1 MB texts embed on WebGPU; an empty batch is a typed error', async () => {
     const r = await page.evaluate(() => window.edgeInputs({ model: 'model.int8.bpk', backend: 'webgpu' }));
     for (const n of r.norms) assert.ok(Math.abs(n - 1) < 1e-4, `norm ${n}`);
     assert.equal(r.linearKernel, 'webgpu-linear');

@@ -1,9 +1,10 @@
-// Faults and the data promise (issue 6), in headless Chromium under the package page's strict
-// CSP: a model download cut half-way, `forget` leaving nothing behind, and an export that holds
-// only what the user recorded. (Corrupt record, quota and two tabs: package.browser.test.mjs.)
+// Faults and the data promise (issue 6), in the headless browser under test, under the package
+// page's strict CSP: a model download cut half-way, `forget` leaving nothing behind, and an
+// export that holds only what the user recorded. (Corrupt record, quota and two tabs:
+// package.browser.test.mjs.)
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openBrowser, openPage } from './browser.mjs';
+import { openBrowser, openPage, webgpuIn } from './browser.mjs';
 
 describe('faults and the data promise', { timeout: 600_000 }, () => {
   let browser;
@@ -119,8 +120,10 @@ describe('WebGPU device lost mid-session (--enable-unsafe-webgpu)', { timeout: 9
   before(async () => { browser = await openBrowser({ webgpu: true }); });
   after(async () => browser?.close());
 
-  test('the recommender falls back to the CPU, keeps the profile and keeps ranking', async () => {
+  test('the recommender falls back to the CPU, keeps the profile and keeps ranking', async (t) => {
     const page = await openPage(browser, '/tests/pages/package.html');
+    const noWebgpu = await webgpuIn(page);
+    if (noWebgpu) return t.skip(noWebgpu);
     const opened = await page.evaluate(() => window.open_({ namespace: 'gpu-lost', backend: 'webgpu', worker: false }));
     assert.equal(opened.ok, true, JSON.stringify(opened));
     const before = await page.evaluate(async () => {

@@ -1,4 +1,4 @@
-// `npm pack` output installed into a tiny Vite 7 app, built, and run in Chromium.
+// `npm pack` output installed into a tiny Vite 7 app, built, and run in the browser under test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

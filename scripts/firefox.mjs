@@ -1,0 +1,192 @@
+// Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi, behind the Playwright calls
+// the browser tests and `npm run bench` make, so both run the same code in Chromium and Firefox.
+// (playwright-core drives only Playwright's own patched Firefox, which cannot be fetched here.)
+import { execFileSync } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream';
+import puppeteer from 'puppeteer-core';
+
+export const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
+
+// Firefox's own traffic (updates, telemetry, safe browsing, connectivity probes) off, so that
+// what a page asks for is all the network sees.
+const QUIET_PREFS = {
+  'app.update.enabled': false,
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'toolkit.telemetry.enabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  // Remote settings (blocklists, certificate revocation lists) poll Mozilla's server every few
+  // seconds in a fresh profile; geckodriver points them at the same dummy (which release builds
+  // honour only with MOZ_REMOTE_SETTINGS_DEVTOOLS=1 in the environment, set at launch).
+  'services.settings.server': 'data:,#remote-settings-dummy/v1',
+  'extensions.blocklist.enabled': false,
+  'security.remote_settings.crlite_filters.enabled': false,
+  'security.remote_settings.intermediates.enabled': false,
+};
+
+/**
+ * Starts headless Firefox on `profile`, wrapped as a Playwright-like BrowserContext.
+ * `webgpu` sets dom.webgpu.enabled (headless Firefox ESR on Linux offers no adapter even so).
+ * `logRequestsFor` (an origin) sends every request of the profile through a logging proxy that
+ * forwards only to that origin: `context.on('request')` then sees the service worker's fetches
+ * too, which WebDriver BiDi does not report.
+ */
+export async function launchFirefox({ profile, webgpu = false, logRequestsFor = null }) {
+  if (!existsSync(FIREFOX)) throw new Error(`${FIREFOX} missing: apt-get install -y firefox-esr`);
+  const proxy = logRequestsFor ? await loggingProxy(logRequestsFor) : null;
+  const proxyPrefs = proxy ? {
+    'network.proxy.type': 1,
+    'network.proxy.http': '127.0.0.1',
+    'network.proxy.http_port': proxy.port,
+    'network.proxy.ssl': '127.0.0.1',
+    'network.proxy.ssl_port': proxy.port,
+    'network.proxy.no_proxies_on': '',
+    'network.proxy.allow_hijacking_localhost': true,
+  } : {};
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: profile,
+    env: { ...process.env, MOZ_REMOTE_SETTINGS_DEVTOOLS: '1' },
+    extraPrefsFirefox: { ...QUIET_PREFS, 'dom.webgpu.enabled': webgpu, ...proxyPrefs },
+  });
+  return new FirefoxContext(browser, proxy);
+}
+
+/** `firefox-esr --version`, e.g. "Mozilla Firefox 153.8.0esr". */
+export const firefoxVersion = () => execFileSync(FIREFOX, ['--version']).toString().trim();
+
+/**
+ * Peak resident memory (VmHWM) of the content processes of the Firefox running on `profile`,
+ * in bytes (the largest one: the page's). Firefox has no GPU process here (no GPU).
+ */
+export function firefoxPeakMemory(profile) {
+  const procs = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      procs.push({ pid, cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') });
+    } catch { /* gone */ }
+  }
+  const main = procs.find((p) => p.cmd.includes('--profile') && p.cmd.includes(profile) && !p.cmd.includes('-contentproc'));
+  let peak = 0;
+  for (const p of procs) {
+    const parent = p.cmd.indexOf('-parentPid');
+    if (!main || !p.cmd.includes('-contentproc') || parent < 0 || p.cmd[parent + 1] !== main.pid) continue;
+    try {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
+      if (hwm) peak = Math.max(peak, Number(hwm[1]) * 1024);
+    } catch { /* gone */ }
+  }
+  return { renderer: peak, gpu: 0 };
+}
+
+/**
+ * An HTTP proxy that logs every request the browser makes and forwards only those to `origin`;
+ * anything else, and every HTTPS tunnel, is logged and refused.
+ */
+async function loggingProxy(origin) {
+  const listeners = [];
+  const emit = (entry) => { for (const listener of listeners) listener(new ProxiedRequest(entry)); };
+  const hopByHop = new Set(['proxy-connection', 'connection', 'keep-alive']);
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = chunks.length ? Buffer.concat(chunks) : null;
+      emit({ method: req.method, url: req.url, body: body?.toString() ?? null });
+      let target;
+      try { target = new URL(req.url); } catch { target = null; }
+      if (target?.origin !== origin) { res.writeHead(502); res.end(); return; }
+      const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !hopByHop.has(k)));
+      const upstream = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers }, (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        // pipeline, not pipe: a response the server cuts short is cut short here too (the
+        // fault tests cut the model download half-way).
+        pipeline(up, res, () => {});
+      });
+      upstream.on('error', () => res.destroy());
+      upstream.end(body ?? undefined);
+    });
+  });
+  server.on('connect', (req, socket) => {
+    emit({ method: 'CONNECT', url: `https://${req.url}/`, body: null });
+    socket.destroy();
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  return { port: server.address().port, onRequest: (l) => listeners.push(l), close: () => server.close() };
+}
+
+class ProxiedRequest {
+  #entry;
+  constructor(entry) { this.#entry = entry; }
+  method() { return this.#entry.method; }
+  url() { return this.#entry.url; }
+  postData() { return this.#entry.body; }
+  /** A proxy cannot tell which client in the browser made a request. */
+  serviceWorker() { return null; }
+}
+
+/** A puppeteer Browser with the Playwright BrowserContext calls the tests and bench make. */
+class FirefoxContext {
+  #browser;
+  #proxy;
+  #pages = [];
+
+  constructor(browser, proxy) { this.#browser = browser; this.#proxy = proxy; }
+
+  async newPage() {
+    const page = new FirefoxPage(await this.#browser.newPage());
+    this.#pages.push(page);
+    return page;
+  }
+
+  /** `request`: every request of the browser, seen by the logging proxy. */
+  on(event, listener) {
+    if (event !== 'request' || !this.#proxy) throw new Error(`on('${event}') needs launchFirefox({ logRequestsFor })`);
+    this.#proxy.onRequest(listener);
+  }
+
+  cookies() { return this.#browser.cookies(); }
+
+  async setOffline(offline) {
+    for (const page of this.#pages) if (!page.raw.isClosed()) await page.raw.setOfflineMode(offline);
+  }
+
+  async close() {
+    await this.#browser.close();
+    this.#proxy?.close();
+  }
+}
+
+/** A puppeteer Page with Playwright's argument order and the Playwright calls made of it. */
+class FirefoxPage {
+  constructor(page) { this.raw = page; }
+  goto(url) { return this.raw.goto(url); }
+  reload() { return this.raw.reload(); }
+  close() { return this.raw.close(); }
+  url() { return this.raw.url(); }
+  on(event, listener) { this.raw.on(event, listener); return this; }
+  evaluate(fn, arg) { return this.raw.evaluate(fn, arg); }
+  $eval(selector, fn, arg) { return this.raw.$eval(selector, fn, arg); }
+  $$eval(selector, fn, arg) { return this.raw.$$eval(selector, fn, arg); }
+  /** Playwright's (fn, arg, options) against puppeteer's (fn, options, ...args). */
+  waitForFunction(fn, arg, { timeout = 30_000, polling = 100 } = {}) {
+    return this.raw.waitForFunction(fn, { timeout, polling }, arg);
+  }
+  click(selector) { return this.raw.click(selector); }
+  async fill(selector, value) {
+    await this.raw.$eval(selector, (el) => { el.value = ''; });
+    await this.raw.type(selector, value);
+  }
+  textContent(selector) { return this.raw.$eval(selector, (el) => el.textContent); }
+  getAttribute(selector, name) { return this.raw.$eval(selector, (el, n) => el.getAttribute(n), name); }
+  setViewportSize({ width, height }) { return this.raw.setViewport({ width, height }); }
+  locator(selector) {
+    return { count: () => this.raw.$$eval(selector, (els) => els.length) };
+  }
+}
