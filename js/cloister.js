@@ -1,7 +1,8 @@
 // The public API. By default the encoder and the recommender run in a Web Worker (the page
 // never freezes while embedding); `worker: false` runs them on the main thread.
-import { fromWasm } from './errors.js';
+import { fromWasm, InvalidInputError } from './errors.js';
 import { isModelName, resolveModel } from './models.js';
+import { EmbedPool, poolSize } from './pool.js';
 
 class WorkerClient {
   #worker;
@@ -82,6 +83,7 @@ export class Cloister {
   #client;
   #mirror = { interests: [], weights: null, storage: null, warnings: [] };
   #info;
+  #pool = null;
   /** Whether the encoder runs in a Web Worker (false after a fallback to the main thread). */
   inWorker = false;
   workerError = null;
@@ -107,9 +109,13 @@ export class Cloister {
    * not embedded wait, saved, until it arrives (`deferredEvents`; `encoderReady()` waits for it;
    * `onProgress` reports `{ what: 'encoder', ready: true }`). A URL model needs
    * `integrity.model` and `modelFamily` ('all-MiniLM-L6-v2' or 'multilingual-e5-small') for this.
+   * `workers`: how many workers share a large `embed` batch on the CPU path, 'auto' (default:
+   * one per core, at most 4, within `memoryBudgetMB`, default 256, for the extra ones) or a
+   * number; the extra workers start at the first batch larger than 8 texts.
    */
   static async open(options = {}) {
-    const { onProgress, worker = true, workerUrl, ...rest } = options;
+    const { onProgress, worker = true, workerUrl, workers = 'auto', memoryBudgetMB = 256, ...rest } = options;
+    poolSize({ workers, memoryBudgetMB }); // a bad value fails here, before anything loads
     // A model name ('english', the default, or 'multilingual') resolves to URLs and pins here,
     // where a page's preload of the manifest is found, while the worker loads its modules; a
     // URL is made absolute here, since a worker resolves against its own URL.
@@ -131,11 +137,18 @@ export class Cloister {
       }
       return rec;
     };
-    if (!worker) return start(new LocalClient());
+    // Every `embed` goes through the pool, one lane or more: its pieces let a small request
+    // pass a large one. Extra lanes are workers, so only a recommender in a worker gets them.
+    const withPool = async (rec) => {
+      const size = rec.inWorker ? poolSize({ workers, memoryBudgetMB, modelName: rec.#info.modelName }) : 1;
+      rec.#pool = rec.#openPool(size, await resolving, workerUrl);
+      return rec;
+    };
+    if (!worker) return withPool(await start(new LocalClient()));
     try {
       const rec = await start(new WorkerClient(workerUrl));
       rec.inWorker = true;
-      return rec;
+      return withPool(rec);
     } catch (e) {
       // A worker that cannot start (offline without a cached script, a CSP without worker-src,
       // no module workers) is not fatal: run on the main thread and say so.
@@ -143,7 +156,7 @@ export class Cloister {
       const rec = await start(new LocalClient());
       rec.inWorker = false;
       rec.workerError = e.message;
-      return rec;
+      return withPool(rec);
     }
   }
 
@@ -205,15 +218,54 @@ export class Cloister {
   /** Deletes the profile everywhere; the cached model too unless `{ keepModel: true }`. */
   forget(options = {}) { return this.#client.call('forget', options); }
   profileMap(candidates) { return this.#client.call('profileMap', candidates); }
-  /** One Float32Array(384) per text. `role`: 'passage' (default) or 'query'. */
+  /**
+   * One Float32Array(384) per text. `role`: 'passage' (default) or 'query'. On the CPU path a
+   * batch goes out in pieces of 8 texts, shared among the pool's workers (`workers`), smaller
+   * requests first.
+   */
   async embed(texts, { role } = {}) {
-    const flat = await this.#client.call('embed', texts, role ? { role } : undefined);
+    // Checked here: the pool slices the batch before the core sees it.
+    if (!Array.isArray(texts)) throw new InvalidInputError('embed takes an array of strings', 'invalid_input');
+    // WebGPU takes a batch whole: pieces of 8 would leave the device mostly idle.
+    const flat = this.backend === 'webgpu'
+      ? await this.#client.call('embed', texts, role ? { role } : undefined)
+      : await this.#pool.embed(texts, role);
     return texts.map((_, i) => flat.subarray(i * 384, (i + 1) * 384));
   }
-  /** Saves what is pending, then stops the worker. */
+  /**
+   * The workers `embed` may use and the pieces each has run: `{ size, started, piecesByLane }`
+   * (`started`: the extra workers loaded so far, beside the recommender's own).
+   */
+  get embedPool() {
+    return { size: this.#pool.wanted, started: this.#pool.size - 1, piecesByLane: [...this.#pool.piecesByLane] };
+  }
+  /** Saves what is pending, then stops the worker (and the pool's). */
   async close() {
     await this.flush().catch(() => {});
+    this.#pool.close();
     this.#client.terminate();
+  }
+
+  #openPool(size, args, workerUrl) {
+    return new EmbedPool({
+      size,
+      primary: (texts, role) => this.#client.call('embed', texts, role ? { role } : undefined),
+      // An extra worker is the encoder alone (no profile, no storage) on the CPU path, with the
+      // same model and pins; it reads the model from the Cache API the recommender filled. On
+      // WebGPU the one device takes whole batches, so no lane is added there.
+      openExtra: async () => {
+        await this.encoderReady();
+        if (this.backend !== 'cpu') throw new Error('the pool adds CPU workers only beside the CPU path');
+        const client = new WorkerClient(workerUrl);
+        try {
+          await client.call('open', { ...args, profile: false, encoder: 'eager', backend: 'cpu' });
+        } catch (e) {
+          client.terminate();
+          throw e;
+        }
+        return { embed: (texts, role) => client.call('embed', texts, role ? { role } : undefined), close: () => client.terminate() };
+      },
+    });
   }
 
 

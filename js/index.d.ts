@@ -178,6 +178,12 @@ export interface OpenOptions extends EncoderLoadOptions {
   encoder?: 'eager' | 'background' | 'on-demand';
   /** With a URL model and a lazy encoder: which model the file is. */
   modelFamily?: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
+  /** Workers sharing a large `embed` batch on the CPU path: 'auto' (default: one per core, at
+   * most 4, within `memoryBudgetMB`) or 1 to 16. The extra ones start at the first batch larger
+   * than 8 texts; each holds its own wasm instance and model. */
+  workers?: 'auto' | number;
+  /** Memory the extra workers may take, in MB (default 256). */
+  memoryBudgetMB?: number;
 }
 
 export interface Weights {
@@ -244,6 +250,8 @@ export declare class Cloister {
   /** 2D map of history, interests and the given candidates, for display. */
   profileMap(candidates?: [string, string][]): Promise<{ kind: string; id: string; label: string; x: number; y: number }[]>;
   embed(texts: string[], options?: { role?: TextRole }): Promise<Float32Array[]>;
+  /** The workers `embed` may use, the extra ones loaded so far, and the pieces each has run. */
+  readonly embedPool: { size: number; started: number; piecesByLane: number[] };
   /** Saves pending changes, then stops the worker. */
   close(): Promise<void>;
 }

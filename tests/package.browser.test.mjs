@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { openBrowser, openPage } from './browser.mjs';
+import { pieceSize } from '../js/pool.js';
 
 /** `cloister embed` (floats) and `cloister embed --compact` lines for `texts`, natively. */
 function serverEmbeddings(texts, compact) {
@@ -258,6 +259,31 @@ describe('package', { timeout: 600_000 }, () => {
       return { opened: opened.ok, len: v.length, norm: Math.hypot(...v), err };
     });
     assert.deepEqual({ ...r, norm: Math.round(r.norm * 1000) / 1000 }, { opened: true, len: 384, norm: 1, err: 'StorageError' });
+    await page.close();
+  });
+
+  test('a pool of 2 workers shares a large embed batch, gives the vectors one worker gives, and serves a batch of 1 first', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    await page.evaluate(() => window.open_({ namespace: 'pool-warm' })); // the model in the Cache API
+    const one = await page.evaluate(() => window.poolRun({ workers: 1 }));
+    const two = await page.evaluate(() => window.poolRun({ workers: 2 }));
+    // One worker runs every piece: 48 and 128 texts in pieces of 8, and the one small request.
+    assert.deepEqual(one.after, { size: 1, started: 0, piecesByLane: [48 / 8 + 128 / 8 + 1] });
+    assert.equal(two.afterFirst.size, 2);
+    // The extra worker joins while the first batch runs; by the second batch it has worked too.
+    assert.equal(two.after.started, 1, JSON.stringify(two.after));
+    assert.equal(two.after.piecesByLane.length, 2);
+    assert.ok(two.after.piecesByLane.every((n) => n > 0), `pieces by worker ${two.after.piecesByLane}`);
+    // At least 4 pieces a worker, at most 8 texts a piece: 48 texts in 8 pieces of 6 on two.
+    const pieces = (n, lanes) => Math.ceil(n / pieceSize(n, lanes));
+    assert.equal(pieces(48, 2), 8);
+    assert.equal(two.after.piecesByLane.reduce((a, b) => a + b, 0), pieces(48, 2) + pieces(128, 2) + 1);
+    // Same model and kernel in every worker: the same vectors, in the order of the texts.
+    let worst = 0;
+    one.vectors.forEach((v, i) => v.forEach((x, j) => { worst = Math.max(worst, Math.abs(x - two.vectors[i][j])); }));
+    assert.equal(worst, 0, `largest difference ${worst}`);
+    assert.deepEqual(one.order, ['small', 'big']);
+    assert.deepEqual(two.order, ['small', 'big']);
     await page.close();
   });
 

@@ -357,3 +357,26 @@ window.lazyArrive = async (candidates) => {
   return { backend: info.backend, hasEncoder: rec.hasEncoder, deferred: rec.deferredEvents, events: await window.events(),
     pending: ranked.pending ?? null, progress: window.lazyProgress, encodedTexts: rec.encodedTexts, recent: (await rec.exportProfile()).state.profile.recent.map((e) => e.id) };
 };
+
+/**
+ * The embedding pool: 48 texts through `workers` workers (their vectors, and the pieces each
+ * worker ran), then a batch of one sent while a batch of 128 runs (which resolved first).
+ */
+window.poolRun = async ({ workers }) => {
+  const rec = await Cloister.open({
+    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+    integrity: await pins(), profile: false, workers,
+  });
+  try {
+    const texts = Array.from({ length: 48 }, (_, i) => `Item number ${i}: a ${['travel guide', 'cookbook', 'field manual'][i % 3]} for ${i % 2 ? 'winter' : 'summer'}`);
+    const vectors = (await rec.embed(texts)).map((v) => Array.from(v));
+    const afterFirst = rec.embedPool;
+    const order = [];
+    const big = rec.embed(Array.from({ length: 128 }, (_, i) => `${texts[i % 48]} (copy ${i})`)).then(() => order.push('big'));
+    const small = rec.embed(['one small request']).then(() => order.push('small'));
+    await Promise.all([big, small]);
+    return { vectors, afterFirst, after: rec.embedPool, order };
+  } finally {
+    await rec.close();
+  }
+};
