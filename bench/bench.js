@@ -23,10 +23,12 @@ async function openCloister() {
     backend,
     wasm: params.get('wasm') ?? 'auto',
     profile: false,
+    // One worker unless asked (?workers=2): the rows compare kernels, one thread against one.
+    workers: Number(params.get('workers') ?? 1),
   });
   return {
     version: 'cloister',
-    detail: { backend: rec.backend, reason: rec.backendReason, wasmBuild: rec.wasmBuild, inWorker: rec.inWorker, precision: rec.precision, model: rec.modelName },
+    detail: { backend: rec.backend, reason: rec.backendReason, wasmBuild: rec.wasmBuild, inWorker: rec.inWorker, precision: rec.precision, model: rec.modelName, workers: rec.embedPool.size },
     // One Float32Array(384) per text.
     embed: (texts) => rec.embed(texts),
   };

@@ -1,5 +1,6 @@
-// `npm run bench`, browser part: Cloister and transformers.js side by side in one headless
-// Chromium session on this machine. Each configuration gets a fresh browser profile (so the
+// `npm run bench`, browser part: Cloister and transformers.js side by side in headless Chromium,
+// then the CPU paths of both again in headless Firefox ESR (puppeteer-core over WebDriver BiDi,
+// scripts/firefox.mjs), in one run on this machine. Each configuration gets a fresh browser profile (so the
 // first visit downloads everything and its peak memory is its own), then a second visit in the
 // same profile measures the cached cold start. Bytes are counted by the server, not guessed.
 //
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
+import { firefoxPeakMemory, firefoxVersion, launchFirefox } from './firefox.mjs';
 import { serve } from './serve.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -38,12 +40,17 @@ const CONFIGS = [
   // The same CPU path inside the WebGPU build (what a page that asked for WebGPU falls back
   // to): same speed, the bigger download. 'cloister-cpu' loads the CPU-only build.
   { name: 'cloister-cpu-webgpu-build', lib: 'cloister', backend: 'cpu', wasm: 'webgpu', n: CPU_N, rounds: ROUNDS },
+  // The same CPU path on a pool of two workers (issue 17): each its own wasm instance and model.
+  { name: 'cloister-cpu-2-workers', lib: 'cloister', backend: 'cpu', workers: 2, n: CPU_N, rounds: ROUNDS },
   { name: 'transformers-wasm', lib: 'transformers', backend: 'wasm', n: CPU_N, rounds: ROUNDS },
   { name: 'cloister-webgpu', lib: 'cloister', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
   { name: 'transformers-webgpu', lib: 'transformers', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
   // The multilingual model (issue 15), next to MiniLM's rows: twice the layers, XLM-R tokens.
   { name: 'cloister-multilingual-cpu', lib: 'cloister', encoder: 'multilingual', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
   { name: 'cloister-multilingual-webgpu', lib: 'cloister', encoder: 'multilingual', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
+  // The CPU paths in Firefox ESR (issue 17). Headless Firefox ESR on Linux has no WebGPU adapter.
+  { name: 'firefox-cloister-cpu', engine: 'firefox', lib: 'cloister', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
+  { name: 'firefox-transformers-wasm', engine: 'firefox', lib: 'transformers', backend: 'wasm', n: CPU_N, rounds: ROUNDS },
 ].filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(c.name));
 
 const gzipCache = new Map();
@@ -52,8 +59,19 @@ function gzipBytes(path) {
   return gzipCache.get(path);
 }
 
-/** Peak resident memory (VmHWM) of this browser's page renderer and GPU process, in bytes. */
-function peakMemory(profileDir) {
+/** A fresh headless browser of `engine` on `profile`, as a Playwright-like context. */
+function launch(engine, profile) {
+  return engine === 'firefox'
+    ? launchFirefox({ profile, webgpu: true })
+    : chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+}
+
+/**
+ * Resident memory of this browser's page renderer and GPU process, in bytes: `field` 'VmHWM'
+ * (the peak, default) or 'VmRSS' (now).
+ */
+function peakMemory(profileDir, engine, field = 'VmHWM') {
+  if (engine === 'firefox') return firefoxPeakMemory(profileDir, field);
   const out = { renderer: 0, gpu: 0 };
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     let cmd;
@@ -69,14 +87,14 @@ function peakMemory(profileDir) {
     const key = type === 'renderer' ? 'renderer' : type === 'gpu-process' ? 'gpu' : null;
     if (!key) continue;
     try {
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      const hwm = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
       if (hwm) out[key] = Math.max(out[key], Number(hwm[1]) * 1024);
     } catch { /* gone */ }
   }
   return out;
 }
 
-async function visit(context, url, requests, timeoutMs, profile = null) {
+async function visit(context, url, requests, timeoutMs, profile = null, engine = 'chromium') {
   requests.length = 0;
   const page = await context.newPage();
   const lines = [];
@@ -97,22 +115,26 @@ async function visit(context, url, requests, timeoutMs, profile = null) {
     files: files.map((r) => ({ path: r.path, raw: r.bytes, gzip: gzipBytes(r.path) })),
   };
   // Before the page closes: its renderer process goes with it.
-  if (profile) result.peakMemory = peakMemory(profile);
+  if (profile) result.peakMemory = peakMemory(profile, engine);
   await page.close();
   return result;
 }
 
 const requests = [];
 const { server, url } = await serve({ root: ROOT, onRequest: (r) => requests.push(r) });
-const results = { chromium: execFileSync(CHROMIUM, ['--version']).toString().trim(), configs: {} };
+const results = {
+  chromium: execFileSync(CHROMIUM, ['--version']).toString().trim(),
+  firefox: CONFIGS.some((c) => c.engine === 'firefox') ? firefoxVersion() : null,
+  configs: {},
+};
 try {
   for (const config of CONFIGS) {
     const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    const context = await launch(config.engine, profile);
     try {
-      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}${config.encoder ? `&encoder=${config.encoder}` : ''}`;
+      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}${config.encoder ? `&encoder=${config.encoder}` : ''}${config.workers ? `&workers=${config.workers}` : ''}`;
       process.stderr.write(`bench: ${config.name} (${config.n} sentences, ${config.rounds} rounds)...\n`);
-      const first = await visit(context, `${base}&n=${config.n}&rounds=${config.rounds}`, requests, 3_600_000, profile);
+      const first = await visit(context, `${base}&n=${config.n}&rounds=${config.rounds}`, requests, 3_600_000, profile, config.engine);
       // Second visit, same profile: what an app's returning user waits for.
       const again = await visit(context, `${base}&n=1&rounds=0&batches=1&keep=0`, requests, 600_000);
       first.cached = { coldStartMs: again.coldStartMs, download: again.download };
@@ -144,6 +166,34 @@ try {
       }
     }
   }
+  // The embedding pool (issue 17): one worker against two, paired in one page, and the resident
+  // memory each worker adds, in Chromium and in Firefox.
+  for (const [name, engine, encoder] of [['pool', 'chromium', 'english'], ['firefox-pool', 'firefox', 'english'], ['pool-multilingual', 'chromium', 'multilingual']]) {
+    if (process.env.BENCH_ONLY && !process.env.BENCH_ONLY.split(',').includes(name)) continue;
+    const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
+    const context = await launch(engine, profile);
+    try {
+      process.stderr.write(`bench: ${name}, one worker against two, ${ROUNDS} paired rounds...\n`);
+      const page = await context.newPage();
+      await page.goto(`${url}/bench/pool.html?workers=2&rounds=${ROUNDS}&encoder=${encoder}`);
+      const memory = {};
+      for (const want of ['before', 'one worker', 'pool']) {
+        await page.waitForFunction((w) => window.mark?.name === w || window.result?.error, want, { timeout: 600_000, polling: 200 });
+        const failed = await page.evaluate(() => window.result?.error);
+        if (failed) throw new Error(`${name}: ${failed}`);
+        memory[want] = peakMemory(profile, engine, 'VmRSS').renderer;
+        await page.evaluate(() => { const m = window.mark; window.mark = null; m.resolve(); });
+      }
+      await page.waitForFunction(() => window.result !== undefined, null, { timeout: 3_600_000, polling: 500 });
+      const r = await page.evaluate(() => window.result);
+      if (r.error) throw new Error(`${name}: ${r.error}`);
+      results[name] = { ...r, engine, memory };
+      process.stderr.write(`bench: ${name}: median ratio ${r.medianRatio.toFixed(2)}x\n`);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }
 } finally {
   server.close();
 }
@@ -169,6 +219,7 @@ results.agreement = {
   'cloister-cpu vs transformers-wasm': agreement(c['cloister-cpu'], c['transformers-wasm']),
   'cloister-webgpu vs cloister-cpu': agreement(c['cloister-webgpu'], c['cloister-cpu']),
   'transformers-webgpu vs transformers-wasm': agreement(c['transformers-webgpu'], c['transformers-wasm']),
+  'firefox-cloister-cpu vs cloister-cpu (Chromium)': agreement(c['firefox-cloister-cpu'], c['cloister-cpu']),
 };
 for (const r of Object.values(c)) delete r.embeddings;
 mkdirSync(dirname(OUT), { recursive: true });
@@ -178,7 +229,7 @@ writeFileSync(OUT, JSON.stringify(results, null, 2));
 const mb = (b) => (b / 1e6).toFixed(1);
 const fmt = (x, d = 1) => (x == null ? 'n/a' : x.toFixed(d));
 const out = [];
-out.push(`Chromium: ${results.chromium}; ${Object.values(c).map((r) => r.version).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
+out.push(`Chromium: ${results.chromium}; ${results.firefox ? `Firefox: ${results.firefox}; ` : ''}${Object.values(c).map((r) => r.version).filter((v, i, a) => a.indexOf(v) === i).join(', ')}`);
 out.push('');
 out.push('| library, backend | sentences | batch 1 (sent/s) | batch 32 (sent/s) | first embedding, not cached / cached | downloaded raw (gzip) | peak memory renderer / GPU process |');
 out.push('|---|---|---|---|---|---|---|');
@@ -186,14 +237,15 @@ for (const r of Object.values(c)) {
   const adapter = r.adapter ? `${r.adapter.description}${r.adapter.fallback ? ', a software adapter' : ''}` : 'no adapter';
   const sw = r.backend === 'webgpu' ? ` (${adapter})` : '';
   const build = r.detail?.wasmBuild ? `, ${r.detail.wasmBuild} build` : '';
-  out.push(`| ${r.name}${build}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${mb(r.peakMemory.gpu)} MB` : 'n/a'} |`);
+  out.push(`| ${r.name}${build}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${r.engine === 'firefox' ? 'no GPU process' : `${mb(r.peakMemory.gpu)} MB`}` : 'n/a'} |`);
 }
 out.push('');
 const ratio = (a, b, batch) => (c[a] && c[b] ? (c[a].throughput[batch].median / c[b].throughput[batch].median).toFixed(2) + 'x' : 'n/a');
-out.push('| ratio (Cloister / transformers.js; multilingual / MiniLM) | batch 1 | batch 32 | download raw | download gzip |');
+out.push('| ratio (Cloister / transformers.js; multilingual / MiniLM; 2 workers / 1) | batch 1 | batch 32 | download raw | download gzip |');
 out.push('|---|---|---|---|---|');
 for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-cpu-webgpu-build', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu'],
-  ['cloister-multilingual-cpu', 'cloister-cpu'], ['cloister-multilingual-webgpu', 'cloister-webgpu']]) {
+  ['cloister-multilingual-cpu', 'cloister-cpu'], ['cloister-multilingual-webgpu', 'cloister-webgpu'],
+  ['firefox-cloister-cpu', 'firefox-transformers-wasm'], ['cloister-cpu-2-workers', 'cloister-cpu']]) {
   if (!c[a] || !c[b]) continue;
   out.push(`| ${a} / ${b} | ${ratio(a, b, 1)} | ${ratio(a, b, 32)} | ${(c[a].download.raw / c[b].download.raw).toFixed(2)}x | ${(c[a].download.gzip / c[b].download.gzip).toFixed(2)}x |`);
 }
@@ -205,6 +257,12 @@ out.push('');
 out.push('Downloads per configuration (first visit):');
 for (const r of Object.values(c)) {
   out.push(`- ${r.name}: ${r.download.files.filter((f) => f.raw > 100_000).map((f) => `${f.path} ${mb(f.raw)} MB (${mb(f.gzip)})`).join('; ')}`);
+}
+for (const key of ['pool', 'firefox-pool', 'pool-multilingual']) {
+  const r = results[key];
+  if (!r) continue;
+  const m = r.memory;
+  out.push(`- embedding pool, ${r.engine}, ${r.model}, batch ${r.batch} over ${r.sentences} sentences, one worker then ${r.workers} in alternating rounds: ${r.pairs.map((p) => `${fmt(p.single)} / ${fmt(p.pooled)}`).join(', ')} sentences/s; median ratio **${r.medianRatio.toFixed(2)}x** (pieces by worker ${r.piecesByLane.join(' / ')}); resident memory of the page's process: +${mb(m['one worker'] - m.before)} MB for the one-worker encoder, +${mb(m.pool - m['one worker'])} MB for the pool's ${r.workers} workers (${mb((m.pool - m['one worker']) / r.workers)} MB each)`);
 }
 for (const key of ['loadPersisted', 'loadInMemory']) {
   const r = results[key];

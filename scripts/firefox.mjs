@@ -62,25 +62,29 @@ export async function launchFirefox({ profile, webgpu = false, logRequestsFor = 
 export const firefoxVersion = () => execFileSync(FIREFOX, ['--version']).toString().trim();
 
 /**
- * Peak resident memory (VmHWM) of the content processes of the Firefox running on `profile`,
- * in bytes (the largest one: the page's). Firefox has no GPU process here (no GPU).
+ * Resident memory of the web content processes ("Web Content", "Isolated Web Co") of the Firefox
+ * running on `profile`, in bytes: the largest, the page's. `field`: 'VmHWM' (the peak, default)
+ * or 'VmRSS' (now). Firefox has no GPU process here (no GPU).
  */
-export function firefoxPeakMemory(profile) {
-  const procs = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      procs.push({ pid, cmd: readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0') });
-    } catch { /* gone */ }
-  }
-  const main = procs.find((p) => p.cmd.includes('--profile') && p.cmd.includes(profile) && !p.cmd.includes('-contentproc'));
+export function firefoxPeakMemory(profile, field = 'VmHWM') {
+  const read = (pid, file) => { try { return readFileSync(`/proc/${pid}/${file}`, 'utf8'); } catch { return ''; } };
+  const pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  const main = pids.find((pid) => {
+    const cmd = read(pid, 'cmdline').split('\0');
+    return cmd.includes('--profile') && cmd.includes(profile);
+  });
+  // stat: "pid (comm) state ppid ..."; the name may hold spaces, so read after the last ')'.
+  const parent = new Map(pids.map((pid) => {
+    const stat = read(pid, 'stat');
+    return [pid, stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]];
+  }));
+  // Content processes are forked by Firefox's fork server, a child of the main process.
+  const descends = (pid) => { for (let p = parent.get(pid), hops = 0; p && hops < 4; p = parent.get(p), hops++) if (p === main) return true; return false; };
   let peak = 0;
-  for (const p of procs) {
-    const parent = p.cmd.indexOf('-parentPid');
-    if (!main || !p.cmd.includes('-contentproc') || parent < 0 || p.cmd[parent + 1] !== main.pid) continue;
-    try {
-      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'));
-      if (hwm) peak = Math.max(peak, Number(hwm[1]) * 1024);
-    } catch { /* gone */ }
+  for (const pid of pids) {
+    if (!main || !descends(pid) || !/Web Co/.test(read(pid, 'comm'))) continue;
+    const hwm = new RegExp(`${field}:\\s+(\\d+) kB`).exec(read(pid, 'status'));
+    if (hwm) peak = Math.max(peak, Number(hwm[1]) * 1024);
   }
   return { renderer: peak, gpu: 0 };
 }
