@@ -74,6 +74,9 @@ class LocalClient {
   }
 }
 
+/** A client's `embed` as `(texts, role) => Promise<Float32Array>` (flat, 384 per text). */
+const embedVia = (client) => (texts, role) => client.call('embed', texts, role ? { role } : undefined);
+
 async function resolveUrlOrBytes(x) {
   if (x instanceof Uint8Array || x instanceof ArrayBuffer) return x;
   return new URL(x, globalThis.location?.href).href;
@@ -220,15 +223,15 @@ export class Cloister {
   profileMap(candidates) { return this.#client.call('profileMap', candidates); }
   /**
    * One Float32Array(384) per text. `role`: 'passage' (default) or 'query'. On the CPU path a
-   * batch goes out in pieces of 8 texts, shared among the pool's workers (`workers`), smaller
-   * requests first.
+   * batch goes out in pieces of at most 8 texts, shared among the pool's workers (`workers`),
+   * smaller requests first.
    */
   async embed(texts, { role } = {}) {
     // Checked here: the pool slices the batch before the core sees it.
     if (!Array.isArray(texts)) throw new InvalidInputError('embed takes an array of strings', 'invalid_input');
     // WebGPU takes a batch whole: pieces of 8 would leave the device mostly idle.
     const flat = this.backend === 'webgpu'
-      ? await this.#client.call('embed', texts, role ? { role } : undefined)
+      ? await embedVia(this.#client)(texts, role)
       : await this.#pool.embed(texts, role);
     return texts.map((_, i) => flat.subarray(i * 384, (i + 1) * 384));
   }
@@ -249,7 +252,7 @@ export class Cloister {
   #openPool(size, args, workerUrl) {
     return new EmbedPool({
       size,
-      primary: (texts, role) => this.#client.call('embed', texts, role ? { role } : undefined),
+      primary: embedVia(this.#client),
       // An extra worker is the encoder alone (no profile, no storage) on the CPU path, with the
       // same model and pins; it reads the model from the Cache API the recommender filled. On
       // WebGPU the one device takes whole batches, so no lane is added there.
@@ -263,7 +266,7 @@ export class Cloister {
           client.terminate();
           throw e;
         }
-        return { embed: (texts, role) => client.call('embed', texts, role ? { role } : undefined), close: () => client.terminate() };
+        return { embed: embedVia(client), close: () => client.terminate() };
       },
     });
   }
