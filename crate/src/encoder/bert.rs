@@ -98,6 +98,18 @@ pub trait LayerKernels: std::fmt::Debug {
         x: Tensor<3>,
     ) -> Result<Tensor<3>, EncoderError>;
 
+    /// The feed-forward block's first projection followed by its GELU. burn's activation by
+    /// default; a strategy that can fuse the two overrides it.
+    fn project_gelu(
+        &self,
+        index: usize,
+        layer: &TransformerEncoderLayer,
+        x: Tensor<3>,
+    ) -> Result<Tensor<3>, EncoderError> {
+        let inner = self.project(index, layer, Projection::Inner, x)?;
+        Ok(layer.pwff.activation.forward(inner))
+    }
+
     /// Multi-head self-attention from the fused `qkv` (`[batch, seq, 3 * hidden]`) to the
     /// context (`[batch, seq, hidden]`), padding keys masked.
     fn attend(
@@ -234,7 +246,7 @@ impl BertModel {
 }
 
 /// burn's post-norm `TransformerEncoderLayer::forward` (dropout 0) with the projections and
-/// the attention run by `kernels`; LayerNorm and GELU are burn ops.
+/// the attention run by `kernels` (and GELU, where the strategy fuses it); LayerNorm is burn's.
 fn layer_forward(
     kernels: &dyn LayerKernels,
     index: usize,
@@ -246,10 +258,7 @@ fn layer_forward(
     let context = kernels.attend(layer, project(Projection::Qkv, x.clone())?, mask);
     let attended = project(Projection::Output, context)?;
     let x = layer.norm_1.forward(x + attended);
-    let inner = layer
-        .pwff
-        .activation
-        .forward(project(Projection::Inner, x.clone())?);
+    let inner = kernels.project_gelu(index, layer, x.clone())?;
     let outer = project(Projection::Outer, inner)?;
     Ok(layer.norm_2.forward(x + outer))
 }

@@ -208,12 +208,10 @@ fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mu
         let scale = if max > 0.0 { max / ACT_MAX } else { 1.0 };
         let inv = 1.0 / scale;
         for (q, v) in q.iter_mut().zip(row) {
-            let r = (v * inv).round();
-            *q = if r.is_finite() {
-                r.clamp(-ACT_MAX, ACT_MAX) as i16
-            } else {
-                0
-            };
+            // Ties to even: wasm's `f32.nearest`, one instruction. `round` (ties away from
+            // zero) has no wasm instruction and became a libm call per value.
+            let r = (v * inv).round_ties_even().clamp(-ACT_MAX, ACT_MAX);
+            *q = if v.is_finite() { r as i16 } else { 0 };
         }
         *row_scale = scale;
     }

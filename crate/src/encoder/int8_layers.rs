@@ -1,11 +1,13 @@
 //! The int8 CPU strategy: every encoder layer's linear projections as integer products on the
-//! model file's own int8 values (`int8_gemm`), attention in burn ops.
+//! model file's own int8 values (`int8_gemm`), the feed-forward GELU fused after its product
+//! (`gelu`), attention in burn ops.
 
 use burn::nn::transformer::TransformerEncoderLayer;
 use burn::tensor::quantization::QuantizedBytes;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::bert::{attention, BatchMask, LayerKernels, LayerLinears, Projection};
+use super::gelu::gelu_in_place;
 use super::int8_gemm::Int8Linear;
 use super::record::{Int8RecordLayer, TransposedLinear};
 use crate::error::EncoderError;
@@ -48,6 +50,25 @@ impl LayerKernels for Int8Layers {
         let device = x.device();
         let [batch, seq, _] = x.dims();
         let y = linear.forward(&read_f32(x.into_data())?);
+        Ok(Tensor::from_data(
+            TensorData::new(y, [batch, seq, linear.outputs()]),
+            &device,
+        ))
+    }
+
+    /// GELU on the product's output before it becomes a tensor again: one pass, and a rational
+    /// erf instead of burn's per-value libm call (`gelu`).
+    fn project_gelu(
+        &self,
+        index: usize,
+        _layer: &TransformerEncoderLayer,
+        x: Tensor<3>,
+    ) -> Result<Tensor<3>, EncoderError> {
+        let linear = &self.layers[index].inner;
+        let device = x.device();
+        let [batch, seq, _] = x.dims();
+        let mut y = linear.forward(&read_f32(x.into_data())?);
+        gelu_in_place(&mut y);
         Ok(Tensor::from_data(
             TensorData::new(y, [batch, seq, linear.outputs()]),
             &device,

@@ -9,6 +9,7 @@
 pub mod bert;
 pub mod config;
 pub mod device;
+pub mod gelu;
 #[cfg(feature = "webgpu")]
 pub mod gpu_kernels;
 #[cfg(feature = "webgpu")]
