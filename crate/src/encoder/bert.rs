@@ -67,6 +67,7 @@ pub struct BatchMask {
     /// `[batch, seq]`, true at padding.
     pub padding: Tensor<2, Bool>,
     additive: OnceCell<Tensor<2>>,
+    flags: OnceCell<Option<Vec<bool>>>,
 }
 
 impl BatchMask {
@@ -74,7 +75,16 @@ impl BatchMask {
         Self {
             padding,
             additive: OnceCell::new(),
+            flags: OnceCell::new(),
         }
+    }
+
+    /// The padding as plain flags, `[batch * seq]`, read once per batch (None if the tensor
+    /// cannot be read as booleans).
+    pub fn flags(&self) -> Option<&[bool]> {
+        self.flags
+            .get_or_init(|| self.padding.clone().into_data().try_into_vec::<bool>().ok())
+            .as_deref()
     }
 
     /// -1e9 at padding, 0 elsewhere: added to a score against a padding key, it makes that

@@ -1,12 +1,13 @@
 //! The int8 CPU strategy: every encoder layer's linear projections as integer products on the
 //! model file's own int8 values (`int8_gemm`), the feed-forward GELU fused after its product
-//! (`gelu`), attention in burn ops.
+//! (`gelu`), and attention on plain slices (`cpu_attention`).
 
 use burn::nn::transformer::TransformerEncoderLayer;
 use burn::tensor::quantization::QuantizedBytes;
 use burn::tensor::{DType, Tensor, TensorData};
 
 use super::bert::{attention, BatchMask, LayerKernels, LayerLinears, Projection};
+use super::cpu_attention;
 use super::gelu::gelu_in_place;
 use super::int8_gemm::Int8Linear;
 use super::record::{Int8RecordLayer, TransposedLinear};
@@ -81,7 +82,22 @@ impl LayerKernels for Int8Layers {
         qkv: Tensor<3>,
         mask: &BatchMask,
     ) -> Tensor<3> {
-        attention(layer, qkv, &mask.padding)
+        let [batch, seq, _] = qkv.dims();
+        let (heads, head_dim) = (layer.mha.n_heads, layer.mha.d_k);
+        let context = match (qkv.clone().into_data().try_into_vec::<f32>(), mask.flags()) {
+            (Ok(values), Some(padding)) => {
+                cpu_attention::attend(&values, padding, seq, heads, head_dim)
+            }
+            _ => None,
+        };
+        match context {
+            Some(context) => Tensor::from_data(
+                TensorData::new(context, [batch, seq, heads * head_dim]),
+                &qkv.device(),
+            ),
+            // Unreadable data or a shape the slices do not hold: burn's ops.
+            None => attention(layer, qkv, &mask.padding),
+        }
     }
 
     fn name(&self) -> &'static str {

@@ -8,6 +8,7 @@
 
 pub mod bert;
 pub mod config;
+pub mod cpu_attention;
 pub mod device;
 pub mod gelu;
 #[cfg(feature = "webgpu")]

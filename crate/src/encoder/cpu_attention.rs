@@ -1,0 +1,150 @@
+//! Multi-head self-attention on plain f32 slices, for the CPU path.
+//!
+//! burn's attention is eleven tensor ops per layer (slices, transposes, two batched matmuls,
+//! scaling, masking, softmax), each allocating and walking its own tensor; at batch 1 a
+//! sentence has about 19 tokens, so per-op overhead outweighs the arithmetic (12 heads x 19 x
+//! 19 x 32 multiply-adds, twice). Here each query of each head is one pass over the real keys,
+//! as the WebGPU attention kernel does, and padding keys are skipped rather than masked.
+//! Measured: native batch 1 132 -> 154 sentences/s; in Chromium 104 -> 107 (within a run's
+//! spread there; a first version with one running sum per dot product was 103).
+
+/// `qkv` is `[batch][seq][3 * heads * head_dim]` (query, key and value side by side, as the
+/// fused projection writes them); `padding` is `[batch][seq]`, true at padding. Returns the
+/// context, `[batch][seq][heads * head_dim]`, or None if the lengths disagree. A query with
+/// no real key gets zeros.
+pub fn attend(
+    qkv: &[f32],
+    padding: &[bool],
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+) -> Option<Vec<f32>> {
+    let hidden = heads * head_dim;
+    let width = 3 * hidden;
+    let batch = padding.len() / seq.max(1);
+    if seq == 0 || qkv.len() != batch * seq * width || padding.len() != batch * seq {
+        return None;
+    }
+    // burn divides the scores by √d; so does this, for the same roundings.
+    let root = (head_dim as f32).sqrt();
+    let mut context = vec![0f32; batch * seq * hidden];
+    let mut weights = vec![0f32; seq];
+    for (b, (rows, padding)) in qkv
+        .chunks_exact(seq * width)
+        .zip(padding.chunks_exact(seq))
+        .enumerate()
+    {
+        let head = |row: usize, part: usize, h: usize| {
+            let at = row * width + part * hidden + h * head_dim;
+            &rows[at..at + head_dim]
+        };
+        for h in 0..heads {
+            for i in 0..seq {
+                let query = head(i, 0, h);
+                let mut max = f32::NEG_INFINITY;
+                for (j, weight) in weights.iter_mut().enumerate() {
+                    *weight = if padding[j] {
+                        f32::NEG_INFINITY
+                    } else {
+                        dot(query, head(j, 1, h)) / root
+                    };
+                    max = max.max(*weight);
+                }
+                if max == f32::NEG_INFINITY {
+                    continue;
+                }
+                let mut sum = 0f32;
+                for weight in weights.iter_mut() {
+                    *weight = (*weight - max).exp();
+                    sum += *weight;
+                }
+                let at = (b * seq + i) * hidden + h * head_dim;
+                let out = &mut context[at..at + head_dim];
+                for (j, weight) in weights.iter().enumerate() {
+                    if padding[j] {
+                        continue;
+                    }
+                    let p = weight / sum;
+                    for (o, v) in out.iter_mut().zip(head(j, 2, h)) {
+                        *o += p * v;
+                    }
+                }
+            }
+        }
+    }
+    Some(context)
+}
+
+/// Eight running sums, so the compiler can keep them in two f32x4 registers: one running sum
+/// is a chain of dependent additions that no compiler may reorder.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for i in 0..8 {
+            sums[i] += x[i] * y[i];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoder::bert::attention;
+    use crate::encoder::device::cpu_device;
+    use burn::nn::transformer::TransformerEncoderConfig;
+    use burn::tensor::{Bool, Tensor, TensorData};
+
+    #[test]
+    fn matches_burns_attention_with_padding() {
+        let (batch, seq, heads, head_dim) = (3, 7, 4, 8);
+        let hidden = heads * head_dim;
+        let device = cpu_device();
+        let layer = TransformerEncoderConfig::new(hidden, 2 * hidden, heads, 1)
+            .init(&device)
+            .layers
+            .remove(0);
+        let mut s = 7u64;
+        let qkv: Vec<f32> = (0..batch * seq * 3 * hidden)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+            })
+            .collect();
+        // Lengths 7, 4 and 1: full, padded, all but the first token padding.
+        let padding: Vec<bool> = [7, 4, 1]
+            .iter()
+            .flat_map(|&len| (0..seq).map(move |j| j >= len))
+            .collect();
+        let got = attend(&qkv, &padding, seq, heads, head_dim).unwrap();
+        let want = attention(
+            &layer,
+            Tensor::from_data(TensorData::new(qkv, [batch, seq, 3 * hidden]), &device),
+            &Tensor::<2, Bool>::from_data(TensorData::new(padding, [batch, seq]), &device),
+        )
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!((g - w).abs() < 1e-5, "value {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn a_query_without_real_keys_gets_zeros() {
+        let got = attend(&[1.0; 2 * 3 * 4], &[true, true], 2, 2, 2).unwrap();
+        assert_eq!(got.len(), 2 * 4);
+        assert!(attend(&[1.0; 5], &[true, true], 2, 2, 2).is_none());
+        assert!(got.iter().all(|&v| v == 0.0));
+    }
+}
