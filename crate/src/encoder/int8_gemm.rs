@@ -253,9 +253,10 @@ impl Tile<'_> {
             for block in 0..self.inputs / BLOCK {
                 let mut acc = [[i32x4_splat(0); 2]; R];
                 for p in block * BLOCK / 2..(block + 1) * BLOCK / 2 {
-                    let packed = v128_load(w.add(p * 16) as *const v128);
-                    let lo = i16x8_extend_low_i8x16(packed);
-                    let hi = i16x8_extend_high_i8x16(packed);
+                    // `v128.load8x8_s` loads and sign-extends in one instruction (x64:
+                    // `pmovsxbw` from memory), where a load and two extends took four.
+                    let lo = i16x8_load_extend_i8x8(w.add(p * 16));
+                    let hi = i16x8_load_extend_i8x8(w.add(p * 16 + 8));
                     for (r, acc) in acc.iter_mut().enumerate() {
                         let pair = v128_load32_splat(a.add(r * self.inputs + 2 * p) as *const u32);
                         acc[0] = i32x4_add(acc[0], i32x4_dot_i16x8(pair, lo));
