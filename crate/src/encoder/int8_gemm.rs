@@ -12,6 +12,13 @@
 //! up to 0.0015 of min cosine; quantizing activations per block of weight scales cost more time
 //! than the integer products saved.)
 //!
+//! Relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add` is not used. It is exact on every engine
+//! only with activations of 7 bits, and 7 or 8 bits cost too much accuracy (min cosine 0.9988
+//! and 0.9990 even with a scale per block of 32 inputs, against 0.99973). Activations of 14
+//! bits as two 7-bit digits are exact, but take two of its byte products per multiply-add where
+//! `dot_i16x8_s` takes one word product: no faster on an x86 without AVX-VNNI, like this
+//! project's machines (docs/benchmarks.md).
+//!
 //! Plain Rust: a SIMD128 kernel in wasm, the same kernel in SSE2 or AVX2 on x86_64, a portable
 //! one elsewhere; all compute the same integer sums and the same f32 operations in the same order,
 //! so native tests check what the browser runs.
