@@ -47,14 +47,7 @@ impl LayerKernels for Int8Layers {
         projection: Projection,
         x: Tensor<3>,
     ) -> Result<Tensor<3>, EncoderError> {
-        let linear = self.layers[index].get(projection);
-        let device = x.device();
-        let [batch, seq, _] = x.dims();
-        let y = linear.forward(&read_f32(x.into_data())?);
-        Ok(Tensor::from_data(
-            TensorData::new(y, [batch, seq, linear.outputs()]),
-            &device,
-        ))
+        forward(self.layers[index].get(projection), x, |_| {})
     }
 
     /// GELU on the product's output before it becomes a tensor again: one pass, and a rational
@@ -65,15 +58,7 @@ impl LayerKernels for Int8Layers {
         _layer: &TransformerEncoderLayer,
         x: Tensor<3>,
     ) -> Result<Tensor<3>, EncoderError> {
-        let linear = &self.layers[index].inner;
-        let device = x.device();
-        let [batch, seq, _] = x.dims();
-        let mut y = linear.forward(&read_f32(x.into_data())?);
-        gelu_in_place(&mut y);
-        Ok(Tensor::from_data(
-            TensorData::new(y, [batch, seq, linear.outputs()]),
-            &device,
-        ))
+        forward(&self.layers[index].inner, x, gelu_in_place)
     }
 
     fn attend(
@@ -103,6 +88,23 @@ impl LayerKernels for Int8Layers {
     fn name(&self) -> &'static str {
         "int8"
     }
+}
+
+/// `linear` over the last axis of `x` (`[batch, seq, inputs]`), with `then` applied to the
+/// output values before they become a tensor again.
+fn forward(
+    linear: &Int8Linear,
+    x: Tensor<3>,
+    then: impl FnOnce(&mut [f32]),
+) -> Result<Tensor<3>, EncoderError> {
+    let device = x.device();
+    let [batch, seq, _] = x.dims();
+    let mut y = linear.forward(&read_f32(x.into_data())?);
+    then(&mut y);
+    Ok(Tensor::from_data(
+        TensorData::new(y, [batch, seq, linear.outputs()]),
+        &device,
+    ))
 }
 
 /// Stacks linears that share an input (their outputs, i.e. the rows of `[outputs][inputs]`
