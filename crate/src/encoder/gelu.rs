@@ -29,7 +29,7 @@ const ERF_DEN: [f32; 6] = [
     3.929_944_3e-5,
 ];
 
-/// erf(x) to within 3.7e-7 (NaN stays NaN).
+/// erf(x) to within 4e-7 (NaN stays NaN).
 #[inline(always)]
 pub fn erf(x: f32) -> f32 {
     let x = x.clamp(-ERF_EDGE, ERF_EDGE);
