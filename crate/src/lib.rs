@@ -19,6 +19,8 @@ pub mod encoder {
 pub mod error;
 #[cfg(all(not(target_arch = "wasm32"), feature = "encoder"))]
 pub mod eval;
+#[cfg(feature = "encoder")]
+pub mod interest_model;
 pub mod limits;
 pub mod manifest;
 pub mod profile;

@@ -1,0 +1,244 @@
+//! The interest model's forward pass on burn tensors: for each (history, candidates) pair of a
+//! batch, attention from every candidate to the history, read out per hidden unit.
+//!
+//! `phi` gives each candidate's readout vector (`[hidden]`); the model's score is its dot
+//! product with the gate. Keeping the gate outside the pass is what lets a user's feedback adapt
+//! the model in closed form (`adapt`) without running the pass backwards on the device.
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::history::EVENT_FEATURES;
+use super::params::{InterestModelError, InterestModelParams};
+
+/// Attention logit of a padded history slot: exp underflows to exactly 0.
+const PAD_LOGIT: f32 = -1e9;
+
+/// One ranking request: the user's history (rows of the batch table, oldest first, with
+/// `EVENT_FEATURES` values each) and the candidates (rows of the table).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    pub history: Vec<usize>,
+    pub features: Vec<f32>,
+    pub candidates: Vec<usize>,
+}
+
+/// Pairs that index one table of unit embeddings, `[rows, dim]` row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelBatch {
+    pub table: Vec<f32>,
+    pub pairs: Vec<Pair>,
+}
+
+/// The weights as tensors on one device (tracked leaves when the device is an autodiff one).
+pub struct WeightTensors {
+    pub projections: Tensor<2>,
+    pub event: Tensor<2>,
+    pub gate: Tensor<1>,
+}
+
+impl WeightTensors {
+    pub fn new(p: &InterestModelParams, device: &Device) -> Self {
+        let t2 = |v: &[f32], r: usize, c: usize| {
+            Tensor::<2>::from_data(TensorData::new(v.to_vec(), [r, c]), device)
+        };
+        Self {
+            projections: t2(&p.projections, p.dim, 4 * p.hidden),
+            event: t2(&p.event, EVENT_FEATURES, 2 * p.hidden),
+            gate: Tensor::<1>::from_data(TensorData::new(p.gate.clone(), [p.hidden]), device),
+        }
+    }
+
+    /// The same tensors as gradient-tracked leaves (for `train`).
+    pub fn require_grad(self) -> Self {
+        Self {
+            projections: self.projections.require_grad(),
+            event: self.event.require_grad(),
+            gate: self.gate.require_grad(),
+        }
+    }
+}
+
+/// Pairs laid out as tensors: histories padded to the longest, candidates to the most.
+pub struct PairTensors {
+    hist_index: Tensor<1, Int>,
+    /// `[pairs, 1, longest history]`: 0 for a real event, `PAD_LOGIT` for padding.
+    hist_bias: Tensor<3>,
+    hist_features: Tensor<2>,
+    cand_index: Tensor<1, Int>,
+    pub pairs: usize,
+    pub history: usize,
+    pub candidates: usize,
+}
+
+impl PairTensors {
+    /// Lays `pairs` out on `device`. Every pair needs at least one history event.
+    pub fn new(batch: &[Pair], device: &Device) -> Self {
+        let pairs = batch.len();
+        let history = batch.iter().map(|p| p.history.len()).max().unwrap_or(1);
+        let candidates = batch
+            .iter()
+            .map(|p| p.candidates.len())
+            .max()
+            .unwrap_or(1)
+            .max(1);
+        let history = history.max(1);
+        let mut hist_index = vec![0i64; pairs * history];
+        let mut hist_bias = vec![PAD_LOGIT; pairs * history];
+        let mut hist_features = vec![0f32; pairs * history * EVENT_FEATURES];
+        let mut cand_index = vec![0i64; pairs * candidates];
+        for (b, p) in batch.iter().enumerate() {
+            for (j, &row) in p.history.iter().enumerate() {
+                hist_index[b * history + j] = row as i64;
+                hist_bias[b * history + j] = 0.0;
+            }
+            let start = b * history * EVENT_FEATURES;
+            hist_features[start..start + p.features.len()].copy_from_slice(&p.features);
+            for (j, &row) in p.candidates.iter().enumerate() {
+                cand_index[b * candidates + j] = row as i64;
+            }
+        }
+        Self {
+            hist_index: Tensor::from_data(TensorData::new(hist_index, [pairs * history]), device),
+            hist_bias: Tensor::from_data(TensorData::new(hist_bias, [pairs, 1, history]), device),
+            hist_features: Tensor::from_data(
+                TensorData::new(hist_features, [pairs * history, EVENT_FEATURES]),
+                device,
+            ),
+            cand_index: Tensor::from_data(
+                TensorData::new(cand_index, [pairs * candidates]),
+                device,
+            ),
+            pairs,
+            history,
+            candidates,
+        }
+    }
+}
+
+/// The table `[rows, dim]` as a tensor.
+pub fn table_tensor(table: &[f32], dim: usize, device: &Device) -> Tensor<2> {
+    let rows = table.len() / dim.max(1);
+    Tensor::from_data(TensorData::new(table.to_vec(), [rows, dim]), device)
+}
+
+/// Each candidate's readout vector, `[pairs, candidates, hidden]`: attention from the
+/// candidate's query to the history's keys (text plus event features), the weighted values,
+/// times the candidate's output projection. `projected` = the table times the projections,
+/// `[rows, 4 * hidden]` (made once per table: a catalogue's rows are shared by many pairs).
+pub fn phi(projected: Tensor<2>, event: Tensor<2>, bt: &PairTensors) -> Tensor<3> {
+    let [_, width] = projected.dims();
+    let h = width / 4;
+    let (b, l, c) = (bt.pairs, bt.history, bt.candidates);
+    let rows = projected.dims()[0];
+    let part = |i: usize| projected.clone().slice([0..rows, i * h..(i + 1) * h]);
+    let event = bt.hist_features.clone().matmul(event);
+    let key = (part(1).select(0, bt.hist_index.clone()) + event.clone().slice([0..b * l, 0..h]))
+        .reshape([b, l, h]);
+    let value = (part(2).select(0, bt.hist_index.clone()) + event.slice([0..b * l, h..2 * h]))
+        .reshape([b, l, h]);
+    let query = part(0).select(0, bt.cand_index.clone()).reshape([b, c, h]);
+    let output = part(3).select(0, bt.cand_index.clone()).reshape([b, c, h]);
+    let logits =
+        query.matmul(key.swap_dims(1, 2)) * (1.0 / (h as f32).sqrt()) + bt.hist_bias.clone();
+    softmax(logits, 2).matmul(value) * output
+}
+
+/// A loaded interest model on a device, for ranking.
+pub struct InterestModel {
+    pub params: InterestModelParams,
+    weights: WeightTensors,
+    device: Device,
+}
+
+/// A table of embeddings already multiplied by the model's projections.
+pub struct ProjectedTable {
+    projected: Tensor<2>,
+    rows: usize,
+}
+
+/// Readouts per pair, per candidate (`None`: the pair has no history or no candidates).
+pub type Readouts = Vec<Option<Vec<Vec<f32>>>>;
+
+impl InterestModel {
+    pub fn new(params: InterestModelParams, device: Device) -> Self {
+        let weights = WeightTensors::new(&params, &device);
+        Self {
+            params,
+            weights,
+            device,
+        }
+    }
+
+    /// Projects a table of embeddings, `[rows, dim]` row-major.
+    pub fn project(&self, table: &[f32]) -> Result<ProjectedTable, InterestModelError> {
+        let dim = self.params.dim;
+        if !table.len().is_multiple_of(dim) {
+            return Err(InterestModelError::WrongDimension {
+                model: dim,
+                encoder: table.len(),
+            });
+        }
+        Ok(ProjectedTable {
+            projected: table_tensor(table, dim, &self.device)
+                .matmul(self.weights.projections.clone()),
+            rows: table.len() / dim,
+        })
+    }
+
+    /// Readout vectors of `pairs` over a projected table. A pair with no history gets `None`:
+    /// there is nothing to attend to, and the model says nothing about its candidates.
+    pub fn phi_projected(
+        &self,
+        table: &ProjectedTable,
+        pairs: &[Pair],
+    ) -> Result<Readouts, InterestModelError> {
+        for p in pairs {
+            if p.history
+                .iter()
+                .chain(&p.candidates)
+                .any(|&r| r >= table.rows)
+                || p.features.len() != p.history.len() * EVENT_FEATURES
+            {
+                return Err(InterestModelError::WrongShape(
+                    "a pair points outside its table".into(),
+                ));
+            }
+        }
+        let live: Vec<usize> = (0..pairs.len())
+            .filter(|&i| !pairs[i].history.is_empty() && !pairs[i].candidates.is_empty())
+            .collect();
+        let mut out: Readouts = vec![None; pairs.len()];
+        if live.is_empty() {
+            return Ok(out);
+        }
+        let sub: Vec<Pair> = live.iter().map(|&i| pairs[i].clone()).collect();
+        let bt = PairTensors::new(&sub, &self.device);
+        let values = phi(table.projected.clone(), self.weights.event.clone(), &bt)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| InterestModelError::Backend(format!("{e:?}")))?;
+        let h = self.params.hidden;
+        for (k, &i) in live.iter().enumerate() {
+            let n = pairs[i].candidates.len();
+            let base = k * bt.candidates * h;
+            out[i] = Some(
+                (0..n)
+                    .map(|j| values[base + j * h..base + (j + 1) * h].to_vec())
+                    .collect(),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Readout vectors of a batch's pairs over its own table.
+    pub fn phi(&self, batch: &ModelBatch) -> Result<Readouts, InterestModelError> {
+        let table = self.project(&batch.table)?;
+        self.phi_projected(&table, &batch.pairs)
+    }
+}
+
+/// A candidate's score: its readout times the gate.
+pub fn score(phi: &[f32], gate: &[f32]) -> f32 {
+    crate::vector::dot(phi, gate)
+}
