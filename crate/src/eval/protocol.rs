@@ -13,15 +13,23 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
 
+use burn::tensor::Device;
 use rayon::prelude::*;
 
 use super::metrics::{mean, ndcg_at, recall_at};
 use super::movielens::Dataset;
 use super::report::{
     summarise, weights_note, AblationRow, Catalogue, CurvePoint, EventMode, FoldChoice,
-    MethodResult, ProtocolReport, ServerTuning,
+    InterestModelReport, MethodResult, ProtocolReport, ServerTuning,
 };
 use super::server::{top_k, ItemItem, ServerModel};
+use crate::interest_model::train::{
+    fit as fit_model, fit_meta as fit_model_meta, Slate, TRAIN_RECIPE,
+};
+use crate::interest_model::{
+    event_features, recent_window, replay_choices, GateStep, InterestModel, InterestModelParams,
+    Pair, ProjectedTable,
+};
 use crate::limits::MAX_RELATED;
 use crate::profile::{Event, EventKind, InterestProfile, Item, ProfileConfig};
 use crate::rank::features::{compute, standardise};
@@ -166,6 +174,10 @@ struct List {
     control: Vec<Vec<f32>>,
     items: Vec<usize>,
     target: Option<usize>,
+    /// What the learned interest model reads: the profile's recent items (item indices, oldest
+    /// first) and their event features.
+    history: Vec<usize>,
+    history_features: Vec<f32>,
 }
 
 fn order_by(names: &[String], z: &[Vec<f32>], weights: &Weights) -> Vec<usize> {
@@ -204,6 +216,33 @@ impl List {
     fn order(&self, weights: &Weights) -> Vec<usize> {
         order_by(&self.names, &self.z, weights)
     }
+
+    fn pair(&self) -> Pair {
+        Pair {
+            history: self.history.clone(),
+            features: self.history_features.clone(),
+            candidates: self.items.clone(),
+        }
+    }
+
+    fn slate(&self) -> Option<Slate> {
+        self.target.map(|target| Slate {
+            history: self.history.clone(),
+            features: self.history_features.clone(),
+            candidates: self.items.clone(),
+            target,
+            offset: Vec::new(),
+        })
+    }
+}
+
+/// Each row's blend score under `weights`.
+fn blend_scores(names: &[String], z: &[Vec<f32>], weights: &Weights) -> Vec<f32> {
+    let w: Vec<f32> = names
+        .iter()
+        .map(|n| weights.get(n).copied().unwrap_or(0.0))
+        .collect();
+    z.iter().map(|r| dot(&w, r)).collect()
 }
 
 /// Cloister's settings that validation picks per fold.
@@ -340,12 +379,19 @@ impl Ctx<'_> {
             CONTROL_FEATURES.len(),
         );
         let target = items.iter().position(|&c| c == target);
+        let window = recent_window(&profile.recent);
+        let now = window.iter().map(|e| e.at).max().unwrap_or(0);
         List {
             names: f.names,
             z: f.z,
             control,
             items,
             target,
+            history_features: event_features(&window, now),
+            history: window
+                .iter()
+                .map(|e| e.id.parse().expect("evaluation item ids are indices"))
+                .collect(),
         }
     }
 }
@@ -355,6 +401,8 @@ struct UserRun {
     list: List,
     /// The slates of the replayed events, oldest first, each with the item the user took.
     steps: Vec<TrainList>,
+    /// The same slates as the interest model reads them.
+    slates: Vec<Slate>,
 }
 
 /// One server: its item-to-item model, its transitions and its item popularity.
@@ -447,11 +495,13 @@ fn run_user(
     }
     let mut score = fold_server.model.scores(&hist[..start]);
     let mut steps = Vec::new();
+    let mut slates = Vec::new();
     for j in start..n {
         if replay > 0 {
             let l = ctx.list(&profile, &score, &hist[..j], hist[j], fold_server);
-            if let Some(t) = l.train() {
+            if let (Some(t), Some(s)) = (l.train(), l.slate()) {
                 steps.push(t);
+                slates.push(s);
             }
         }
         ctx.observe(&mut profile, hist[j], stars[j], at[j]);
@@ -465,7 +515,11 @@ fn run_user(
         let main = &servers.main;
         ctx.list(&profile, &main.model.scores(hist), hist, st.target[u], main)
     };
-    UserRun { list, steps }
+    UserRun {
+        list,
+        steps,
+        slates,
+    }
 }
 
 /// How the device adapts: the product's loop. Each replayed slate is ranked by the current
@@ -590,6 +644,223 @@ fn best<T: Copy>(grid: &[(T, f64)]) -> T {
     best.0
 }
 
+/// An interest model with the catalogue projected once.
+struct ModelScorer {
+    model: InterestModel,
+    table: ProjectedTable,
+}
+
+/// A user's interest-model readouts: the final list's, and each replayed slate's with the
+/// prior blend's scores (what the model's score is added to) and the index of the item taken.
+struct UserReadouts {
+    last: Option<Vec<Vec<f32>>>,
+    /// The prior blend's scores of the final list.
+    offset: Vec<f32>,
+    steps: Vec<(Vec<Vec<f32>>, Vec<f32>, usize)>,
+}
+
+impl ModelScorer {
+    fn new(params: InterestModelParams, catalogue: &[f32]) -> Self {
+        let model = InterestModel::new(params, Device::flex());
+        let table = model
+            .project(catalogue)
+            .expect("the catalogue has the model's width");
+        Self { model, table }
+    }
+
+    fn readouts(&self, run: &UserRun, prior: &Weights) -> UserReadouts {
+        let mut pairs: Vec<Pair> = run.slates.iter().map(Slate::pair).collect();
+        pairs.push(run.list.pair());
+        let mut r = self
+            .model
+            .phi_projected(&self.table, &pairs)
+            .expect("the pairs index the catalogue");
+        let last = r.pop().flatten();
+        let steps = r
+            .into_iter()
+            .zip(&run.steps)
+            .filter_map(|(r, s)| r.map(|r| (r, blend_scores(&s.names, &s.z, prior), s.target)))
+            .collect();
+        UserReadouts {
+            last,
+            offset: blend_scores(&run.list.names, &run.list.z, prior),
+            steps,
+        }
+    }
+
+    /// The final list's scores, the prior blend's plus the model's under the gate adapted on
+    /// the last `n` replayed slates as the device adapts it (`interest_model::replay_choices`).
+    fn scores(&self, r: &UserReadouts, n: usize) -> Vec<f32> {
+        let steps: Vec<GateStep> = r.steps[r.steps.len().saturating_sub(n)..]
+            .iter()
+            .map(|(phi, offset, chosen)| GateStep {
+                phi,
+                offset,
+                chosen: *chosen,
+            })
+            .collect();
+        let gate = replay_choices(
+            &self.model.params.gate,
+            &steps,
+            IMPRESSION_ITEMS,
+            &TRAIN_RECIPE.adaptation,
+        );
+        match &r.last {
+            Some(rows) => rows
+                .iter()
+                .zip(&r.offset)
+                .map(|(p, o)| o + dot(p, &gate))
+                .collect(),
+            None => r.offset.clone(),
+        }
+    }
+}
+
+/// Best first by score; ties keep the server order.
+fn order_by_scores(s: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..s.len()).collect();
+    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
+    order
+}
+
+/// One fold's learned interest models, fitted on the other folds' replayed slates on top of
+/// the fold's prior blend.
+struct FoldInterestModels {
+    plain: ModelScorer,
+    meta: ModelScorer,
+    /// Fitted like `plain` on the slates without odd items: no odd item is ever a candidate or
+    /// the item taken in its training (the transfer test).
+    half: ModelScorer,
+    note: String,
+}
+
+/// Fits fold `f`'s interest models (plain, then meta from it) on the replayed slates of the
+/// users outside it, each slate offset by `prior`'s blend scores.
+fn fit_fold_interest(
+    cfg: &EvalConfig,
+    f: usize,
+    runs: &[UserRun],
+    prior: &Weights,
+    emb: &[Vec<f32>],
+    catalogue: &[f32],
+) -> FoldInterestModels {
+    let started = Instant::now();
+    let train_users: Vec<usize> = (0..runs.len()).filter(|u| u % cfg.folds != f).collect();
+    let tasks: Vec<Vec<Slate>> = train_users
+        .iter()
+        .map(|&u| {
+            runs[u]
+                .slates
+                .iter()
+                .zip(&runs[u].steps)
+                .map(|(s, t)| Slate {
+                    offset: blend_scores(&t.names, &t.z, prior),
+                    ..s.clone()
+                })
+                .collect()
+        })
+        .collect();
+    let slates: Vec<Slate> = tasks.iter().flatten().cloned().collect();
+    let mut losses = Vec::new();
+    let plain = fit_model(emb, &slates, &TRAIN_RECIPE, &mut |m| losses.push(m));
+    let meta = fit_model_meta(emb, &tasks, &plain, &TRAIN_RECIPE, &mut |m| losses.push(m));
+    let seconds = started.elapsed().as_secs_f64();
+    let half_slates: Vec<Slate> = slates
+        .iter()
+        .filter(|s| s.candidates[s.target] % 2 == 0)
+        .map(|s| {
+            let keep: Vec<usize> = (0..s.candidates.len())
+                .filter(|&i| s.candidates[i] % 2 == 0)
+                .collect();
+            Slate {
+                candidates: keep.iter().map(|&i| s.candidates[i]).collect(),
+                offset: keep.iter().map(|&i| s.offset[i]).collect(),
+                target: keep
+                    .iter()
+                    .position(|&i| i == s.target)
+                    .expect("the target is even"),
+                ..s.clone()
+            }
+        })
+        .collect();
+    let half = ModelScorer::new(
+        fit_model(emb, &half_slates, &TRAIN_RECIPE, &mut |_| {}),
+        catalogue,
+    );
+    let plain = ModelScorer::new(plain, catalogue);
+    let meta = ModelScorer::new(meta, catalogue);
+    // Validation: the other folds' validation targets (never a training slate's target).
+    let mut ndcg = [Vec::new(), Vec::new(), Vec::new()];
+    for &u in &train_users {
+        let run = &runs[u];
+        let rank = |s: &[f32]| {
+            run.list
+                .target
+                .and_then(|t| order_by_scores(s).iter().position(|&i| i == t))
+        };
+        let rp = plain.readouts(run, prior);
+        let rm = meta.readouts(run, prior);
+        ndcg[0].push(ndcg_at(rank(&rp.offset), 10));
+        ndcg[1].push(ndcg_at(rank(&plain.scores(&rp, 0)), 10));
+        ndcg[2].push(ndcg_at(rank(&meta.scores(&rm, cfg.replay)), 10));
+    }
+    let note = format!(
+        "{} ({seconds:.0} s; {}); validation NDCG@10: prior blend {:.4}, + plain model {:.4}, + meta model adapted {:.4}",
+        meta.model.params.source,
+        losses
+            .iter()
+            .map(|m| m.trim_start_matches("interest model: ").to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+        mean(&ndcg[0]),
+        mean(&ndcg[1]),
+        mean(&ndcg[2]),
+    );
+    FoldInterestModels {
+        plain,
+        meta,
+        half,
+        note,
+    }
+}
+
+/// One held-out user's orders by the prior blend plus the interest models.
+struct ModelOrders {
+    half: Vec<usize>,
+    plain: Vec<usize>,
+    meta: Vec<usize>,
+    meta_adapted: Vec<usize>,
+    /// (plain, meta) after the last n replayed slates, for each n of the curve.
+    curve: Vec<(Vec<usize>, Vec<usize>)>,
+}
+
+fn model_orders(
+    m: &FoldInterestModels,
+    prior: &Weights,
+    run: &UserRun,
+    replay: usize,
+    curve: &[usize],
+) -> ModelOrders {
+    let rp = m.plain.readouts(run, prior);
+    let rm = m.meta.readouts(run, prior);
+    let rh = m.half.readouts(run, prior);
+    ModelOrders {
+        half: order_by_scores(&m.half.scores(&rh, 0)),
+        plain: order_by_scores(&m.plain.scores(&rp, 0)),
+        meta: order_by_scores(&m.meta.scores(&rm, 0)),
+        meta_adapted: order_by_scores(&m.meta.scores(&rm, replay)),
+        curve: curve
+            .iter()
+            .map(|&n| {
+                (
+                    order_by_scores(&m.plain.scores(&rp, n)),
+                    order_by_scores(&m.meta.scores(&rm, n)),
+                )
+            })
+            .collect(),
+    }
+}
+
 /// Everything fitted for one held-out fold, from the other folds' validation users only.
 struct FoldModels {
     variant: Variant,
@@ -602,6 +873,7 @@ struct FoldModels {
     /// (feature dropped, prior fitted without it).
     ablation: Vec<(String, Weights)>,
     choice: FoldChoice,
+    interest: FoldInterestModels,
 }
 
 impl FoldModels {
@@ -617,6 +889,7 @@ impl FoldModels {
 }
 
 /// Fits fold `f`'s models on the validation runs of the users outside it.
+#[allow(clippy::too_many_arguments)]
 fn fit_fold(
     cfg: &EvalConfig,
     recipe: &PriorRecipe,
@@ -625,6 +898,8 @@ fn fit_fold(
     variant_grid: Vec<(Variant, f64)>,
     runs: &[UserRun],
     ablated: &[String],
+    emb: &[Vec<f32>],
+    catalogue: &[f32],
 ) -> FoldModels {
     let train_users: Vec<usize> = (0..runs.len()).filter(|u| u % cfg.folds != f).collect();
     let train: Vec<TrainList> = train_users
@@ -699,6 +974,7 @@ fn fit_fold(
         grid_plain,
         grid_meta,
     };
+    let interest = fit_fold_interest(cfg, f, runs, &plain, emb, catalogue);
     FoldModels {
         variant,
         plain,
@@ -709,6 +985,7 @@ fn fit_fold(
         adapt_meta,
         ablation,
         choice,
+        interest,
     }
 }
 
@@ -765,6 +1042,114 @@ impl<'a> RunCache<'a> {
     }
 }
 
+/// The server's regularisation, chosen by the server on the validation targets (EASE only).
+fn server_lambda(
+    setup: &Setup,
+    cfg: &EvalConfig,
+    valid: &Stage,
+    n_items: usize,
+) -> (f64, Vec<(f64, f64)>) {
+    let users = valid.hist.len();
+    match setup.server {
+        ServerModel::Ease => {
+            let grid: Vec<(f64, f64)> = cfg
+                .lambdas
+                .iter()
+                .map(|&lambda| {
+                    let ease =
+                        ItemItem::ease(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
+                    let ndcg: Vec<f64> = (0..users)
+                        .map(|u| {
+                            let top = top_k(&ease.scores(&valid.hist[u]), &valid.hist[u], 10);
+                            ndcg_at(top.iter().position(|&i| i == valid.target[u]), 10)
+                        })
+                        .collect();
+                    (lambda, mean(&ndcg))
+                })
+                .collect();
+            (best(&grid), grid)
+        }
+        ServerModel::ItemKnn => (0.0, Vec::new()),
+    }
+}
+
+/// The interest model `cloister train` ships: fitted (plain, then first-order MAML) on the
+/// replayed validation-stage slates of every user of `cfg.setups[0]`, with click events, the
+/// most `related` entries and the product's profile settings (what most folds chose in
+/// docs/evaluation.md), on top of the prior blend fitted on every user's validation list.
+pub fn train_interest_model(
+    data: &Dataset,
+    emb: &[Vec<f32>],
+    cfg: &EvalConfig,
+    log: &mut dyn FnMut(String),
+) -> InterestModelParams {
+    let setup = &cfg.setups[0];
+    let n_items = data.texts.len();
+    let valid = stage(data, 1);
+    let (lambda, _) = server_lambda(setup, cfg, &valid, n_items);
+    let servers = Servers::fit(setup, cfg, &valid, n_items, lambda);
+    let genre_index: BTreeMap<String, usize> = data
+        .genres
+        .iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| (g.clone(), i))
+        .collect();
+    let product = ProfileConfig::default();
+    let variant = Variant {
+        mode: EventMode::Implicit,
+        related: MAX_RELATED,
+        short_days: product.short_half_life_days.map(|d| d as u32),
+        interest_days: product.interest_half_life_days.map(|d| d as u32),
+    };
+    let mut cache = RunCache {
+        data,
+        emb,
+        cfg,
+        setup,
+        genre_index: &genre_index,
+        runs: BTreeMap::new(),
+    };
+    let runs = cache.get(variant, &valid, &servers, false, cfg.replay);
+    let prior = PriorRecipe {
+        seed: cfg.seed,
+        ..PRIOR_RECIPE
+    }
+    .fit_plain(
+        &runs
+            .iter()
+            .filter_map(|r| r.list.train())
+            .collect::<Vec<_>>(),
+    );
+    let tasks: Vec<Vec<Slate>> = runs
+        .iter()
+        .map(|r| {
+            r.slates
+                .iter()
+                .zip(&r.steps)
+                .map(|(s, t)| Slate {
+                    offset: blend_scores(&t.names, &t.z, &prior),
+                    ..s.clone()
+                })
+                .collect()
+        })
+        .collect();
+    let slates: Vec<Slate> = tasks.iter().flatten().cloned().collect();
+    log(format!("{} users, {} slates", tasks.len(), slates.len()));
+    let plain = fit_model(emb, &slates, &TRAIN_RECIPE, log);
+    let mut meta = fit_model_meta(emb, &tasks, &plain, &TRAIN_RECIPE, log);
+    meta.source = format!(
+        "cloister train --dataset ml-100k ({}, replayed validation-stage slates of all {} users, on top of the prior blend {}): {}",
+        setup.name,
+        tasks.len(),
+        weights_note(&prior),
+        meta.source
+    );
+    meta
+}
+
 /// Runs one protocol: server tuning, the per-fold choices and fits on validation, then the
 /// test, cold-start, adaptation-curve and ablation measurements on every user.
 fn run_setup(
@@ -793,27 +1178,7 @@ fn run_setup(
         .collect();
 
     // The server's own hyper-parameter (the site tunes its model on its own logs).
-    let (lambda, lambda_grid) = match setup.server {
-        ServerModel::Ease => {
-            let grid: Vec<(f64, f64)> = cfg
-                .lambdas
-                .iter()
-                .map(|&lambda| {
-                    let ease =
-                        ItemItem::ease(valid.hist.iter().map(Vec::as_slice), n_items, lambda);
-                    let ndcg: Vec<f64> = (0..users)
-                        .map(|u| {
-                            let top = top_k(&ease.scores(&valid.hist[u]), &valid.hist[u], 10);
-                            ndcg_at(top.iter().position(|&i| i == valid.target[u]), 10)
-                        })
-                        .collect();
-                    (lambda, mean(&ndcg))
-                })
-                .collect();
-            (best(&grid), grid)
-        }
-        ServerModel::ItemKnn => (0.0, Vec::new()),
-    };
+    let (lambda, lambda_grid) = server_lambda(setup, cfg, &valid, n_items);
     log(format!(
         "{}: server lambda {lambda} {lambda_grid:?}",
         setup.name
@@ -911,6 +1276,7 @@ fn run_setup(
     let all_names = first[0].list.names.clone();
 
     // Each fold's runs, then the folds' fits side by side (one per core).
+    let catalogue: Vec<f32> = emb.iter().flatten().copied().collect();
     let fold_keys: Vec<(Variant, bool, usize)> = variant_scores
         .iter()
         .map(|scores| (best(scores), false, cfg.replay))
@@ -939,10 +1305,18 @@ fn run_setup(
                 variant_scores[f].clone(),
                 runs,
                 &exercised,
+                emb,
+                &catalogue,
             )
         })
         .collect();
     log(format!("{}: {} folds fitted", setup.name, folds.len()));
+    for (f, m) in folds.iter().enumerate() {
+        log(format!(
+            "{}: fold {f} interest model: {}",
+            setup.name, m.interest.note
+        ));
+    }
     let ablated: Vec<String> = folds[0].ablation.iter().map(|(n, _)| n.clone()).collect();
     let unexercised: Vec<String> = all_names
         .iter()
@@ -1001,12 +1375,12 @@ fn run_setup(
         ServerModel::Ease => "EASE",
         ServerModel::ItemKnn => "ItemKNN",
     };
-    let test_methods = methods(
+    let mut test_methods = methods(
         &warm_runs,
         &format!("server order ({server_label})"),
         cfg.replay,
     );
-    let cold_methods = methods(
+    let mut cold_methods = methods(
         &cold_runs,
         &format!(
             "server order ({server_label} on the {} events)",
@@ -1014,6 +1388,85 @@ fn run_setup(
         ),
         cfg.cold_events,
     );
+
+    // The learned interest model on the held-out users: alone (plain training, meta-learned,
+    // meta-learned with the gate adapted on the replay), and in the blend.
+    let orders = |runs: &[&UserRun], replay: usize, curve: &[usize]| -> Vec<ModelOrders> {
+        runs.par_iter()
+            .enumerate()
+            .map(|(u, run)| model_orders(&fm(u).interest, &fm(u).plain, run, replay, curve))
+            .collect()
+    };
+    let warm_orders = orders(&warm_runs, cfg.replay, &cfg.curve);
+    let cold_orders = orders(&cold_runs, cfg.cold_events, &[]);
+    log(format!("{}: interest models scored", setup.name));
+    let model_methods = |runs: &[&UserRun], o: &[ModelOrders]| -> Vec<MethodResult> {
+        let lists: Vec<&List> = runs.iter().map(|r| &r.list).collect();
+        vec![
+            evaluate(
+                "prior blend + interest model (plain training)",
+                &lists,
+                |u| o[u].plain.clone(),
+            ),
+            evaluate("prior blend + interest model (meta-learned)", &lists, |u| {
+                o[u].meta.clone()
+            }),
+            evaluate(
+                "prior blend + interest model (meta-learned, gate adapted on the device)",
+                &lists,
+                |u| o[u].meta_adapted.clone(),
+            ),
+        ]
+    };
+    test_methods.extend(model_methods(&warm_runs, &warm_orders));
+    cold_methods.extend(model_methods(&cold_runs, &cold_orders));
+    let with_model = test_methods.len() - 1;
+    let model_gain = AblationRow::new(
+        "interest model",
+        &test_methods[3],
+        &test_methods[with_model],
+        cfg,
+    );
+    let model_cold_gain = AblationRow::new(
+        "interest model",
+        &cold_methods[3],
+        &cold_methods[with_model],
+        cfg,
+    );
+    // Transfer: the users whose test item is odd, which the half model never saw as a candidate.
+    let transfer = {
+        let odd: Vec<usize> = (0..users).filter(|&u| test.target[u] % 2 == 1).collect();
+        let lists: Vec<&List> = odd.iter().map(|&u| &warm_runs[u].list).collect();
+        let blend = evaluate("", &lists, |i| lists[i].order(&fm(odd[i]).plain));
+        let half = evaluate("", &lists, |i| warm_orders[odd[i]].half.clone());
+        let full = evaluate("", &lists, |i| warm_orders[odd[i]].plain.clone());
+        (
+            odd.len(),
+            AblationRow::new("half", &blend, &half, cfg),
+            AblationRow::new("all", &blend, &full, cfg),
+            mean(&half.ndcg),
+            mean(&full.ndcg),
+        )
+    };
+    let model_curve: Vec<CurvePoint> = {
+        let lists: Vec<&List> = warm_runs.iter().map(|r| &r.list).collect();
+        let at = |k: usize, meta: bool| {
+            evaluate("", &lists, |u| {
+                let (p, m) = &warm_orders[u].curve[k];
+                if meta {
+                    m.clone()
+                } else {
+                    p.clone()
+                }
+            })
+        };
+        let (plain0, meta0) = (at(0, false), at(0, true));
+        cfg.curve
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| CurvePoint::new(n, &at(k, false), &at(k, true), &plain0, &meta0, cfg))
+            .collect()
+    };
 
     // The adaptation curve: each prior after the last n replayed events, against itself at 0.
     let lists: Vec<&List> = warm_runs.iter().map(|r| &r.list).collect();
@@ -1114,6 +1567,14 @@ fn run_setup(
         curve,
         ablation,
         unexercised,
+        interest_model: InterestModelReport {
+            gain: model_gain,
+            cold_gain: model_cold_gain,
+            curve: model_curve,
+            folds: folds.iter().map(|m| m.interest.note.clone()).collect(),
+            transfer,
+            file_bytes: folds[0].interest.meta.model.params.to_json().len(),
+        },
         folds: folds.into_iter().map(|m| m.choice).collect(),
     }
 }

@@ -93,6 +93,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         time_embed(&encoder, "", &sentences, rounds)?;
     }
     rerank_latency(&encoder)?;
+    interest_model_latency(&encoder)?;
     let model_path = args.model.model_path();
     let model_bytes = read(&model_path)?;
     println!(
@@ -262,6 +263,55 @@ fn rerank_latency(encoder: &Encoder) -> Result<(), CliError> {
 }
 
 /// Peak resident set of this process so far (Linux VmHWM), in MB; None where unreadable.
+/// The learned interest model's forward pass for one ranking on the CPU backend: 100
+/// candidates over a 30-event history, weights of the shipped shape (the cost does not depend
+/// on their values), then the scores with the gate.
+fn interest_model_latency(encoder: &Encoder) -> Result<(), CliError> {
+    use cloister::interest_model::{
+        InterestModel, InterestModelParams, ModelBatch, Pair, EVENT_FEATURES,
+    };
+    let (_, embeddings) = sentence_vectors(encoder)?;
+    let (history, candidates) = (30usize, 100usize);
+    let mut table = Vec::with_capacity((history + candidates) * 384);
+    for i in 0..history + candidates {
+        table.extend_from_slice(embeddings.row(i % 256));
+    }
+    let params = InterestModelParams::init(384, 1);
+    let gate = params.gate.clone();
+    let model = InterestModel::new(params, burn::tensor::Device::flex());
+    let batch = ModelBatch {
+        table,
+        pairs: vec![Pair {
+            history: (0..history).collect(),
+            features: vec![0.1; history * EVENT_FEATURES],
+            candidates: (history..history + candidates).collect(),
+        }],
+    };
+    let rounds = 200;
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        let readouts = model
+            .phi(&batch)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let scores: Vec<f32> = readouts[0]
+            .iter()
+            .flatten()
+            .map(|p| cloister::vector::dot(p, &gate))
+            .collect();
+        std::hint::black_box(scores);
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "interest model, {candidates} candidates over a {history}-event history (projections, \
+         attention, gate): median {:.0} us, p90 {:.0} us ({rounds} runs)",
+        times[rounds / 2] * 1e6,
+        times[rounds * 9 / 10] * 1e6
+    );
+    Ok(())
+}
+
 fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

