@@ -127,6 +127,18 @@ pub fn table_tensor(table: &[f32], dim: usize, device: &Device) -> Tensor<2> {
 /// times the candidate's output projection. `projected` = the table times the projections,
 /// `[rows, 4 * hidden]` (made once per table: a catalogue's rows are shared by many pairs).
 pub fn phi(projected: Tensor<2>, event: Tensor<2>, bt: &PairTensors) -> Tensor<3> {
+    let (attention, value, output) = attend(projected, event, bt);
+    attention.matmul(value) * output
+}
+
+/// The pass up to the readout: attention `[pairs, candidates, history]` (each row sums to 1
+/// over the real events), values `[pairs, history, hidden]`, output projections
+/// `[pairs, candidates, hidden]`.
+fn attend(
+    projected: Tensor<2>,
+    event: Tensor<2>,
+    bt: &PairTensors,
+) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
     let [_, width] = projected.dims();
     let h = width / 4;
     let (b, l, c) = (bt.pairs, bt.history, bt.candidates);
@@ -141,7 +153,7 @@ pub fn phi(projected: Tensor<2>, event: Tensor<2>, bt: &PairTensors) -> Tensor<3
     let output = part(3).select(0, bt.cand_index.clone()).reshape([b, c, h]);
     let logits =
         query.matmul(key.swap_dims(1, 2)) * (1.0 / (h as f32).sqrt()) + bt.hist_bias.clone();
-    softmax(logits, 2).matmul(value) * output
+    (softmax(logits, 2), value, output)
 }
 
 /// A loaded interest model on a device, for ranking.
@@ -193,18 +205,7 @@ impl InterestModel {
         table: &ProjectedTable,
         pairs: &[Pair],
     ) -> Result<Readouts, InterestModelError> {
-        for p in pairs {
-            if p.history
-                .iter()
-                .chain(&p.candidates)
-                .any(|&r| r >= table.rows)
-                || p.features.len() != p.history.len() * EVENT_FEATURES
-            {
-                return Err(InterestModelError::WrongShape(
-                    "a pair points outside its table".into(),
-                ));
-            }
-        }
+        self.check(table, pairs)?;
         let live: Vec<usize> = (0..pairs.len())
             .filter(|&i| !pairs[i].history.is_empty() && !pairs[i].candidates.is_empty())
             .collect();
@@ -231,6 +232,48 @@ impl InterestModel {
         Ok(out)
     }
 
+    /// How much each candidate of one pair attends to each history event (rows sum to 1): what
+    /// an explanation names ("because you recently read X and Y"). `None` without history.
+    pub fn attention(
+        &self,
+        table: &ProjectedTable,
+        pair: &Pair,
+    ) -> Result<Option<Vec<Vec<f32>>>, InterestModelError> {
+        self.check(table, std::slice::from_ref(pair))?;
+        if pair.history.is_empty() || pair.candidates.is_empty() {
+            return Ok(None);
+        }
+        let bt = PairTensors::new(std::slice::from_ref(pair), &self.device);
+        let (attention, _, _) = attend(table.projected.clone(), self.weights.event.clone(), &bt);
+        let values = attention
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| InterestModelError::Backend(format!("{e:?}")))?;
+        let l = bt.history;
+        Ok(Some(
+            (0..pair.candidates.len())
+                .map(|j| values[j * l..j * l + pair.history.len()].to_vec())
+                .collect(),
+        ))
+    }
+
+    /// Every pair indexes the table and carries one feature row per event.
+    fn check(&self, table: &ProjectedTable, pairs: &[Pair]) -> Result<(), InterestModelError> {
+        for p in pairs {
+            if p.history
+                .iter()
+                .chain(&p.candidates)
+                .any(|&r| r >= table.rows)
+                || p.features.len() != p.history.len() * EVENT_FEATURES
+            {
+                return Err(InterestModelError::WrongShape(
+                    "a pair points outside its table".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Readout vectors of a batch's pairs over its own table.
     pub fn phi(&self, batch: &ModelBatch) -> Result<Readouts, InterestModelError> {
         let table = self.project(&batch.table)?;
@@ -241,4 +284,91 @@ impl InterestModel {
 /// A candidate's score: its readout times the gate.
 pub fn score(phi: &[f32], gate: &[f32]) -> f32 {
     crate::vector::dot(phi, gate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interest_model::params::FORMAT;
+
+    /// Width 8, hidden 8: queries and keys are 5 x the embedding, values and outputs the
+    /// embedding itself, no event features, gate all ones.
+    fn identity_model() -> InterestModel {
+        let (dim, h) = (8, 8);
+        let mut projections = vec![0f32; dim * 4 * h];
+        for i in 0..dim {
+            for (part, scale) in [(0, 5.0), (1, 5.0), (2, 1.0), (3, 1.0)] {
+                projections[i * 4 * h + part * h + i] = scale;
+            }
+        }
+        let params = InterestModelParams {
+            format: FORMAT.into(),
+            dim,
+            hidden: h,
+            projections,
+            event: vec![0.0; EVENT_FEATURES * 2 * h],
+            gate: vec![1.0; h],
+            source: "test".into(),
+        };
+        InterestModel::new(params, Device::flex())
+    }
+
+    fn axis(i: usize) -> Vec<f32> {
+        let mut v = vec![0f32; 8];
+        v[i] = 1.0;
+        v
+    }
+
+    #[test]
+    fn a_candidate_attends_to_the_history_item_it_is_like_and_scores_by_it() {
+        let model = identity_model();
+        // Rows: history e0, e1, e2; candidates e1, e5.
+        let table: Vec<f32> = [0, 1, 2, 1, 5].iter().flat_map(|&i| axis(i)).collect();
+        let pair = Pair {
+            history: vec![0, 1, 2],
+            features: vec![0.0; 3 * EVENT_FEATURES],
+            candidates: vec![3, 4],
+        };
+        let projected = model.project(&table).unwrap();
+        let attention = model.attention(&projected, &pair).unwrap().unwrap();
+        assert!(attention[0][1] > 0.9, "{:?}", attention[0]);
+        for row in &attention {
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+        // Unlike anything in the history: spread evenly.
+        assert!(attention[1].iter().all(|a| (a - 1.0 / 3.0).abs() < 1e-5));
+        let readouts = model
+            .phi(&ModelBatch {
+                table,
+                pairs: vec![pair.clone()],
+            })
+            .unwrap();
+        let rows = readouts[0].as_ref().unwrap();
+        let score = |j: usize| crate::vector::dot(&rows[j], &model.params.gate);
+        assert!(
+            score(0) > 0.9 && score(1).abs() < 1e-6,
+            "{} {}",
+            score(0),
+            score(1)
+        );
+        // A pair outside its table is a typed error, an empty history says nothing.
+        let outside = Pair {
+            candidates: vec![9],
+            ..pair.clone()
+        };
+        assert_eq!(
+            model.attention(&projected, &outside).unwrap_err().kind(),
+            "interest_model_wrong_shape"
+        );
+        let empty = Pair {
+            history: vec![],
+            features: vec![],
+            ..pair
+        };
+        assert_eq!(model.attention(&projected, &empty).unwrap(), None);
+        assert_eq!(
+            model.phi_projected(&projected, &[empty]).unwrap(),
+            vec![None]
+        );
+    }
 }

@@ -42,6 +42,8 @@ pub struct TrainRecipe {
     pub batch: usize,
     /// Adam's step size.
     pub lr: f32,
+    /// Decoupled weight decay of the projections per step, times `lr` (AdamW).
+    pub weight_decay: f32,
     /// Passes over the users for the meta fit (0: plain training only).
     pub meta_epochs: usize,
     /// Users per meta step.
@@ -60,6 +62,11 @@ pub const TRAIN_RECIPE: TrainRecipe = TrainRecipe {
     epochs: 3,
     batch: 64,
     lr: 3e-3,
+    // Chosen on protocol A's validation targets (docs/evaluation.md; mean over the folds of the
+    // prior blend plus the plain model): 0.1306 at 0, 0.1323 at 1, 0.1315 at 3. Unseen items
+    // are where it matters: without decay the projections learn directions of the training
+    // items that read as noise on others.
+    weight_decay: 1.0,
     meta_epochs: 3,
     meta_batch: 32,
     meta_lr: 1e-3,
@@ -79,16 +86,19 @@ struct Adam {
     v: Vec<Vec<f32>>,
     t: i32,
     lr: f32,
+    /// Decoupled decay of the projections (array 0).
+    decay: f32,
 }
 
 impl Adam {
-    fn new(p: &InterestModelParams, lr: f32) -> Self {
+    fn new(p: &InterestModelParams, lr: f32, decay: f32) -> Self {
         let sizes = [p.projections.len(), p.event.len(), p.gate.len()];
         Self {
             m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
             v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
             t: 0,
             lr,
+            decay,
         }
     }
 
@@ -105,6 +115,9 @@ impl Adam {
                 self.m[k][i] = B1 * self.m[k][i] + (1.0 - B1) * gi;
                 self.v[k][i] = B2 * self.v[k][i] + (1.0 - B2) * gi * gi;
                 w[i] -= self.lr * (self.m[k][i] / c1) / ((self.v[k][i] / c2).sqrt() + 1e-8);
+                if k == 0 {
+                    w[i] -= self.lr * self.decay * w[i];
+                }
             }
         }
     }
@@ -187,7 +200,7 @@ pub fn fit(
     let mut p = InterestModelParams::init(dim, recipe.seed);
     let device = Device::flex().autodiff();
     let flat_table = flat(table);
-    let mut adam = Adam::new(&p, recipe.lr);
+    let mut adam = Adam::new(&p, recipe.lr, recipe.weight_decay);
     let mut rng = rand::rngs::StdRng::seed_from_u64(recipe.seed);
     let usable: Vec<&Slate> = slates
         .iter()
@@ -211,11 +224,12 @@ pub fn fit(
         ));
     }
     p.source = format!(
-        "listwise softmax, {} slates, {} epochs, batch {}, Adam {}, seed {}",
+        "listwise softmax, {} slates, {} epochs, batch {}, Adam {} with decay {}, seed {}",
         usable.len(),
         recipe.epochs,
         recipe.batch,
         recipe.lr,
+        recipe.weight_decay,
         recipe.seed
     );
     p
@@ -235,7 +249,7 @@ pub fn fit_meta(
     let device = Device::flex().autodiff();
     let plain = Device::flex();
     let flat_table = flat(table);
-    let mut adam = Adam::new(&p, recipe.meta_lr);
+    let mut adam = Adam::new(&p, recipe.meta_lr, recipe.weight_decay);
     let mut rng = rand::rngs::StdRng::seed_from_u64(recipe.seed ^ 0x6d616d6c);
     let usable: Vec<&Vec<Slate>> = tasks
         .iter()
