@@ -29,6 +29,9 @@ pub const MAX_FEEDBACK: usize = 256;
 pub const MAX_SHOWN: usize = 200;
 /// Weights in a prior: the 13 built-in features and the site's.
 pub const MAX_PRIOR_WEIGHTS: usize = 256;
+/// The widest learned interest model a file may declare (the shipped one is 32), and so the
+/// widest gate and readout a saved state may hold.
+pub const MAX_MODEL_HIDDEN: usize = 1024;
 /// Bytes of a prior file: a prior of 256 weights and its notes is a few KB.
 pub const MAX_PRIOR_BYTES: usize = 1 << 20;
 /// How far an event's `at` may run ahead of the device's clock: a day covers any time zone

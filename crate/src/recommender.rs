@@ -23,7 +23,8 @@ use crate::rank::impression::{
     feedback_rows, Impression, Impressions, DISMISS_STRENGTH, IMPRESSION_ITEMS,
 };
 use crate::rank::{
-    rerank, Candidate, Feedback, OnlineWeights, Prior, RankedItem, Ranking, RerankOptions, Weights,
+    rerank_with_signal, Candidate, ExtraSignal, Feedback, OnlineWeights, Prior, RankedItem,
+    Ranking, RerankOptions, Weights,
 };
 use crate::similarity::SimilarityScale;
 use crate::store::{decode_record, encode_record, RecordKind, RECORD_VERSION};
@@ -96,6 +97,33 @@ pub struct SavedState {
     /// Events recorded before the encoder could embed their text, folded in when it can.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deferred: Vec<Event>,
+    /// The learned interest model's gate as this user's choices adapted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interest_gate: Option<SavedGate>,
+}
+
+/// A user's gate of the learned interest model, and the model file it belongs to: a gate
+/// adapted for one file means nothing to another, which starts from its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedGate {
+    /// sha256 of the interest model file.
+    pub model: String,
+    #[serde(with = "crate::profile::interest::f32_base64")]
+    pub gate: Vec<f32>,
+}
+
+/// The learned interest model's readouts and scores for one ranking's candidates.
+type ModelSignal = (Vec<Vec<f32>>, Vec<f32>);
+
+/// The learned interest model's contribution name in a ranking.
+pub const INTEREST_MODEL_FEATURE: &str = "interest_model";
+
+/// A loaded interest model file (opt-in: a site that ships one calls `set_interest_model`).
+#[cfg(feature = "encoder")]
+#[derive(Debug)]
+struct LoadedInterestModel {
+    model: crate::interest_model::InterestModel,
+    sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -143,6 +171,9 @@ pub struct Recommender {
     site_prior: Prior,
     /// Events waiting for their text's embedding (the encoder is still loading), oldest first.
     deferred: Vec<Event>,
+    #[cfg(feature = "encoder")]
+    interest_model: Option<std::sync::Arc<LoadedInterestModel>>,
+    interest_gate: Option<SavedGate>,
 }
 
 impl Recommender {
@@ -158,7 +189,100 @@ impl Recommender {
             similarity: SimilarityScale::default(),
             site_prior: prior.clone(),
             deferred: Vec::new(),
+            #[cfg(feature = "encoder")]
+            interest_model: None,
+            interest_gate: None,
         }
+    }
+
+    /// Loads a learned interest model file (`cloister train`): from now on its score is added
+    /// to each candidate's, and the user's choices adapt its gate. A bad file is a typed error
+    /// and the ranking goes on without the model. Returns the file's sha256.
+    #[cfg(feature = "encoder")]
+    pub fn set_interest_model(
+        &mut self,
+        bytes: &[u8],
+    ) -> Result<String, crate::interest_model::InterestModelError> {
+        use crate::interest_model::{InterestModel, InterestModelParams};
+        let params = InterestModelParams::from_json(bytes)?;
+        params.check_dimension(EMBEDDING_DIM)?;
+        let sha256 = InterestModelParams::sha256(bytes);
+        self.interest_model = Some(std::sync::Arc::new(LoadedInterestModel {
+            model: InterestModel::new(params, crate::encoder::device::cpu_device()),
+            sha256: sha256.clone(),
+        }));
+        Ok(sha256)
+    }
+
+    /// Ranks without the interest model again (the user's gate is kept for when it returns).
+    #[cfg(feature = "encoder")]
+    pub fn clear_interest_model(&mut self) {
+        self.interest_model = None;
+    }
+
+    /// The user's adapted gate, if their choices have moved it.
+    pub fn interest_gate(&self) -> Option<&SavedGate> {
+        self.interest_gate.as_ref()
+    }
+
+    /// The gate to rank with: the user's for this model file, else the shipped one.
+    #[cfg(feature = "encoder")]
+    fn current_gate(&self, loaded: &LoadedInterestModel) -> Vec<f32> {
+        match &self.interest_gate {
+            Some(g) if g.model == loaded.sha256 && g.gate.len() == loaded.model.params.hidden => {
+                g.gate.clone()
+            }
+            _ => loaded.model.params.gate.clone(),
+        }
+    }
+
+    /// The interest model's readouts and scores for these candidates; `None` without a model
+    /// or history. A failure drops the model from this ranking with a warning, never the ranking.
+    #[cfg(feature = "encoder")]
+    fn interest_signal(&mut self, vectors: &[&[f32]]) -> Option<ModelSignal> {
+        let loaded = self.interest_model.clone()?;
+        let gate = self.current_gate(&loaded);
+        match crate::interest_model::signal(&loaded.model, &self.profile.recent, vectors, &gate) {
+            Ok(signal) => signal.map(|s| (s.phi, s.scores)),
+            Err(e) => {
+                self.warnings
+                    .push(format!("ranked without the interest model: {e}"));
+                None
+            }
+        }
+    }
+
+    /// One gate step for a choice on an impression the model ranked.
+    #[cfg(feature = "encoder")]
+    fn adapt_interest_gate(&mut self, imp: &Impression, chosen: usize) {
+        use crate::interest_model::{adapt_gate, GateStep, DEVICE_ADAPTATION};
+        let Some(loaded) = self.interest_model.clone() else {
+            return;
+        };
+        let n = imp.ids.len();
+        let hidden = loaded.model.params.hidden;
+        if imp.model_phi.len() != n * hidden || imp.model_offset.len() != n || chosen >= n {
+            return;
+        }
+        // The items on screen, and the chosen one wherever it was.
+        let seen = imp.shown.max(chosen + 1).min(n);
+        let phi: Vec<Vec<f32>> = (0..seen)
+            .map(|i| imp.model_phi[i * hidden..(i + 1) * hidden].to_vec())
+            .collect();
+        let gate = adapt_gate(
+            &self.current_gate(&loaded),
+            &loaded.model.params.gate,
+            &GateStep {
+                phi: &phi,
+                offset: &imp.model_offset[..seen],
+                chosen,
+            },
+            &DEVICE_ADAPTATION,
+        );
+        self.interest_gate = Some(SavedGate {
+            model: loaded.sha256.clone(),
+            gate,
+        });
     }
 
     /// Sets the encoder family whose embeddings this recommender reads (all-MiniLM-L6-v2 by
@@ -497,11 +621,39 @@ impl Recommender {
         let vectors = self.candidate_vectors(&candidates, allow_missing)?;
         let unembedded = vectors.iter().filter(|v| v.is_empty()).count();
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
-        let mut ranking = rerank(&self.profile, &candidates, &refs, &self.weights, options)?;
+        #[cfg(feature = "encoder")]
+        let signal = self.interest_signal(&refs);
+        #[cfg(not(feature = "encoder"))]
+        let signal: Option<ModelSignal> = None;
+        let extra = signal.as_ref().map(|(_, scores)| ExtraSignal {
+            name: INTEREST_MODEL_FEATURE,
+            scores,
+        });
+        let mut ranking = rerank_with_signal(
+            &self.profile,
+            &candidates,
+            &refs,
+            &self.weights,
+            options,
+            extra.as_ref(),
+        )?;
         let id = self.impressions.next_id();
         let head = options.k.unwrap_or(IMPRESSION_ITEMS).min(IMPRESSION_ITEMS);
         let kept: Vec<usize> = ranking.order.iter().take(head).copied().collect();
         let on_screen = options.k.unwrap_or(ASSUMED_SHOWN).min(kept.len());
+        // What a gate step needs later: each kept item's readout, and the score it was added to.
+        let (model_phi, model_offset) = match &signal {
+            Some((phi, scores)) => (
+                kept.iter().flat_map(|&i| phi[i].iter().copied()).collect(),
+                ranking
+                    .items
+                    .iter()
+                    .zip(&kept)
+                    .map(|(item, &i)| item.score - scores[i])
+                    .collect(),
+            ),
+            None => (Vec::new(), Vec::new()),
+        };
         self.impressions.push(Impression {
             id: id.clone(),
             ids: kept.iter().map(|&i| candidates[i].id.clone()).collect(),
@@ -511,6 +663,8 @@ impl Recommender {
                 .iter()
                 .flat_map(|&i| ranking.features.z[i].iter().copied())
                 .collect(),
+            model_phi,
+            model_offset,
         });
         self.profile
             .note_shown(kept[..on_screen].iter().map(|&i| candidates[i].id.as_str()));
@@ -570,6 +724,11 @@ impl Recommender {
         let z: Vec<&[f32]> = (0..imp.ids.len()).map(|i| imp.row(i)).collect();
         let names = imp.names.clone();
         let delta = self.weights.update_with(&names, &z, &rows, &negatives)?;
+        #[cfg(feature = "encoder")]
+        if let Some(&first) = rows.first() {
+            let imp = imp.clone();
+            self.adapt_interest_gate(&imp, first);
+        }
         for id in chosen {
             self.profile.note_chosen(id);
         }
@@ -731,6 +890,7 @@ impl Recommender {
                 sha256: self.model.clone(),
             }),
             deferred: self.deferred.clone(),
+            interest_gate: self.interest_gate.clone(),
         }
     }
 
@@ -771,6 +931,7 @@ impl Recommender {
         };
         self.impressions.merge(state.impressions);
         self.deferred = state.deferred;
+        self.interest_gate = state.interest_gate;
         Ok(())
     }
 
@@ -812,6 +973,7 @@ impl Recommender {
         self.weights = OnlineWeights::new(prior);
         self.impressions.clear();
         self.deferred.clear();
+        self.interest_gate = None;
     }
 
     /// Forgets everything about the user: profile, adapted weights (back to the site's
@@ -822,6 +984,7 @@ impl Recommender {
         self.cache.clear();
         self.impressions.clear();
         self.deferred.clear();
+        self.interest_gate = None;
     }
 }
 
@@ -866,6 +1029,11 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
     }
     if !state.impressions.is_well_formed() {
         return bad("a saved impression");
+    }
+    if state.interest_gate.as_ref().is_some_and(|g| {
+        g.gate.is_empty() || g.gate.len() > crate::limits::MAX_MODEL_HIDDEN || g.model.len() > 64
+    }) {
+        return bad("the interest model's gate");
     }
     if state.deferred.len() > MAX_DEFERRED_EVENTS
         || state.deferred.iter().any(|e| {

@@ -119,3 +119,144 @@ fn a_model_trained_on_half_the_catalogue_ranks_the_other_half_by_the_history() {
         test.len()
     );
 }
+
+mod recommender {
+    use cloister::encoder::Embeddings;
+    use cloister::interest_model::InterestModelParams;
+    use cloister::{Candidate, Event, EventKind, Item, Prior, Recommender, RerankOptions};
+
+    const NOW: i64 = 1_796_000_000_000;
+
+    /// A unit vector mostly along `axis`.
+    fn vector(axis: usize, tilt: f32) -> Vec<f32> {
+        let mut v = vec![0.0f32; 384];
+        v[axis % 384] = 1.0;
+        v[(axis + 7) % 384] = tilt;
+        let n = (1.0 + tilt * tilt).sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    fn list() -> Vec<Candidate> {
+        (0..12)
+            .map(|i| {
+                let mut c = Candidate::new(format!("c{i}"), format!("text {i}"), 1.0);
+                c.embedding = Some(vector(i * 3, 0.2).into());
+                c.model = Some("m".into());
+                c
+            })
+            .collect()
+    }
+
+    fn recommender() -> Recommender {
+        let mut rec = Recommender::new(&Prior::default(), "m");
+        let texts: Vec<String> = (0..6).map(|i| format!("history {i}")).collect();
+        let data = (0..6).flat_map(|i| vector(i * 5, 0.3)).collect();
+        rec.put_embeddings(&texts, &Embeddings { data }).unwrap();
+        for (i, text) in texts.iter().enumerate() {
+            let event = Event {
+                item: Item {
+                    id: format!("h{i}"),
+                    text: text.clone(),
+                    category: None,
+                },
+                kind: EventKind::Click,
+                value: None,
+                at: NOW - 60_000 + i as i64,
+            };
+            rec.record(event, NOW).unwrap();
+        }
+        rec
+    }
+
+    fn model_scores(rec: &mut Recommender) -> Vec<(String, f32)> {
+        let ranked = rec
+            .rerank(list(), &RerankOptions::default())
+            .unwrap()
+            .ranking;
+        let mut scores: Vec<(String, f32)> = ranked
+            .items
+            .iter()
+            .map(|i| (i.id.clone(), i.contributions.get("interest_model").unwrap()))
+            .collect();
+        scores.sort_by(|a, b| a.0.cmp(&b.0));
+        scores
+    }
+
+    #[test]
+    fn a_loaded_model_ranks_and_adapts_to_choices_which_survive_a_reload_and_vanish_on_forget() {
+        let file = InterestModelParams::init(384, 7).to_json();
+        let mut rec = recommender();
+
+        // Bad files are typed errors, and the ranking goes on without the model.
+        let err = rec.set_interest_model(b"{\"format\": 1").unwrap_err();
+        assert_eq!(err.kind(), "interest_model_corrupt");
+        let narrow = InterestModelParams::init(8, 1).to_json();
+        let err = rec.set_interest_model(narrow.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), "interest_model_wrong_dimension");
+        let without = rec.rerank(list(), &RerankOptions::default()).unwrap();
+        assert!(without.ranking.items[0]
+            .contributions
+            .get("interest_model")
+            .is_none());
+
+        let sha = rec.set_interest_model(file.as_bytes()).unwrap();
+        assert_eq!(sha.len(), 64);
+        let before = model_scores(&mut rec);
+        assert!(before.iter().any(|(_, s)| s.abs() > 1e-6), "{before:?}");
+
+        // The user keeps taking the item the shipped model scores lowest.
+        let target = lowest(&before);
+        for _ in 0..40 {
+            let shown = rec.rerank(list(), &RerankOptions::default()).unwrap();
+            rec.feedback(&shown.impression_id, std::slice::from_ref(&target), &[])
+                .unwrap();
+        }
+        let gate = rec
+            .interest_gate()
+            .expect("choices adapted the gate")
+            .clone();
+        assert_eq!(gate.model, sha);
+        let after = model_scores(&mut rec);
+        // The target's score against the others' mean: the model moved toward the choices.
+        let margin = |scores: &[(String, f32)]| {
+            let t = scores.iter().find(|(id, _)| *id == target).unwrap().1;
+            let others: Vec<f32> = scores
+                .iter()
+                .filter(|(id, _)| *id != target)
+                .map(|(_, s)| *s)
+                .collect();
+            t - others.iter().sum::<f32>() / others.len() as f32
+        };
+        assert!(
+            margin(&after) > margin(&before) + 0.01,
+            "{} -> {}",
+            margin(&before),
+            margin(&after)
+        );
+
+        // A reload restores the adapted gate; another recommender with the same file scores alike.
+        let saved = rec.to_bytes();
+        let mut reloaded = Recommender::new(&Prior::default(), "m");
+        reloaded.set_interest_model(file.as_bytes()).unwrap();
+        reloaded.restore(&saved).unwrap();
+        assert_eq!(reloaded.interest_gate(), Some(&gate));
+        assert_eq!(model_scores(&mut reloaded), after);
+        assert!(rec.export_document().contains("interest_gate"));
+
+        // Forget: the gate is gone, the model's scores are the shipped ones again.
+        reloaded.forget();
+        assert_eq!(reloaded.interest_gate(), None);
+        let mut fresh = recommender();
+        fresh.set_interest_model(file.as_bytes()).unwrap();
+        assert_eq!(model_scores(&mut fresh), before);
+    }
+
+    fn lowest(scores: &[(String, f32)]) -> String {
+        scores
+            .iter()
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap()
+            .0
+            .clone()
+    }
+}

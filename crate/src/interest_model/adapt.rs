@@ -18,14 +18,17 @@ pub struct GateAdaptation {
     pub max_distance: f32,
 }
 
+/// What the device does after each choice, and what the meta fit prepares for.
+pub const DEVICE_ADAPTATION: GateAdaptation = GateAdaptation {
+    lr: 0.1,
+    l2: 0.1,
+    max_step: 0.5,
+    max_distance: 4.0,
+};
+
 impl Default for GateAdaptation {
     fn default() -> Self {
-        Self {
-            lr: 0.1,
-            l2: 0.1,
-            max_step: 0.5,
-            max_distance: 4.0,
-        }
+        DEVICE_ADAPTATION
     }
 }
 

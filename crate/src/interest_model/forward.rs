@@ -163,6 +163,16 @@ pub struct InterestModel {
     device: Device,
 }
 
+impl std::fmt::Debug for InterestModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InterestModel")
+            .field("dim", &self.params.dim)
+            .field("hidden", &self.params.hidden)
+            .field("source", &self.params.source)
+            .finish()
+    }
+}
+
 /// A table of embeddings already multiplied by the model's projections.
 pub struct ProjectedTable {
     projected: Tensor<2>,

@@ -10,10 +10,12 @@ pub mod adapt;
 pub mod forward;
 pub mod history;
 pub mod params;
+pub mod signal;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod train;
 
-pub use adapt::{adapt_gate, replay_choices, GateAdaptation, GateStep};
+pub use adapt::{adapt_gate, replay_choices, GateAdaptation, GateStep, DEVICE_ADAPTATION};
 pub use forward::{InterestModel, ModelBatch, Pair, ProjectedTable, Readouts};
 pub use history::{event_features, recent_window, EVENT_FEATURES, MAX_HISTORY};
 pub use params::{InterestModelError, InterestModelParams, HIDDEN};
+pub use signal::{signal, Signal};

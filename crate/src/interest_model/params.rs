@@ -110,7 +110,8 @@ impl InterestModelParams {
                 )))
             }
         };
-        if p.hidden == 0 || p.hidden > 1024 || p.dim == 0 || p.dim > 8192 {
+        if p.hidden == 0 || p.hidden > crate::limits::MAX_MODEL_HIDDEN || p.dim == 0 || p.dim > 8192
+        {
             return Err(InterestModelError::WrongShape(format!(
                 "dim {} hidden {}",
                 p.dim, p.hidden

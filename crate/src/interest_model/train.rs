@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::adapt::{replay_choices, GateAdaptation, GateStep};
+use super::adapt::{replay_choices, GateAdaptation, GateStep, DEVICE_ADAPTATION};
 use super::forward::{phi, table_tensor, InterestModel, Pair, PairTensors, WeightTensors};
 use super::params::InterestModelParams;
 
@@ -72,12 +72,7 @@ pub const TRAIN_RECIPE: TrainRecipe = TrainRecipe {
     meta_lr: 1e-3,
     support: 10,
     shown: crate::rank::impression::IMPRESSION_ITEMS,
-    adaptation: GateAdaptation {
-        lr: 0.1,
-        l2: 0.1,
-        max_step: 0.5,
-        max_distance: 4.0,
-    },
+    adaptation: DEVICE_ADAPTATION,
 };
 
 /// Adam's state over the three weight arrays, flattened.

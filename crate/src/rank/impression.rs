@@ -34,6 +34,13 @@ pub struct Impression {
     pub names: Vec<String>,
     #[serde(with = "f32_base64")]
     pub z: Vec<f32>,
+    /// The learned interest model's readouts of the kept items (row-major, its hidden width
+    /// each) and the scores they were added to: what a choice's gate step needs. Empty when no
+    /// model ranked (and in impressions saved before there was one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "f32_base64")]
+    pub model_phi: Vec<f32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "f32_base64")]
+    pub model_offset: Vec<f32>,
 }
 
 impl Impression {
@@ -56,6 +63,17 @@ impl Impression {
                 .iter()
                 .all(|i| i.len() <= crate::limits::MAX_ID_BYTES)
             && self.ids.iter().collect::<HashSet<_>>().len() == self.ids.len()
+            && self.model_rows_are_well_formed()
+    }
+
+    fn model_rows_are_well_formed(&self) -> bool {
+        let n = self.ids.len();
+        (self.model_phi.is_empty() && self.model_offset.is_empty())
+            || (n > 0
+                && self.model_offset.len() == n
+                && self.model_phi.len().is_multiple_of(n)
+                && self.model_phi.len() / n <= crate::limits::MAX_MODEL_HIDDEN
+                && !self.model_phi.is_empty())
     }
 
     /// The rows of an online step for feedback on this impression (see `feedback_rows`).
@@ -194,6 +212,8 @@ mod tests {
             shown: ids.len(),
             names: vec!["server".into()],
             z: ids.iter().enumerate().map(|(i, _)| i as f32).collect(),
+            model_phi: Vec::new(),
+            model_offset: Vec::new(),
         }
     }
 
@@ -247,6 +267,13 @@ mod tests {
         assert!(!imp.is_well_formed());
         let mut imp = impression(1, &["a", "b"]);
         imp.shown = 3;
+        assert!(!imp.is_well_formed());
+        let mut imp = impression(1, &["a", "b"]);
+        imp.model_phi = vec![0.0; 4];
+        assert!(!imp.is_well_formed(), "readouts without their offsets");
+        imp.model_offset = vec![0.0; 2];
+        assert!(imp.is_well_formed());
+        imp.model_phi.pop();
         assert!(!imp.is_well_formed());
     }
 }

@@ -15,5 +15,5 @@ pub use candidate::{Candidate, Related, MAX_CANDIDATES};
 pub use explain::Explanation;
 pub use features::{FeatureMatrix, BUILTIN_FEATURES};
 pub use options::{Explore, ExploreSetting, RerankOptions, RerankSettings};
-pub use reranker::{rerank, Contributions, RankedItem, Ranking};
+pub use reranker::{rerank, rerank_with_signal, Contributions, ExtraSignal, RankedItem, Ranking};
 pub use weights::{Feedback, OnlineConfig, OnlineWeights, Prior, Weights};

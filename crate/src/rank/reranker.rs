@@ -92,6 +92,39 @@ pub fn rerank(
     weights: &OnlineWeights,
     options: &RerankOptions,
 ) -> Result<Ranking, InputError> {
+    rerank_with_signal(profile, candidates, embeddings, weights, options, None)
+}
+
+/// A score per candidate from outside the blend (the learned interest model), added to the
+/// blend's with weight 1 and reported as one more contribution named `name`. The online weights
+/// do not see it: it adapts by its own rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraSignal<'a> {
+    pub name: &'a str,
+    pub scores: &'a [f32],
+}
+
+/// `rerank` with an extra signal's scores added (`None`: the same as `rerank`).
+pub fn rerank_with_signal(
+    profile: &InterestProfile,
+    candidates: &[Candidate],
+    embeddings: &[&[f32]],
+    weights: &OnlineWeights,
+    options: &RerankOptions,
+    extra: Option<&ExtraSignal>,
+) -> Result<Ranking, InputError> {
+    if extra.is_some_and(|e| e.scores.len() != candidates.len()) {
+        return Err(InputError::new(
+            InputErrorKind::InvalidCandidate,
+            "one extra score per candidate",
+        ));
+    }
+    let extra_at = |i: usize| {
+        extra
+            .map(|e| e.scores[i])
+            .filter(|x| x.is_finite())
+            .unwrap_or(0.0)
+    };
     if candidates.len() != embeddings.len() {
         return Err(InputError::new(
             InputErrorKind::InvalidCandidate,
@@ -127,7 +160,12 @@ pub fn rerank(
             // (the ranking's own draw is one of them).
             let mut counts = vec![0u32; candidates.len()];
             let mut count_top = |w: &[f32]| {
-                let scores: Vec<f32> = features.z.iter().map(|row| dot(w, row)).collect();
+                let scores: Vec<f32> = features
+                    .z
+                    .iter()
+                    .enumerate()
+                    .map(|(i, row)| dot(w, row) + extra_at(i))
+                    .collect();
                 for i in shown_items(&scores, embeddings, shown, options.diversity) {
                     counts[i] += 1;
                 }
@@ -143,7 +181,12 @@ pub fn rerank(
             (w, Some(propensity))
         }
     };
-    let scores: Vec<f32> = features.z.iter().map(|row| dot(&w, row)).collect();
+    let scores: Vec<f32> = features
+        .z
+        .iter()
+        .enumerate()
+        .map(|(i, row)| dot(&w, row) + extra_at(i))
+        .collect();
     // By score, ties by server order (input order): stable sort.
     let mut order: Vec<usize> = (0..candidates.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
@@ -156,11 +199,15 @@ pub fn rerank(
             options.diversity,
         );
     }
-    let names: Arc<[String]> = features.names.clone().into();
+    let mut all_names = features.names.clone();
+    if let Some(e) = extra {
+        all_names.push(e.name.to_string());
+    }
+    let names: Arc<[String]> = all_names.into();
     let items = order
         .iter()
         .map(|&i| {
-            let contributions: Vec<f32> = w
+            let mut contributions: Vec<f32> = w
                 .iter()
                 .zip(&features.z[i])
                 .map(|(wj, zj)| wj * zj)
@@ -174,6 +221,9 @@ pub fn rerank(
                 &features.raw[i],
                 &features.evidence[i],
             );
+            if extra.is_some() {
+                contributions.push(extra_at(i));
+            }
             RankedItem {
                 id: candidates[i].id.clone(),
                 score: scores[i],
