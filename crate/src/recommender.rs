@@ -641,15 +641,19 @@ impl Recommender {
         let head = options.k.unwrap_or(IMPRESSION_ITEMS).min(IMPRESSION_ITEMS);
         let kept: Vec<usize> = ranking.order.iter().take(head).copied().collect();
         let on_screen = options.k.unwrap_or(ASSUMED_SHOWN).min(kept.len());
-        // What a gate step needs later: each kept item's readout, and the score it was added to.
+        // What a gate step needs later: each kept item's readout, and the score it was added to
+        // (finite, as a saved impression must be: the ranking counted a non-finite score as 0).
+        let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
         let (model_phi, model_offset) = match &signal {
             Some((phi, scores)) => (
-                kept.iter().flat_map(|&i| phi[i].iter().copied()).collect(),
+                kept.iter()
+                    .flat_map(|&i| phi[i].iter().map(|&x| finite(x)))
+                    .collect(),
                 ranking
                     .items
                     .iter()
                     .zip(&kept)
-                    .map(|(item, &i)| item.score - scores[i])
+                    .map(|(item, &i)| finite(item.score - finite(scores[i])))
                     .collect(),
             ),
             None => (Vec::new(), Vec::new()),
