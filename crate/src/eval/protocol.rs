@@ -181,15 +181,7 @@ struct List {
 }
 
 fn order_by(names: &[String], z: &[Vec<f32>], weights: &Weights) -> Vec<usize> {
-    let w: Vec<f32> = names
-        .iter()
-        .map(|n| weights.get(n).copied().unwrap_or(0.0))
-        .collect();
-    let s: Vec<f32> = z.iter().map(|r| dot(&w, r)).collect();
-    let mut order: Vec<usize> = (0..z.len()).collect();
-    // A stable sort: ties keep the server order.
-    order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
-    order
+    order_by_scores(&blend_scores(names, z, weights))
 }
 
 fn control_names() -> Vec<String> {
@@ -403,6 +395,20 @@ struct UserRun {
     steps: Vec<TrainList>,
     /// The same slates as the interest model reads them.
     slates: Vec<Slate>,
+}
+
+impl UserRun {
+    /// The replayed slates with `prior`'s blend scores as their offsets.
+    fn offset_slates(&self, prior: &Weights) -> Vec<Slate> {
+        self.slates
+            .iter()
+            .zip(&self.steps)
+            .map(|(s, t)| Slate {
+                offset: blend_scores(&t.names, &t.z, prior),
+                ..s.clone()
+            })
+            .collect()
+    }
 }
 
 /// One server: its item-to-item model, its transitions and its item popularity.
@@ -716,7 +722,7 @@ impl ModelScorer {
     }
 }
 
-/// Best first by score; ties keep the server order.
+/// Best first by score; ties keep the server order (a stable sort).
 fn order_by_scores(s: &[f32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..s.len()).collect();
     order.sort_by(|&a, &b| s[b].total_cmp(&s[a]));
@@ -748,17 +754,7 @@ fn fit_fold_interest(
     let train_users: Vec<usize> = (0..runs.len()).filter(|u| u % cfg.folds != f).collect();
     let tasks: Vec<Vec<Slate>> = train_users
         .iter()
-        .map(|&u| {
-            runs[u]
-                .slates
-                .iter()
-                .zip(&runs[u].steps)
-                .map(|(s, t)| Slate {
-                    offset: blend_scores(&t.names, &t.z, prior),
-                    ..s.clone()
-                })
-                .collect()
-        })
+        .map(|&u| runs[u].offset_slates(prior))
         .collect();
     let slates: Vec<Slate> = tasks.iter().flatten().cloned().collect();
     let mut losses = Vec::new();
@@ -1042,6 +1038,18 @@ impl<'a> RunCache<'a> {
     }
 }
 
+/// Each genre's column in the control's genre histogram, in name order.
+fn genre_index(data: &Dataset) -> BTreeMap<String, usize> {
+    data.genres
+        .iter()
+        .flatten()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(i, g)| (g.clone(), i))
+        .collect()
+}
+
 /// The server's regularisation, chosen by the server on the validation targets (EASE only).
 fn server_lambda(
     setup: &Setup,
@@ -1088,15 +1096,7 @@ pub fn train_interest_model(
     let valid = stage(data, 1);
     let (lambda, _) = server_lambda(setup, cfg, &valid, n_items);
     let servers = Servers::fit(setup, cfg, &valid, n_items, lambda);
-    let genre_index: BTreeMap<String, usize> = data
-        .genres
-        .iter()
-        .flatten()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .enumerate()
-        .map(|(i, g)| (g.clone(), i))
-        .collect();
+    let genre_index = genre_index(data);
     let product = ProfileConfig::default();
     let variant = Variant {
         mode: EventMode::Implicit,
@@ -1123,19 +1123,7 @@ pub fn train_interest_model(
             .filter_map(|r| r.list.train())
             .collect::<Vec<_>>(),
     );
-    let tasks: Vec<Vec<Slate>> = runs
-        .iter()
-        .map(|r| {
-            r.slates
-                .iter()
-                .zip(&r.steps)
-                .map(|(s, t)| Slate {
-                    offset: blend_scores(&t.names, &t.z, &prior),
-                    ..s.clone()
-                })
-                .collect()
-        })
-        .collect();
+    let tasks: Vec<Vec<Slate>> = runs.iter().map(|r| r.offset_slates(&prior)).collect();
     let slates: Vec<Slate> = tasks.iter().flatten().cloned().collect();
     log(format!("{} users, {} slates", tasks.len(), slates.len()));
     let plain = fit_model(emb, &slates, &TRAIN_RECIPE, log);
@@ -1167,15 +1155,7 @@ fn run_setup(
         seed: cfg.seed,
         ..PRIOR_RECIPE
     };
-    let genre_index: BTreeMap<String, usize> = data
-        .genres
-        .iter()
-        .flatten()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .enumerate()
-        .map(|(i, g)| (g.clone(), i))
-        .collect();
+    let genre_index = genre_index(data);
 
     // The server's own hyper-parameter (the site tunes its model on its own logs).
     let (lambda, lambda_grid) = server_lambda(setup, cfg, &valid, n_items);

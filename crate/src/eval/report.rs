@@ -332,6 +332,19 @@ pub fn kept_because(feature: &str) -> &'static str {
     }
 }
 
+/// One row of an adaptation table: n, plain and its gain, meta and its gain, meta - plain.
+fn curve_row(p: &CurvePoint) -> String {
+    format!(
+        "| {} | {:.4} | {} | {:.4} | {} | {} |\n",
+        p.events,
+        p.plain,
+        ci(p.plain_gain),
+        p.meta,
+        ci(p.meta_gain),
+        ci(p.meta_minus_plain)
+    )
+}
+
 impl ProtocolReport {
     fn markdown(&self, level: &str) -> String {
         let mut md = String::new();
@@ -368,15 +381,7 @@ impl ProtocolReport {
              |---|---|---|---|---|---|\n"
         );
         for p in &self.curve {
-            md += &format!(
-                "| {} | {:.4} | {} | {:.4} | {} | {} |\n",
-                p.events,
-                p.plain,
-                ci(p.plain_gain),
-                p.meta,
-                ci(p.meta_gain),
-                ci(p.meta_minus_plain)
-            );
+            md += &curve_row(p);
         }
         md += &format!(
             "\n{level}# Ablation: the prior blend refitted without each feature (full blend {:.4})\n\
@@ -425,15 +430,7 @@ impl ProtocolReport {
             kb = im.file_bytes as f64 / 1000.0,
         );
         for p in &im.curve {
-            md += &format!(
-                "| {} | {:.4} | {} | {:.4} | {} | {} |\n",
-                p.events,
-                p.plain,
-                ci(p.plain_gain),
-                p.meta,
-                ci(p.meta_gain),
-                ci(p.meta_minus_plain)
-            );
+            md += &curve_row(p);
         }
         let (n, half, all, half_ndcg, all_ndcg) = &im.transfer;
         md += &format!(

@@ -118,12 +118,8 @@ impl Adam {
     }
 }
 
-fn read(t: Option<Tensor<2>>, n: usize) -> Vec<f32> {
-    t.and_then(|t| t.into_data().try_into_vec::<f32>().ok())
-        .unwrap_or_else(|| vec![0.0; n])
-}
-
-fn read1(t: Option<Tensor<1>>, n: usize) -> Vec<f32> {
+/// A gradient's values; zeros when the weight got none.
+fn read<const D: usize>(t: Option<Tensor<D>>, n: usize) -> Vec<f32> {
     t.and_then(|t| t.into_data().try_into_vec::<f32>().ok())
         .unwrap_or_else(|| vec![0.0; n])
 }
@@ -175,7 +171,7 @@ fn loss_and_grads(
         [
             read(w.projections.grad(&grads), p.projections.len()),
             read(w.event.grad(&grads), p.event.len()),
-            read1(w.gate.grad(&grads), p.gate.len()),
+            read(w.gate.grad(&grads), p.gate.len()),
         ],
     )
 }
