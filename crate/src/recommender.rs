@@ -18,6 +18,7 @@ use crate::error::{InputError, InputErrorKind, StoreError};
 use crate::limits::{MAX_DEFERRED_EVENTS, MAX_FEEDBACK, MAX_ID_BYTES, MAX_SHOWN, MAX_TEXT_BYTES};
 use crate::profile::{Event, EventKind, InterestProfile, ProfileConfig};
 use crate::rank::candidate::{embedding_problem, validate_candidates};
+use crate::rank::explain::Explanation;
 use crate::rank::fit::TrainList;
 use crate::rank::impression::{
     feedback_rows, Impression, Impressions, DISMISS_STRENGTH, IMPRESSION_ITEMS,
@@ -112,8 +113,14 @@ pub struct SavedGate {
     pub gate: Vec<f32>,
 }
 
-/// The learned interest model's readouts and scores for one ranking's candidates.
-type ModelSignal = (Vec<Vec<f32>>, Vec<f32>);
+/// The learned interest model's part of one ranking: per candidate its readout, its score and
+/// the reason it gives (from its attention). Only the builds with burn make one.
+#[cfg_attr(not(feature = "encoder"), allow(dead_code))]
+struct ModelSignal {
+    phi: Vec<Vec<f32>>,
+    scores: Vec<f32>,
+    reasons: Vec<Option<Explanation>>,
+}
 
 /// The learned interest model's contribution name in a ranking.
 pub const INTEREST_MODEL_FEATURE: &str = "interest_model";
@@ -206,6 +213,7 @@ impl Recommender {
         use crate::interest_model::{InterestModel, InterestModelParams};
         let params = InterestModelParams::from_json(bytes)?;
         params.check_dimension(EMBEDDING_DIM)?;
+        params.check_encoder(self.family.name())?;
         let sha256 = InterestModelParams::sha256(bytes);
         self.interest_model = Some(std::sync::Arc::new(LoadedInterestModel {
             model: InterestModel::new(params, crate::encoder::device::cpu_device()),
@@ -236,14 +244,54 @@ impl Recommender {
         }
     }
 
-    /// The interest model's readouts and scores for these candidates; `None` without a model
-    /// or history. A failure drops the model from this ranking with a warning, never the ranking.
+    /// The loaded interest model file's weights and sha256.
+    #[cfg(feature = "encoder")]
+    pub fn interest_model(&self) -> Option<(&crate::interest_model::InterestModelParams, &str)> {
+        self.interest_model
+            .as_ref()
+            .map(|m| (&m.model.params, m.sha256.as_str()))
+    }
+
+    /// What the interest model reads for these candidates (validated; texts without a usable
+    /// server embedding must be cached), and the gate this user ranks with: to run the model
+    /// on another device (WebGPU) against the ranking's. `None` without a model or history.
+    #[cfg(feature = "encoder")]
+    pub fn interest_inputs(
+        &mut self,
+        candidates: Vec<Candidate>,
+    ) -> Result<Option<(crate::interest_model::SignalInputs, Vec<f32>)>, InputError> {
+        let Some(loaded) = self.interest_model.clone() else {
+            return Ok(None);
+        };
+        let candidates = validate_candidates(candidates)?;
+        let vectors = self.candidate_vectors(&candidates, false)?;
+        let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let inputs = crate::interest_model::SignalInputs::new(
+            loaded.model.params.dim,
+            &self.profile.recent,
+            &refs,
+        )
+        .map_err(|e| InputError::new(InputErrorKind::InvalidEmbedding, e.to_string()))?;
+        Ok(inputs.map(|i| (i, self.current_gate(&loaded))))
+    }
+
+    /// The interest model's readouts, scores and attention for these candidates; `None`
+    /// without a model or history. A failure drops the model from this ranking with a warning,
+    /// never the ranking.
     #[cfg(feature = "encoder")]
     fn interest_signal(&mut self, vectors: &[&[f32]]) -> Option<ModelSignal> {
         let loaded = self.interest_model.clone()?;
         let gate = self.current_gate(&loaded);
         match crate::interest_model::signal(&loaded.model, &self.profile.recent, vectors, &gate) {
-            Ok(signal) => signal.map(|s| (s.phi, s.scores)),
+            Ok(signal) => signal.map(|s| ModelSignal {
+                reasons: s
+                    .attention
+                    .iter()
+                    .map(|a| crate::rank::explain::model_explanation(&self.profile, a))
+                    .collect(),
+                phi: s.phi,
+                scores: s.scores,
+            }),
             Err(e) => {
                 self.warnings
                     .push(format!("ranked without the interest model: {e}"));
@@ -625,9 +673,10 @@ impl Recommender {
         let signal = self.interest_signal(&refs);
         #[cfg(not(feature = "encoder"))]
         let signal: Option<ModelSignal> = None;
-        let extra = signal.as_ref().map(|(_, scores)| ExtraSignal {
+        let extra = signal.as_ref().map(|s| ExtraSignal {
             name: INTEREST_MODEL_FEATURE,
-            scores,
+            scores: &s.scores,
+            reasons: &s.reasons,
         });
         let mut ranking = rerank_with_signal(
             &self.profile,
@@ -645,15 +694,15 @@ impl Recommender {
         // (finite, as a saved impression must be: the ranking counted a non-finite score as 0).
         let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
         let (model_phi, model_offset) = match &signal {
-            Some((phi, scores)) => (
+            Some(s) => (
                 kept.iter()
-                    .flat_map(|&i| phi[i].iter().map(|&x| finite(x)))
+                    .flat_map(|&i| s.phi[i].iter().map(|&x| finite(x)))
                     .collect(),
                 ranking
                     .items
                     .iter()
                     .zip(&kept)
-                    .map(|(item, &i)| finite(item.score - finite(scores[i])))
+                    .map(|(item, &i)| finite(item.score - finite(s.scores[i])))
                     .collect(),
             ),
             None => (Vec::new(), Vec::new()),
@@ -833,6 +882,33 @@ impl Recommender {
             z: features.z,
             target,
         }))
+    }
+
+    /// A training line as the interest model learns from it (`cloister train --lines`): the
+    /// profile's window and `candidates` as rows of `table`, the target's index, and the blend's
+    /// scores under this recommender's weights as the offset the model is added to. `None` when
+    /// the target is not among the candidates or there is no history.
+    #[cfg(all(feature = "encoder", not(target_arch = "wasm32")))]
+    pub fn interest_slate(
+        &mut self,
+        candidates: Vec<Candidate>,
+        target: &str,
+        table: &mut crate::interest_model::train::SlateTable,
+    ) -> Result<Option<crate::interest_model::train::Slate>, InputError> {
+        let candidates = validate_candidates(candidates)?;
+        let Some(target) = candidates.iter().position(|c| c.id == target) else {
+            return Ok(None);
+        };
+        let vectors = self.candidate_vectors(&candidates, false)?;
+        let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
+        let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
+        let weights = self.weights.vector(&features.names);
+        let offset = features
+            .z
+            .iter()
+            .map(|row| crate::vector::dot(&weights, row))
+            .collect();
+        Ok(table.slate(&self.profile.recent, &refs, target, offset))
     }
 
     // ---- views ------------------------------------------------------------------------

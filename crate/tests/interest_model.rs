@@ -251,6 +251,72 @@ mod recommender {
         assert_eq!(model_scores(&mut fresh), before);
     }
 
+    /// Queries and keys 8 x the first 32 coordinates, values and outputs those coordinates,
+    /// gate 10: a candidate along a history item's axis attends to that item alone.
+    fn sharp_model() -> String {
+        let (dim, h) = (384, 32);
+        let mut projections = vec![0f32; dim * 4 * h];
+        for i in 0..h {
+            for (part, scale) in [(0, 8.0), (1, 8.0), (2, 1.0), (3, 1.0)] {
+                projections[i * 4 * h + part * h + i] = scale;
+            }
+        }
+        let mut params = InterestModelParams::init(dim, 1);
+        params.projections = projections;
+        params.event = vec![0.0; params.event.len()];
+        params.gate = vec![10.0; h];
+        params.to_json()
+    }
+
+    #[test]
+    fn the_model_explains_by_what_it_attends_to_and_scores_alike_off_the_ranking_path() {
+        let mut rec = recommender();
+        rec.set_interest_model(sharp_model().as_bytes()).unwrap();
+        let ranked = rec
+            .rerank(list(), &RerankOptions::default())
+            .unwrap()
+            .ranking;
+        let by_id = |id: &str| ranked.items.iter().find(|i| i.id == id).unwrap();
+        // c5 lies along history 3's axis: the model looks at it, and says so.
+        let c5 = by_id("c5");
+        assert_eq!(
+            c5.explanation.feature, "interest_model",
+            "{:?}",
+            c5.explanation
+        );
+        assert_eq!(
+            c5.explanation.reason,
+            "because you recently looked at history 3"
+        );
+        assert_eq!(c5.explanation.source.as_ref().unwrap().id, "h3");
+        // c10 is like nothing in the history: even attention names nothing, and its reason is
+        // the blend's.
+        let c10 = by_id("c10");
+        assert_ne!(c10.explanation.feature, "interest_model");
+        assert!(c10.contributions.get("interest_model").unwrap().abs() < 1e-4);
+
+        // The inputs the wasm edge runs on another device give the ranking's own scores.
+        let (inputs, gate) = rec.interest_inputs(list()).unwrap().unwrap();
+        let (params, _) = rec.interest_model().unwrap();
+        let model = cloister::interest_model::InterestModel::new(
+            params.clone(),
+            cloister::encoder::device::cpu_device(),
+        );
+        let pass = model
+            .start_pass(&inputs.batch)
+            .unwrap()
+            .map(|p| p.read().unwrap());
+        let signal = inputs.finish(pass, &gate);
+        for (i, c) in list().iter().enumerate() {
+            let ranked = by_id(&c.id).contributions.get("interest_model").unwrap();
+            assert!(
+                (signal.scores[i] - ranked).abs() < 1e-6,
+                "{} {ranked}",
+                c.id
+            );
+        }
+    }
+
     fn lowest(scores: &[(String, f32)]) -> String {
         scores
             .iter()

@@ -291,6 +291,95 @@ impl InterestModel {
     }
 }
 
+/// One ranking's pass on the device, not yet read back: per candidate its readout and its
+/// attention over the history, joined in one tensor so that WebGPU reads back once.
+pub struct PendingPass {
+    joined: Tensor<3>,
+    candidates: usize,
+    history: usize,
+    hidden: usize,
+}
+
+/// Per candidate of one ranking: its readout (`hidden` values) and its attention over the
+/// history (one weight per event, summing to 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassReadouts {
+    pub phi: Vec<Vec<f32>>,
+    pub attention: Vec<Vec<f32>>,
+}
+
+impl InterestModel {
+    /// Starts the pass of a one-pair batch (a ranking); `None` when the pair has no history or
+    /// no candidates. The caller reads it back: `read` on the CPU, `read_async` on WebGPU.
+    pub fn start_pass(
+        &self,
+        batch: &ModelBatch,
+    ) -> Result<Option<PendingPass>, InterestModelError> {
+        let [pair] = batch.pairs.as_slice() else {
+            return Err(InterestModelError::WrongShape(
+                "a ranking pass reads one pair".into(),
+            ));
+        };
+        let table = self.project(&batch.table)?;
+        self.check(&table, std::slice::from_ref(pair))?;
+        if pair.history.is_empty() || pair.candidates.is_empty() {
+            return Ok(None);
+        }
+        let bt = PairTensors::new(std::slice::from_ref(pair), &self.device);
+        let (attention, value, output) = attend(table.projected, self.weights.event.clone(), &bt);
+        let phi = attention.clone().matmul(value) * output;
+        Ok(Some(PendingPass {
+            joined: Tensor::cat(vec![phi, attention], 2),
+            candidates: pair.candidates.len(),
+            history: pair.history.len(),
+            hidden: self.params.hidden,
+        }))
+    }
+}
+
+impl PendingPass {
+    /// Reads the pass back synchronously (the CPU backend).
+    pub fn read(self) -> Result<PassReadouts, InterestModelError> {
+        let values = self
+            .joined
+            .clone()
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| InterestModelError::Backend(format!("{e:?}")))?;
+        self.unpack(&values)
+    }
+
+    /// Reads the pass back, awaiting the device (required on WebGPU in a browser).
+    pub async fn read_async(self) -> Result<PassReadouts, InterestModelError> {
+        let values = self
+            .joined
+            .clone()
+            .into_data_async()
+            .await
+            .map_err(|e| InterestModelError::Backend(format!("{e:?}")))?
+            .try_into_vec::<f32>()
+            .map_err(|e| InterestModelError::Backend(format!("{e:?}")))?;
+        self.unpack(&values)
+    }
+
+    fn unpack(&self, values: &[f32]) -> Result<PassReadouts, InterestModelError> {
+        let (h, l) = (self.hidden, self.history);
+        let width = h + l;
+        if values.len() != self.candidates * width {
+            return Err(InterestModelError::Backend(format!(
+                "read back {} values for {} candidates of width {width}",
+                values.len(),
+                self.candidates
+            )));
+        }
+        let rows = values.chunks_exact(width);
+        Ok(PassReadouts {
+            phi: rows.clone().map(|r| r[..h].to_vec()).collect(),
+            attention: rows.map(|r| r[h..].to_vec()).collect(),
+        })
+    }
+}
+
 /// A candidate's score: its readout times the gate.
 pub fn score(phi: &[f32], gate: &[f32]) -> f32 {
     crate::vector::dot(phi, gate)
@@ -319,6 +408,7 @@ mod tests {
             event: vec![0.0; EVENT_FEATURES * 2 * h],
             gate: vec![1.0; h],
             source: "test".into(),
+            encoder: String::new(),
         };
         InterestModel::new(params, Device::flex())
     }

@@ -15,7 +15,9 @@ pub mod signal;
 pub mod train;
 
 pub use adapt::{adapt_gate, replay_choices, GateAdaptation, GateStep, DEVICE_ADAPTATION};
-pub use forward::{InterestModel, ModelBatch, Pair, ProjectedTable, Readouts};
+pub use forward::{
+    InterestModel, ModelBatch, Pair, PassReadouts, PendingPass, ProjectedTable, Readouts,
+};
 pub use history::{event_features, recent_window, EVENT_FEATURES, MAX_HISTORY};
 pub use params::{InterestModelError, InterestModelParams, HIDDEN};
-pub use signal::{signal, Signal};
+pub use signal::{signal, signal_async, Signal, SignalInputs};

@@ -29,6 +29,10 @@ pub enum InterestModelError {
     /// Made for an encoder of another width.
     #[error("interest model reads {model}-dimensional embeddings, the encoder makes {encoder}")]
     WrongDimension { model: usize, encoder: usize },
+    /// Trained on another encoder's embeddings (of the same width: both shipped encoders make
+    /// 384, and one's vectors mean nothing to a model trained on the other's).
+    #[error("interest model was trained on {model} embeddings, the encoder is {encoder}")]
+    WrongEncoder { model: String, encoder: String },
     /// The backend failed while running it.
     #[error("interest model backend error: {0}")]
     Backend(String),
@@ -41,6 +45,7 @@ impl InterestModelError {
             Self::Corrupt(_) => "interest_model_corrupt",
             Self::WrongShape(_) => "interest_model_wrong_shape",
             Self::WrongDimension { .. } => "interest_model_wrong_dimension",
+            Self::WrongEncoder { .. } => "interest_model_wrong_encoder",
             Self::Backend(_) => "interest_model_backend",
         }
     }
@@ -64,6 +69,10 @@ pub struct InterestModelParams {
     pub gate: Vec<f32>,
     /// How it was made (data, recipe, seed), for the manifest and the report.
     pub source: String,
+    /// The encoder whose embeddings it was trained on ('all-MiniLM-L6-v2' or
+    /// 'multilingual-e5-small'); empty when the file does not say.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub encoder: String,
 }
 
 impl InterestModelParams {
@@ -88,6 +97,7 @@ impl InterestModelParams {
             event,
             gate: vec![1.0; HIDDEN],
             source: format!("init seed {seed}"),
+            encoder: String::new(),
         }
     }
 
@@ -120,6 +130,14 @@ impl InterestModelParams {
         check("projections", p.projections.len(), p.dim * 4 * p.hidden)?;
         check("event", p.event.len(), EVENT_FEATURES * 2 * p.hidden)?;
         check("gate", p.gate.len(), p.hidden)?;
+        if [&p.projections, &p.event, &p.gate]
+            .iter()
+            .any(|v| v.iter().any(|x| !x.is_finite()))
+        {
+            return Err(InterestModelError::Corrupt(
+                "a weight is not a finite number".into(),
+            ));
+        }
         Ok(p)
     }
 
@@ -136,6 +154,18 @@ impl InterestModelParams {
     }
 
     /// Checks the model reads the encoder's embeddings.
+    /// The file names no encoder, or `encoder` (a model family's name).
+    pub fn check_encoder(&self, encoder: &str) -> Result<(), InterestModelError> {
+        if self.encoder.is_empty() || self.encoder == encoder {
+            Ok(())
+        } else {
+            Err(InterestModelError::WrongEncoder {
+                model: self.encoder.clone(),
+                encoder: encoder.into(),
+            })
+        }
+    }
+
     pub fn check_dimension(&self, encoder: usize) -> Result<(), InterestModelError> {
         if self.dim == encoder {
             Ok(())

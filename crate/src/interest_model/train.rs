@@ -33,6 +33,46 @@ impl Slate {
     }
 }
 
+/// The table and slates of a site's own training lines (`cloister train --lines`): every
+/// line's history window and candidates become rows of one table, a vector met again reusing
+/// its row.
+#[derive(Debug, Default)]
+pub struct SlateTable {
+    pub table: Vec<Vec<f32>>,
+    rows: std::collections::HashMap<Vec<u32>, usize>,
+}
+
+impl SlateTable {
+    fn row(&mut self, v: &[f32]) -> usize {
+        let key: Vec<u32> = v.iter().map(|x| x.to_bits()).collect();
+        *self.rows.entry(key).or_insert_with(|| {
+            self.table.push(v.to_vec());
+            self.table.len() - 1
+        })
+    }
+
+    /// One slate: the window of `recent` (what the profile holds after the line's history) as
+    /// the ranking reads it (ages relative to the newest event), the candidates' `vectors`,
+    /// the `target`'s index among them and the blend's `offset` scores. `None` without history.
+    pub fn slate(
+        &mut self,
+        recent: &std::collections::VecDeque<crate::profile::HistoryEntry>,
+        vectors: &[&[f32]],
+        target: usize,
+        offset: Vec<f32>,
+    ) -> Option<Slate> {
+        let window = super::history::recent_window(recent);
+        let now = window.iter().map(|e| e.at).max()?;
+        Some(Slate {
+            history: window.iter().map(|e| self.row(&e.embedding)).collect(),
+            features: super::history::event_features(&window, now),
+            candidates: vectors.iter().map(|v| self.row(v)).collect(),
+            target,
+            offset,
+        })
+    }
+}
+
 /// The recipe `cloister eval` and `cloister train` use.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainRecipe {

@@ -27,7 +27,7 @@ pub struct Explanation {
 }
 
 /// Contributions below this are too small to be "the reason".
-const MIN_CONTRIBUTION: f32 = 0.05;
+pub(crate) const MIN_CONTRIBUTION: f32 = 0.05;
 
 /// The lowest similarity at which a claim made for every pair at or above it is true at least
 /// `precision` of the time. `pairs` are (similarity, whether the claim is true); `None` when no
@@ -61,6 +61,54 @@ pub const STATED_MATCH_MIN: f32 = SimilarityScale::MINILM.stated_match;
 /// it), true when both are in one category (0.481). Below it, cosine still ranks (the features
 /// count) but a person would not call the two alike.
 pub const SIMILAR_MIN: f32 = SimilarityScale::MINILM.similar;
+
+/// An event the interest model attends to is named in its reason when its weight is at least
+/// this many times an even share (1 / events): below twice even, the model was not looking at
+/// anything in particular.
+const NAMED_ATTENTION: f32 = 2.0;
+
+/// The learned interest model's reason for a candidate, from its `attention` over the
+/// profile's recent items (`(index into recent, weight)`, heaviest first): "because you
+/// recently looked at X and Y", naming at most two events it looked at clearly more than at
+/// the rest; `None` when it looked at none.
+pub fn model_explanation(
+    profile: &InterestProfile,
+    attention: &[(usize, f32)],
+) -> Option<Explanation> {
+    let even = 1.0 / attention.len().max(1) as f32;
+    let named: Vec<&crate::profile::HistoryEntry> = attention
+        .iter()
+        .take(2)
+        .filter(|(_, w)| *w >= NAMED_ATTENTION * even)
+        .filter_map(|(i, _)| profile.recent.get(*i))
+        .collect();
+    let first = named.first()?;
+    let reason = match named.get(1) {
+        None => format!("because you recently {} {}", first.kind.verb(), first.title),
+        Some(second) if second.kind.verb() == first.kind.verb() => format!(
+            "because you recently {} {} and {}",
+            first.kind.verb(),
+            first.title,
+            second.title
+        ),
+        Some(second) => format!(
+            "because you recently {} {} and {} {}",
+            first.kind.verb(),
+            first.title,
+            second.kind.verb(),
+            second.title
+        ),
+    };
+    Some(Explanation {
+        reason,
+        feature: crate::recommender::INTEREST_MODEL_FEATURE.into(),
+        source: Some(Source {
+            kind: "history".into(),
+            id: first.id.clone(),
+            title: first.title.clone(),
+        }),
+    })
+}
 
 /// The explanation of `candidate`'s place: `contributions`, `z` and `raw` are its row of the
 /// feature matrix (columns `names`), `evidence` where its content features came from. The

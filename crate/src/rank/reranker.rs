@@ -9,7 +9,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use super::candidate::Candidate;
-use super::explain::{explain, Explanation};
+use super::explain::{explain, Explanation, MIN_CONTRIBUTION};
 use super::features::{compute, FeatureMatrix};
 use super::options::RerankOptions;
 use super::weights::OnlineWeights;
@@ -102,6 +102,9 @@ pub fn rerank(
 pub struct ExtraSignal<'a> {
     pub name: &'a str,
     pub scores: &'a [f32],
+    /// Per candidate, the reason the signal gives (or empty: none): an item's explanation
+    /// when the signal's contribution is its largest.
+    pub reasons: &'a [Option<Explanation>],
 }
 
 /// `rerank` with an extra signal's scores added (`None`: the same as `rerank`).
@@ -212,7 +215,7 @@ pub fn rerank_with_signal(
                 .zip(&features.z[i])
                 .map(|(wj, zj)| wj * zj)
                 .collect();
-            let explanation = explain(
+            let mut explanation = explain(
                 profile,
                 &candidates[i],
                 &features.names,
@@ -221,8 +224,18 @@ pub fn rerank_with_signal(
                 &features.raw[i],
                 &features.evidence[i],
             );
-            if extra.is_some() {
-                contributions.push(extra_at(i));
+            if let Some(e) = extra {
+                let own = extra_at(i);
+                let strongest = contributions.iter().copied().fold(0.0f32, f32::max);
+                // A dismissed or owned item keeps saying so; otherwise the signal's reason when
+                // it moved the item most.
+                let settled = matches!(explanation.feature.as_str(), "dismissed" | "consumed");
+                if let Some(Some(reason)) = e.reasons.get(i) {
+                    if !settled && own > MIN_CONTRIBUTION && own > strongest {
+                        explanation = reason.clone();
+                    }
+                }
+                contributions.push(own);
             }
             RankedItem {
                 id: candidates[i].id.clone(),
