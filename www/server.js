@@ -66,6 +66,24 @@ export class DemoServer {
     this.embeddings = embeddings;
   }
 
+  /** One item as the server sends it. */
+  candidate(item) {
+    return {
+      id: item.id,
+      text: this.text(item),
+      server_score: Math.log(this.popularity.get(item.id)),
+      category: item.category,
+      related: [...this.before.get(item.id)]
+        .map(([id, n]) => ({ id, weight: n / this.outTotal.get(id) }))
+        .sort((a, b) => b.weight - a.weight)
+        .slice(0, 5),
+      // Like a real server: the item's embedding, made once per catalogue and model.
+      ...(this.embeddings?.items[item.id]
+        ? { embedding: this.embeddings.items[item.id], model: this.embeddings.model }
+        : {}),
+    };
+  }
+
   /**
    * Candidates of one kind ("product" or "book"), optionally matching a query: the popular head
    * and, so that an interest the server cannot see (it is private) can find something, the most
@@ -80,20 +98,7 @@ export class DemoServer {
       if (hits.length) pool = hits;
     }
     const ranked = pool
-      .map((item) => ({
-        id: item.id,
-        text: this.text(item),
-        server_score: Math.log(this.popularity.get(item.id)),
-        category: item.category,
-        related: [...this.before.get(item.id)]
-          .map(([id, n]) => ({ id, weight: n / this.outTotal.get(id) }))
-          .sort((a, b) => b.weight - a.weight)
-          .slice(0, 5),
-        // Like a real server: the item's embedding, made once per catalogue and model.
-        ...(this.embeddings?.items[item.id]
-          ? { embedding: this.embeddings.items[item.id], model: this.embeddings.model }
-          : {}),
-      }))
+      .map((item) => this.candidate(item))
       .sort((a, b) => b.server_score - a.server_score);
     const taken = new Set(ranked.slice(0, head).map((c) => c.id));
     const perCategoryTaken = new Map();
@@ -106,5 +111,49 @@ export class DemoServer {
     }
     // Server order: the popular head first, then the category samples by popularity.
     return ranked.filter((c) => taken.has(c.id));
+  }
+
+  /**
+   * The server's own log as training lines for `cloister train --lines` (fit-prior's format):
+   * `users` more simulated shoppers (their own seed, apart from the popularity sessions), each a
+   * session of one kind within mostly one category; from the third item on, each step is a line
+   * `{ user, history, candidates, target }`: what the shopper looked at, the candidates the
+   * server sent, and the item taken next. Times are 20 minutes apart from `start`.
+   */
+  trainingLines({ users = 150, seed = 20261201, start = Date.UTC(2026, 0, 5) } = {}) {
+    const random = rng(seed);
+    const kinds = [...new Set(this.items.map((i) => i.kind))];
+    const lines = [];
+    for (let u = 0; u < users; u++) {
+      const kind = kinds[u % kinds.length];
+      const pool = this.items.filter((i) => i.kind === kind);
+      const categories = [...new Set(pool.map((i) => i.category))];
+      let category = categories[Math.floor(random() * categories.length)];
+      const length = 4 + Math.floor(random() * 7);
+      const session = [];
+      while (session.length < length) {
+        if (random() < 0.15) category = categories[Math.floor(random() * categories.length)];
+        const inCategory = pool.filter((i) => i.category === category && !session.includes(i));
+        if (!inCategory.length) break;
+        session.push(inCategory[Math.floor(random() * inCategory.length)]);
+      }
+      const candidates = this.candidates(kind);
+      for (let k = 2; k < session.length; k++) {
+        const target = session[k];
+        // The item taken is among what was sent (a search may have brought it).
+        const shown = candidates.some((c) => c.id === target.id) ? candidates : [...candidates, this.candidate(target)];
+        lines.push({
+          user: `shopper-${u}`,
+          history: session.slice(0, k).map((item, j) => ({
+            item: { id: item.id, text: this.text(item), category: item.category },
+            kind: j === k - 1 || random() < 0.3 ? 'click' : 'view',
+            at: start + (u * 12 + j) * 20 * 60_000,
+          })),
+          candidates: shown,
+          target: target.id,
+        });
+      }
+    }
+    return lines;
   }
 }

@@ -216,3 +216,62 @@ fn fit_prior_writes_a_prior_that_rerank_accepts() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn train_lines_writes_a_reproducible_interest_model_and_refuses_what_it_cannot_use() {
+    let dir = std::env::temp_dir().join(format!("cloister-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two events of history per line, so the model has something to attend to; the target is
+    // the candidate of the history's topic.
+    let topics = [
+        ("A generation ship drifts between stars", "space"),
+        ("Slow Sunday sauces from an Italian kitchen", "cook"),
+        ("Trail running high in the Alps", "boots"),
+    ];
+    let mut lines = Vec::new();
+    for (u, (hist, target)) in topics.iter().cycle().take(12).enumerate() {
+        let history = [ev("h0", hist, "view"), ev("h1", hist, "purchase")];
+        lines.push(
+            json!({"user": u % 4, "history": history, "candidates": cands(), "target": target})
+                .to_string(),
+        );
+    }
+    let input = lines.join("\n") + "\nnot json\n";
+    let mut shas = Vec::new();
+    for name in ["a.json", "b.json"] {
+        let out = dir.join(name);
+        let (printed, stderr, ok) = run(
+            &["train", "--lines", "--out", out.to_str().unwrap()],
+            &input,
+        );
+        assert!(ok, "{stderr}");
+        assert!(
+            stderr.contains("12 slates of 4 users (0 skipped, 1 bad)"),
+            "{stderr}"
+        );
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(file["format"], "cloister-interest-model-1");
+        assert_eq!(file["encoder"], "all-MiniLM-L6-v2");
+        assert!(file["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("cloister train --lines (12 lines of 4 users"));
+        shas.push(printed[0]["sha256"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        shas[0], shas[1],
+        "the same lines and seed give the same file"
+    );
+    let out = dir.join("x.json");
+    let (_, stderr, ok) = run(
+        &["train", "--lines", "--out", out.to_str().unwrap()],
+        "garbage\n",
+    );
+    assert!(
+        !ok && stderr.contains("no usable training lines"),
+        "{stderr}"
+    );
+    let (_, stderr, ok) = run(&["train", "--out", out.to_str().unwrap()], "");
+    assert!(!ok && stderr.contains("--lines"), "{stderr}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

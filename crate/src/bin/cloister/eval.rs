@@ -29,20 +29,11 @@ pub struct EvalArgs {
     model: ModelArgs,
 }
 
-#[derive(Args)]
-pub struct TrainArgs {
-    /// Only ml-100k (MovieLens-100k from the recbole==1.2.1 wheel) is supported.
-    #[arg(long, default_value = "ml-100k")]
-    dataset: String,
-    /// Where to write the model file.
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    model: ModelArgs,
-}
-
 /// ml-100k and its item texts' embeddings by the chosen encoder.
-fn load(dataset: &str, model: &ModelArgs) -> Result<(movielens::Dataset, Vec<Vec<f32>>), CliError> {
+pub fn load(
+    dataset: &str,
+    model: &ModelArgs,
+) -> Result<(movielens::Dataset, Vec<Vec<f32>>), CliError> {
     if dataset != "ml-100k" {
         return Err(CliError::Usage(format!(
             "unknown dataset '{dataset}': only ml-100k is supported"
@@ -62,27 +53,6 @@ fn load(dataset: &str, model: &ModelArgs) -> Result<(movielens::Dataset, Vec<Vec
         started.elapsed().as_secs_f64()
     );
     Ok((data, emb))
-}
-
-pub fn train(args: TrainArgs) -> Result<(), CliError> {
-    let (data, emb) = load(&args.dataset, &args.model)?;
-    let started = Instant::now();
-    let params =
-        protocol::train_interest_model(&data, &emb, &protocol::EvalConfig::default(), &mut |m| {
-            eprintln!("train: [{:>5.0}s] {m}", started.elapsed().as_secs_f64())
-        });
-    let json = params.to_json();
-    crate::write(&args.out, &json)?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "file": args.out.display().to_string(),
-            "bytes": json.len(),
-            "sha256": cloister::interest_model::InterestModelParams::sha256(json.as_bytes()),
-            "source": params.source,
-        })
-    );
-    Ok(())
 }
 
 pub fn run(args: EvalArgs) -> Result<(), CliError> {

@@ -82,15 +82,6 @@ pub fn write_prior(path: &std::path::Path, prior: &Prior) -> Result<(), CliError
     crate::write(path, text)
 }
 
-/// Training lines grouped by user, and the lines left out.
-struct Training {
-    tasks: Vec<Vec<TrainList>>,
-    /// Lines whose target was not among their candidates.
-    skipped: usize,
-    /// Lines that failed (reported on stderr).
-    failed: usize,
-}
-
 /// Adds a list's feature names to those of the training set, unless that would take the set
 /// past what a prior may hold (`MAX_PRIOR_WEIGHTS`): then the list is that line's error, and
 /// the fit stays small (its cost grows with the square of the names).
@@ -109,13 +100,49 @@ fn admit_names(names: &mut BTreeSet<String>, list: &[String]) -> Result<(), Line
     Ok(())
 }
 
-fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training> {
-    let prior = Prior::default();
-    let mut rec = Recommender::new(&prior, encoder.model_sha256());
-    rec.set_model_family(encoder.family());
-    let mut by_user: BTreeMap<String, Vec<TrainList>> = BTreeMap::new();
-    let (mut skipped, mut failed) = (0, 0);
+/// Training lines to feature lists, grouped by user; a list whose features would take the set
+/// past what a prior holds is that line's error.
+fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training<TrainList>> {
     let mut names: BTreeSet<String> = BTreeSet::new();
+    read_training_lines(
+        "fit-prior",
+        encoder,
+        &Prior::default(),
+        input,
+        |rec, candidates, target| {
+            let list = rec.train_list(candidates, target)?;
+            if let Some(list) = &list {
+                admit_names(&mut names, &list.names)?;
+            }
+            Ok(list)
+        },
+    )
+}
+
+/// Training lines grouped by user, and the lines left out.
+pub struct Training<T> {
+    pub tasks: Vec<Vec<T>>,
+    /// Lines whose target was not among their candidates (or that gave nothing to learn).
+    pub skipped: usize,
+    /// Lines that failed (reported on stderr).
+    pub failed: usize,
+}
+
+/// Reads training lines (`{ user?, history, candidates, target }`): per line a fresh user on
+/// `prior` records the history, then `step` turns the candidates and target into what the
+/// command learns from (`None`: the line teaches nothing). `command` names the command in the
+/// per-line errors on stderr.
+pub fn read_training_lines<T>(
+    command: &str,
+    encoder: &Encoder,
+    prior: &Prior,
+    input: impl BufRead,
+    mut step: impl FnMut(&mut Recommender, Vec<Candidate>, &str) -> Result<Option<T>, LineError>,
+) -> io::Result<Training<T>> {
+    let mut rec = Recommender::new(prior, encoder.model_sha256());
+    rec.set_model_family(encoder.family());
+    let mut by_user: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    let (mut skipped, mut failed) = (0, 0);
     for line in lines(input) {
         let line = line?;
         let n = line.number;
@@ -124,11 +151,11 @@ fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training>
             Ok(text) => text,
             Err(e) => {
                 failed += 1;
-                eprintln!("fit-prior: line {n}: {}: {}", e.kind, e.message);
+                eprintln!("{command}: line {n}: {}: {}", e.kind, e.message);
                 continue;
             }
         };
-        rec.reset_user(&prior);
+        rec.reset_user(prior);
         let (id, parsed) = parse::<TrainRequest>(&text);
         let result = parsed.and_then(|r| {
             let user = r
@@ -137,24 +164,17 @@ fn read_training(encoder: &Encoder, input: impl BufRead) -> io::Result<Training>
                 .map(|u| u.to_string())
                 .unwrap_or_else(|| format!("line-{n}"));
             let target = r.target;
-            let list = with_request(
-                &mut rec,
-                encoder,
-                r.history,
-                r.candidates,
-                |rec, candidates| Ok(rec.train_list(candidates, &target)?),
-            )?;
-            if let Some(list) = &list {
-                admit_names(&mut names, &list.names)?;
-            }
-            Ok((user, list))
+            let learned = with_request(&mut rec, encoder, r.history, r.candidates, |rec, c| {
+                step(rec, c, &target)
+            })?;
+            Ok((user, learned))
         });
         match result {
-            Ok((user, Some(list))) => by_user.entry(user).or_default().push(list),
+            Ok((user, Some(learned))) => by_user.entry(user).or_default().push(learned),
             Ok((_, None)) => skipped += 1,
             Err(e) => {
                 failed += 1;
-                eprintln!("fit-prior: line {n} (id {id}): {}: {}", e.kind, e.message);
+                eprintln!("{command}: line {n} (id {id}): {}: {}", e.kind, e.message);
             }
         }
     }

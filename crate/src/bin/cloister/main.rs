@@ -8,6 +8,7 @@ mod eval;
 mod fit_prior;
 mod lines;
 mod rerank;
+mod train;
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -204,9 +205,10 @@ enum Command {
     FitPrior(fit_prior::FitPriorArgs),
     /// Offline evaluation of the re-ranker (fetches the dataset at run time; writes a report).
     Eval(eval::EvalArgs),
-    /// Fit the learned interest model on ml-100k's replayed slates (burn autodiff, first-order
-    /// MAML) and write its file; prints the file's sha256.
-    Train(eval::TrainArgs),
+    /// Fit the learned interest model (burn autodiff, first-order MAML) on training lines from
+    /// stdin (`--lines`, fit-prior's format) or on ml-100k's replayed slates, and write its
+    /// file; prints the file's sha256.
+    Train(train::TrainArgs),
     /// Native throughput at batch 1 and 32, re-ranking latency, and the shipped sizes; or with
     /// `--load`, the profile, ranker and online weights under volume.
     Bench(bench::BenchArgs),
@@ -320,7 +322,7 @@ fn main() -> ExitCode {
         Command::Rerank(args) => rerank::run(args),
         Command::FitPrior(args) => fit_prior::run(args),
         Command::Eval(args) => eval::run(args),
-        Command::Train(args) => eval::train(args),
+        Command::Train(args) => train::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {
