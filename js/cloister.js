@@ -115,6 +115,8 @@ export class Cloister {
    * `workers`: how many workers share a large `embed` batch on the CPU path, 'auto' (default:
    * one per core, at most 4, within `memoryBudgetMB`, default 256, for the extra ones) or a
    * number; the extra workers start at the first batch larger than 8 texts.
+   * `interestModel`: a learned interest model file (URL or bytes, pinned by
+   * `integrity.interestModel`), as `setInterestModel` loads it; a failure is a warning.
    */
   static async open(options = {}) {
     const { onProgress, worker = true, workerUrl, workers = 'auto', memoryBudgetMB = 256, ...rest } = options;
@@ -122,10 +124,11 @@ export class Cloister {
     // A model name ('english', the default, or 'multilingual') resolves to URLs and pins here,
     // where a page's preload of the manifest is found, while the worker loads its modules; a
     // URL is made absolute here, since a worker resolves against its own URL.
-    const resolving = isModelName(rest.model)
+    const resolving = (isModelName(rest.model)
       ? resolveModel(rest)
       : Promise.all([resolveUrlOrBytes(rest.model), resolveUrlOrBytes(rest.tokenizer)])
-        .then(([model, tokenizer]) => ({ ...rest, model, tokenizer }));
+        .then(([model, tokenizer]) => ({ ...rest, model, tokenizer })))
+      .then(async (o) => (o.interestModel ? { ...o, interestModel: await resolveUrlOrBytes(o.interestModel) } : o));
     const start = async (client) => {
       if (onProgress) client.onProgress = onProgress;
       const rec = new Cloister(client, null);
@@ -216,6 +219,27 @@ export class Cloister {
     return this.#client.call('feedback', impressionId, chosen, dismissed);
   }
   weights() { return this.#mirror.weights; }
+  /**
+   * Loads a learned interest model file (`cloister train`) from a URL or bytes (`{ sha256 }`
+   * pins it; the bytes are cached like the encoder's). Its score joins the ranking as the
+   * `interest_model` contribution with its own explanations, and the user's choices adapt it;
+   * the adaptation is saved with the profile, exported and forgotten with it. A bad file is an
+   * InterestModelError and the ranking goes on without the model. Resolves to `interestModel`.
+   * `open({ interestModel, integrity: { interestModel } })` does the same at open, where a
+   * failure is a warning.
+   */
+  async setInterestModel(source, { sha256 } = {}) {
+    return this.#client.call('setInterestModel', await resolveUrlOrBytes(source), { sha256 });
+  }
+  /** Ranks without the interest model again (the user's adaptation is kept for its return). */
+  clearInterestModel() { return this.#client.call('clearInterestModel'); }
+  /** `{ sha256, hidden, source, adapted, gateShift }` of the loaded interest model, or null. */
+  get interestModel() { return this.#mirror.interestModel ?? null; }
+  /**
+   * The interest model's `{ scores, readouts }` (Float32Arrays) for `candidates`, run on
+   * `backend` ('cpu' or 'webgpu'; the encoder's by default): what the ranking adds.
+   */
+  interestScores(candidates, { backend } = {}) { return this.#client.call('interestScores', candidates, { backend }); }
   async exportProfile() { return JSON.parse(await this.#client.call('exportProfile')); }
   importProfile(json) { return this.#client.call('importProfile', typeof json === 'string' ? json : JSON.stringify(json)); }
   /** Deletes the profile everywhere; the cached model too unless `{ keepModel: true }`. */

@@ -1,7 +1,7 @@
 // The part of the package that runs next to the wasm (in a worker by default): loads model
 // and tokenizer, owns the encoder and the recommender, and persists state after each change.
 // It converts and schedules; ranking and profile logic live in the Rust core.
-import { fromWasm, StorageError } from './errors.js';
+import { fromWasm, InterestModelError, StorageError } from './errors.js';
 import { forgetModels, loadBytes } from './model.js';
 import { resolveModel } from './models.js';
 import { StateStore } from './store.js';
@@ -107,6 +107,11 @@ export class Core {
     }
     await (this.store ? this.#storeOpening : this.#openStore());
     await this.store.exclusive(() => this.#reload());
+    if (options.interestModel) {
+      // Opt-in, and never fatal: a model that cannot load leaves the ranking as it was.
+      await this.setInterestModel(options.interestModel, { sha256: options.integrity?.interestModel })
+        .catch((e) => this.warnings.push(`ranking without the interest model: ${e?.message ?? e}`));
+    }
     this.timings.profileMs = performance.now() - t0;
     if (loading === 'on-demand' && this.rec.deferredEvents() > 0) this.#encoderSoon();
     // 'background': after the first ranking (whose bytes should not share the link with the
@@ -426,6 +431,45 @@ export class Core {
     return result;
   }
 
+  /**
+   * Loads a learned interest model file (`cloister train`) from a URL or bytes, pinned by
+   * `sha256` if given. A bad file is an InterestModelError and the ranking goes on as before.
+   * Resolves to `interestModel()`.
+   */
+  async setInterestModel(source, { sha256 } = {}) {
+    this.#requireProfile();
+    if (typeof this.rec.setInterestModel !== 'function') {
+      throw new InterestModelError('the interest model runs in the encoder builds: open with encoder: \'eager\' to use it', 'interest_model_unsupported');
+    }
+    const bytes = await loadBytes(source, { what: 'interest model', sha256, onProgress: this.onProgress });
+    try {
+      this.rec.setInterestModel(bytes);
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    return this.interestModel();
+  }
+
+  clearInterestModel() { this.#requireProfile(); this.rec.clearInterestModel?.(); }
+
+  /** `{ sha256, hidden, source, adapted, gateShift }`, or null without a model. */
+  interestModel() { return this.rec?.interestModel?.() ?? null; }
+
+  /**
+   * The interest model's scores and readouts for `candidates` on `backend` ('cpu' or 'webgpu';
+   * the encoder's by default): what the ranking adds, run on a device of the caller's choice.
+   */
+  async interestScores(candidates, { backend } = {}) {
+    this.#requireProfile();
+    await this.encoderReady();
+    if (typeof this.rec.interestScores !== 'function') return null;
+    try {
+      return await this.rec.interestScores(candidates, backend ?? this.encoder.backend);
+    } catch (e) {
+      throw fromWasm(e);
+    }
+  }
+
   interests() { this.#requireProfile(); return this.rec.interests(); }
   weights() { this.#requireProfile(); return this.rec.weights(); }
   exportProfile() { this.#requireProfile(); return this.rec.exportProfile(); }
@@ -452,7 +496,7 @@ export class Core {
     return this.rec
       ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings,
         backend: this.encoder?.backend ?? null, encodedTexts: this.rec.encodedTexts(), deferredEvents: this.rec.deferredEvents(),
-        hasEncoder: this.rec.hasEncoder(), timings: this.timings }
+        hasEncoder: this.rec.hasEncoder(), interestModel: this.interestModel(), timings: this.timings }
       : { interests: [], weights: null, storage: null, warnings: this.warnings, backend: this.encoder?.backend };
   }
 

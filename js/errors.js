@@ -27,6 +27,11 @@ export class InvalidInputError extends CloisterError {}
 export class BackendError extends CloisterError {}
 /** A candidate list the re-ranker cannot take (empty, duplicate ids, non-finite scores...). */
 export class InvalidCandidateError extends InvalidInputError {}
+/**
+ * The interest model file (`cloister train`) is corrupt, of another shape, for another encoder's
+ * width, or cannot load in this build. Ranking goes on without the model.
+ */
+export class InterestModelError extends CloisterError {}
 /** Persistent storage failed (quota, corrupt record); the session goes on in memory. */
 export class StorageError extends CloisterError {}
 /**
@@ -66,6 +71,12 @@ export const ERROR_CLASSES = {
   invalid_interest: InvalidInputError,
   too_many_interests: InvalidInputError,
   invalid_input: InvalidInputError,
+  // InterestModelError
+  interest_model_corrupt: InterestModelError,
+  interest_model_wrong_shape: InterestModelError,
+  interest_model_wrong_dimension: InterestModelError,
+  interest_model_wrong_encoder: InterestModelError,
+  interest_model_backend: InterestModelError,
   // StoreError
   store_corrupt: StorageError,
   store_version: StorageError,
@@ -77,6 +88,7 @@ export const ERROR_CLASSES = {
   fetch: ModelIntegrityError,
   truncated: ModelIntegrityError,
   no_profile: StorageError,
+  interest_model_unsupported: InterestModelError,
   unsupported_browser: UnsupportedBrowserError,
 };
 

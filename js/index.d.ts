@@ -184,6 +184,21 @@ export interface OpenOptions extends EncoderLoadOptions {
   workers?: 'auto' | number;
   /** Memory the extra workers may take, in MB (default 256). */
   memoryBudgetMB?: number;
+  /** A learned interest model file (`cloister train`), URL or bytes, loaded as
+   * `setInterestModel` does (pin it with `integrity.interestModel`); a failure is a warning. */
+  interestModel?: string | URL | Uint8Array | ArrayBuffer;
+}
+
+/** The loaded interest model, and how far this user's choices have adapted it. */
+export interface InterestModelInfo {
+  sha256: string;
+  hidden: number;
+  /** How the file was made (`cloister train`'s note). */
+  source: string;
+  /** Whether this user's choices have moved the model's gate. */
+  adapted: boolean;
+  /** How far (Euclidean), bounded by the adaptation's pull-back to the shipped weights. */
+  gateShift: number;
 }
 
 export interface Weights {
@@ -240,6 +255,19 @@ export declare class Cloister {
    */
   feedback(impressionId: string, feedback: { chosen?: string[]; dismissed?: string[] }): Promise<Record<string, number>>;
   weights(): Weights;
+  /**
+   * Loads a learned interest model file (`cloister train`), pinned by `sha256` if given. Its
+   * score joins the ranking as the `interest_model` contribution (with explanations such as
+   * "because you recently looked at X and Y"); the user's choices adapt it, saved with the
+   * profile. A bad file rejects with an InterestModelError and the ranking goes on without it.
+   */
+  setInterestModel(source: string | URL | Uint8Array | ArrayBuffer, options?: { sha256?: string }): Promise<InterestModelInfo>;
+  /** Ranks without the interest model again; the user's adaptation is kept for its return. */
+  clearInterestModel(): Promise<void>;
+  readonly interestModel: InterestModelInfo | null;
+  /** The interest model's scores (one per candidate) and readouts (`hidden` per candidate) on a
+   * backend of the caller's choice (the encoder's by default); null without a model or history. */
+  interestScores(candidates: Candidate[], options?: { backend?: 'webgpu' | 'cpu' }): Promise<{ scores: Float32Array; readouts: Float32Array } | null>;
   exportProfile(): Promise<object>;
   importProfile(json: object | string): Promise<void>;
   /**
@@ -258,3 +286,5 @@ export declare class Cloister {
 
 export declare class InvalidCandidateError extends InvalidInputError {}
 export declare class StorageError extends CloisterError {}
+/** The interest model file is corrupt, of another shape or width, or this build cannot load it. */
+export declare class InterestModelError extends CloisterError {}

@@ -6,4 +6,5 @@ export { forgetBackendChoices } from './measure.js';
 export {
   CloisterError, ERROR_CLASSES, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,
   InvalidInputError, InvalidCandidateError, BackendError, StorageError, UnsupportedBrowserError,
+  InterestModelError,
 } from './errors.js';

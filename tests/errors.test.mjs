@@ -8,10 +8,12 @@ import {
   fromWasm, toPlain,
 } from '../js/errors.js';
 
-const ERROR_RS = new URL('../crate/src/error.rs', import.meta.url);
+// The files whose error enums name kinds: the core's, and the interest model file's.
+const ERROR_SOURCES = ['../crate/src/error.rs', '../crate/src/interest_model/params.rs']
+  .map((p) => new URL(p, import.meta.url));
 
-test('every kind in crate/src/error.rs maps to an error class', () => {
-  const source = readFileSync(ERROR_RS, 'utf8');
+test('every kind in crate/src/error.rs and the interest model\'s errors maps to an error class', () => {
+  const source = ERROR_SOURCES.map((u) => readFileSync(u, 'utf8')).join('\n');
   // The `as_str` / `kind` match arms: `Self::Variant(..) => "kind",`.
   const kinds = [...source.matchAll(/=>\s*"([a-z_]+)"/g)].map((m) => m[1]);
   assert.ok(kinds.length >= 25, `found only ${kinds.length} kinds: the pattern no longer matches error.rs`);

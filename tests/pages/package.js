@@ -26,7 +26,9 @@ window.open_ = async (opts = {}) => {
   try {
     const rec = await Cloister.open({
       model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: opts.backend ?? 'cpu',
-      integrity, namespace: opts.namespace ?? 'test', profile: opts.profile, worker: opts.worker, prior: opts.prior,
+      integrity: { ...integrity, interestModel: opts.interestModelPin }, namespace: opts.namespace ?? 'test',
+      profile: opts.profile, worker: opts.worker, prior: opts.prior,
+      interestModel: opts.interestModel && new TextEncoder().encode(opts.interestModel),
       onProgress: (p) => progress.push(p),
     });
     window.rec = rec;

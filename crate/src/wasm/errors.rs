@@ -20,6 +20,11 @@ pub fn input_error(e: InputError) -> JsValue {
     error(e.kind.as_str(), &e.message)
 }
 
+#[cfg(feature = "encoder")]
+pub fn interest_model_error(e: crate::interest_model::InterestModelError) -> JsValue {
+    error(e.kind(), &e.to_string())
+}
+
 pub fn store_error(e: StoreError) -> JsValue {
     error(e.kind(), &e.to_string())
 }

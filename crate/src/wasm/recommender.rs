@@ -30,7 +30,14 @@ pub struct WasmRecommender {
     encoder: Option<Rc<TextEncoder>>,
     /// Texts this recommender has encoded (each once): what server embeddings saved.
     encoded: Rc<Cell<u64>>,
+    /// The interest model's weights on a device `interestScores` was asked for, kept for the
+    /// next call: (file sha256, backend, model).
+    #[cfg(feature = "encoder")]
+    interest_on_device: Rc<RefCell<Option<DeviceModel>>>,
 }
+
+#[cfg(feature = "encoder")]
+type DeviceModel = (String, String, Rc<crate::interest_model::InterestModel>);
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -117,6 +124,8 @@ impl WasmRecommender {
             rec: Rc::new(RefCell::new(rec)),
             encoder: Some(Rc::new(TextEncoder::Loaded(Rc::clone(&encoder.inner)))),
             encoded: Rc::new(Cell::new(0)),
+            #[cfg(feature = "encoder")]
+            interest_on_device: Rc::default(),
         })
     }
 
@@ -172,6 +181,8 @@ impl WasmRecommender {
             rec: Rc::new(RefCell::new(rec)),
             encoder: None,
             encoded: Rc::new(Cell::new(0)),
+            #[cfg(feature = "encoder")]
+            interest_on_device: Rc::default(),
         })
     }
 
@@ -480,4 +491,143 @@ impl WasmRecommender {
         };
         to_js(&self.rec.borrow().profile_map(&candidates))
     }
+}
+
+/// What `interestModel()` says of the loaded interest model.
+#[cfg(feature = "encoder")]
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InterestModelReply<'a> {
+    sha256: &'a str,
+    hidden: usize,
+    source: &'a str,
+    /// Whether this user's choices have moved the gate from the file's.
+    adapted: bool,
+    /// How far they moved it (Euclidean), bounded by the adaptation's pull-back.
+    gate_shift: f32,
+}
+
+/// The learned interest model (`cloister train`): the builds with the encoder.
+#[cfg(feature = "encoder")]
+#[wasm_bindgen]
+impl WasmRecommender {
+    /// Loads an interest model file; returns its sha256. A bad file is an error with an
+    /// `interest_model_*` kind, and the ranking goes on as before (without a model, or with
+    /// the one loaded earlier).
+    #[wasm_bindgen(js_name = setInterestModel)]
+    pub fn set_interest_model(&self, bytes: &[u8]) -> Result<String, JsValue> {
+        let sha256 = self
+            .rec
+            .borrow_mut()
+            .set_interest_model(bytes)
+            .map_err(super::errors::interest_model_error)?;
+        self.interest_on_device.borrow_mut().take();
+        Ok(sha256)
+    }
+
+    /// Ranks without the interest model again (the user's adapted gate is kept).
+    #[wasm_bindgen(js_name = clearInterestModel)]
+    pub fn clear_interest_model(&self) {
+        self.rec.borrow_mut().clear_interest_model();
+        self.interest_on_device.borrow_mut().take();
+    }
+
+    /// `{ sha256, hidden, source, adapted, gateShift }`, or null without a model.
+    #[wasm_bindgen(js_name = interestModel)]
+    pub fn interest_model(&self) -> Result<JsValue, JsValue> {
+        let rec = self.rec.borrow();
+        let Some((params, sha256)) = rec.interest_model() else {
+            return Ok(JsValue::NULL);
+        };
+        let gate = rec.interest_gate().filter(|g| g.model == sha256);
+        let gate_shift = gate.map_or(0.0, |g| {
+            g.gate
+                .iter()
+                .zip(&params.gate)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f32>()
+                .sqrt()
+        });
+        to_js(&InterestModelReply {
+            sha256,
+            hidden: params.hidden,
+            source: &params.source,
+            adapted: gate.is_some(),
+            gate_shift,
+        })
+    }
+
+    /// The interest model's scores (under this user's gate) and readouts for `candidates`,
+    /// run on `backend` ('cpu' or 'webgpu'): what the ranking adds, computed on a device of the
+    /// caller's choice, to check one against the other. Resolves to `{ scores: Float32Array,
+    /// readouts: Float32Array }` (`hidden` readouts per candidate), or null without a model or
+    /// history.
+    #[wasm_bindgen(js_name = interestScores)]
+    pub fn interest_scores(&self, candidates: JsValue, backend: String) -> Promise {
+        let (rec, encoder, encoded) = self.parts();
+        let cached = Rc::clone(&self.interest_on_device);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let candidates: Vec<Candidate> = from_js(candidates, "candidates")?;
+            let candidates = validate_candidates(candidates).map_err(input_error)?;
+            let encoder = encoder.ok_or_else(|| no_encoder("interestScores"))?;
+            let pending = rec.borrow_mut().hold_request(&[], &candidates);
+            let Some((inputs, gate)) = with_texts(&rec, &encoder, &encoded, pending, |r| {
+                r.interest_inputs(candidates)
+            })
+            .await?
+            else {
+                return Ok(JsValue::NULL);
+            };
+            let model = model_on(&rec, &cached, &backend).await?;
+            let pass = match model
+                .start_pass(&inputs.batch)
+                .map_err(super::errors::interest_model_error)?
+            {
+                Some(pending) => Some(
+                    pending
+                        .read_async()
+                        .await
+                        .map_err(super::errors::interest_model_error)?,
+                ),
+                None => None,
+            };
+            let signal = inputs.finish(pass, &gate);
+            let readouts: Vec<f32> = signal.phi.concat();
+            let reply = js_sys::Object::new();
+            let set = |key: &str, values: &[f32]| {
+                js_sys::Reflect::set(&reply, &key.into(), &js_sys::Float32Array::from(values))
+            };
+            set("scores", &signal.scores)?;
+            set("readouts", &readouts)?;
+            Ok(reply.into())
+        })
+    }
+}
+
+/// The loaded interest model's weights on `backend`'s device: the kept copy when it is of the
+/// same file and backend, else a new one (kept for the next call).
+#[cfg(feature = "encoder")]
+async fn model_on(
+    rec: &Rc<RefCell<Recommender>>,
+    cached: &Rc<RefCell<Option<DeviceModel>>>,
+    backend: &str,
+) -> Result<Rc<crate::interest_model::InterestModel>, JsValue> {
+    let params = {
+        let r = rec.borrow();
+        let (params, sha256) = r.interest_model().ok_or_else(|| {
+            super::errors::interest_model_error(crate::interest_model::InterestModelError::Backend(
+                "no interest model is loaded".into(),
+            ))
+        })?;
+        if let Some((sha, b, model)) = cached.borrow().as_ref() {
+            if sha == sha256 && b == backend {
+                return Ok(Rc::clone(model));
+            }
+        }
+        (params.clone(), sha256.to_string())
+    };
+    let (device, _) = super::device::start(backend).await.map_err(encoder_error)?;
+    let model = Rc::new(crate::interest_model::InterestModel::new(params.0, device));
+    *cached.borrow_mut() = Some((params.1, backend.to_string(), Rc::clone(&model)));
+    Ok(model)
 }
