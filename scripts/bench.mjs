@@ -166,6 +166,21 @@ try {
       }
     }
   }
+  // The learned interest model (issue 18): rerank of 100 candidates with and without it on the
+  // CPU path, and its pass alone on the CPU path and on WebGPU (SwiftShader without a GPU).
+  if (!process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes('interest')) {
+    const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      process.stderr.write('bench: interest model, 100 candidates, paired rounds...\n');
+      const r = await visit(context, `${url}/bench/interest.html?rounds=${Math.max(ROUNDS, 6) * 5}`, requests, 1_800_000);
+      delete r.download;
+      results.interest = r;
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }
   // The embedding pool (issue 17): one worker against two, paired in one page, and the resident
   // memory each worker adds, in Chromium and in Firefox.
   for (const [name, engine, encoder] of [['pool', 'chromium', 'english'], ['firefox-pool', 'firefox', 'english'], ['pool-multilingual', 'chromium', 'multilingual']]) {
@@ -269,6 +284,13 @@ for (const key of ['loadPersisted', 'loadInMemory']) {
   if (!r) continue;
   out.push(`- recording 1,000 events on encoded texts, until saved (${r.persist ? 'IndexedDB' : 'persist: false'}): one by one, each awaited ${r.record1000AwaitedMs.toFixed(0)} ms; all at once ${r.record1000ConcurrentMs.toFixed(0)} ms; recordMany ${r.recordMany1000Ms.toFixed(0)} ms`);
   out.push(`- load (${r.persist ? 'saved to IndexedDB, coalesced' : 'persist: false'}, worker ${r.inWorker}): ${r.events} events in ${(r.eventsMs / 1000).toFixed(1)} s (${(r.eventsMs * 1000 / r.events).toFixed(0)} us/event), profile holds ${r.profileEvents}; 10,000 candidates re-ranked in ${r.rerank10kMs.toFixed(0)} ms (median of 5); 1,000 feedback steps (rerank 100 + feedback) in ${(r.feedbackMs / 1000).toFixed(1)} s; weights finite ${r.weightsFinite}; peak renderer memory ${r.peakMemory ? mb(r.peakMemory.renderer) + ' MB' : 'n/a'}`);
+}
+if (results.interest) {
+  const r = results.interest;
+  const gpu = r.webgpuPassMs === undefined
+    ? 'no WebGPU adapter'
+    : `${fmt(r.webgpuPassMs, 2)} ms on WebGPU (${r.adapter.description}${r.adapter.fallback ? ', a fallback adapter' : ''}) against ${fmt(r.cpuPassWebgpuBuildMs, 2)} ms on the CPU path of the same build`;
+  out.push(`- learned interest model, ${r.candidates} candidates against ${r.history} events, CPU path, worker ${r.inWorker}, median of ${r.rounds} alternating rounds: rerank **${fmt(r.rerankWithMs, 2)} ms with the model**, ${fmt(r.rerankWithoutMs, 2)} ms without (paired ratio ${r.pairedRatio.toFixed(2)}x); the model's pass alone (\`interestScores\`): ${fmt(r.cpuPassMs, 2)} ms on the CPU path; ${gpu}`);
 }
 const software = Object.values(c).filter((r) => r.backend === 'webgpu' && (!r.adapter || r.adapter.fallback));
 if (GPU && software.length) {

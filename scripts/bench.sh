@@ -39,6 +39,10 @@ for threads in 1 2; do
     --tokenizer models/all-MiniLM-L6-v2/tokenizer.json --sentences "$SENTENCES" --threads "$threads" --rounds "$ROUNDS"
 done
 
+step "interest model: trained on the demo server's simulated log (cloister train --lines)"
+mkdir -p dist/bench
+node scripts/demo-training-lines.mjs 150 | dist/cloister train --lines --out dist/bench/interest-model.json
+
 step "browser: Cloister vs transformers.js in headless Chromium"
 node scripts/bench.mjs
 
