@@ -56,6 +56,7 @@ export const ERROR_CLASSES = {
   invalid_event: InvalidInputError,
   invalid_time: InvalidInputError,
   invalid_item: InvalidInputError,
+  unknown_item: InvalidInputError,
   invalid_candidate: InvalidCandidateError,
   duplicate_candidate: InvalidCandidateError,
   empty_candidates: InvalidCandidateError,

@@ -63,6 +63,8 @@ pub enum InputErrorKind {
     InvalidTime,
     /// An event's item has a missing or over-long id.
     InvalidItem,
+    /// A log row names an item the catalogue does not hold.
+    UnknownItem,
     /// A candidate is malformed (id, score, features, text and embedding both missing, ...).
     InvalidCandidate,
     /// Two candidates in one list share an id.
@@ -104,6 +106,7 @@ impl InputErrorKind {
             Self::InvalidEvent => "invalid_event",
             Self::InvalidTime => "invalid_time",
             Self::InvalidItem => "invalid_item",
+            Self::UnknownItem => "unknown_item",
             Self::InvalidCandidate => "invalid_candidate",
             Self::DuplicateCandidate => "duplicate_candidate",
             Self::EmptyCandidates => "empty_candidates",
@@ -124,10 +127,11 @@ impl InputErrorKind {
     }
 
     /// Every kind, for tests that check each has a JS class.
-    pub const ALL: [InputErrorKind; 19] = [
+    pub const ALL: [InputErrorKind; 20] = [
         Self::InvalidEvent,
         Self::InvalidTime,
         Self::InvalidItem,
+        Self::UnknownItem,
         Self::InvalidCandidate,
         Self::DuplicateCandidate,
         Self::EmptyCandidates,

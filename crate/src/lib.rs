@@ -23,9 +23,12 @@ pub mod eval;
 pub mod interest_model;
 pub mod limits;
 pub mod manifest;
+#[cfg(all(not(target_arch = "wasm32"), feature = "encoder"))]
+pub mod model_files;
 pub mod profile;
 pub mod rank;
 pub mod recommender;
+pub mod related;
 pub mod similarity;
 pub mod store;
 #[cfg(feature = "encoder")]

@@ -97,7 +97,8 @@ impl BatchMask {
 
 /// How an encoder layer's linear projections and attention run. Implementations are
 /// interchangeable: each gives the same layer (`layer_forward`) to within its arithmetic.
-pub trait LayerKernels: std::fmt::Debug {
+/// `Send + Sync`: the Python wheel runs one encoder from whichever thread released the GIL.
+pub trait LayerKernels: std::fmt::Debug + Send + Sync {
     /// `projection` of encoder layer `index` (`layer`) over the last axis of
     /// `x` (`[batch, seq, inputs]`).
     fn project(

