@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one build entry point. Leaves:
 #   dist/cloister                      the native CLI
+#   dist/wheels/cloister-*.whl         the Python wheel (PyO3, abi3): the same core for a site's servers
 #   dist/pkg/                          the browser package's WebGPU build (wasm, JS glue, types)
 #   dist/pkg/cpu/                      its CPU-only build
 #   dist/pkg/rank/                     its ranking-only build (no encoder)
@@ -44,10 +45,21 @@ fi
 step "model: fetch and verify (models/manifest.json pins)"
 python3 models/fetch.py
 
-step "native: cargo build --release (CLI)"
-cargo build --release --bin cloister
+step "native: cargo build --release --workspace (CLI and the Python wheel's crate)"
+# One invocation for both: cargo unifies their dependencies' features, so burn and the core
+# compile once and maturin's build of the wheel below finds them built (docs/benchmarks.md).
+cargo build --release --workspace
 mkdir -p dist
 cp "$CARGO_TARGET_DIR/release/cloister" dist/cloister.partial && mv dist/cloister.partial dist/cloister
+
+step "python wheel: maturin build (abi3, the same core as the CLI)"
+BUILD_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cloister/build-venv"
+if [ ! -x "$BUILD_VENV/bin/maturin" ] || [ "$("$BUILD_VENV/bin/maturin" --version)" != "maturin 1.16.0" ]; then
+  python3 -m venv "$BUILD_VENV"
+  "$BUILD_VENV/bin/pip" install --quiet maturin==1.16.0
+fi
+rm -rf dist/wheels
+"$BUILD_VENV/bin/maturin" build --release --manifest-path python/Cargo.toml --out dist/wheels --quiet
 
 step "model: convert to int8"
 BPK=models/all-MiniLM-L6-v2/model.int8.bpk

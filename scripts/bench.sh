@@ -39,6 +39,15 @@ for threads in 1 2; do
     --tokenizer models/all-MiniLM-L6-v2/tokenizer.json --sentences "$SENTENCES" --threads "$threads" --rounds "$ROUNDS"
 done
 
+step "python wheel: cloister.Encoder.embed / embed_compact, batch 32, 1 and 2 threads (${ROUNDS} rounds)"
+WHEEL_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cloister/test-venv"
+[ -x "$WHEEL_VENV/bin/python" ] || python3 -m venv "$WHEEL_VENV"
+"$WHEEL_VENV/bin/python" -c 'import numpy' 2>/dev/null || "$WHEEL_VENV/bin/pip" install --quiet numpy==2.4.6
+"$WHEEL_VENV/bin/pip" install --quiet --force-reinstall --no-deps dist/wheels/cloister-*.whl
+for threads in 1 2; do
+  "$WHEEL_VENV/bin/python" bench/wheel_bench.py --threads "$threads" --rounds "$ROUNDS" --sentences "$SENTENCES"
+done
+
 step "interest model: trained on the demo server's simulated log (cloister train --lines)"
 mkdir -p dist/bench
 node scripts/demo-training-lines.mjs 150 | dist/cloister train --lines --out dist/bench/interest-model.json

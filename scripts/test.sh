@@ -52,6 +52,13 @@ fi
 echo; echo "== native tests (cargo test --release)"
 cargo test --release --workspace
 
+echo; echo "== Python wheel tests (the wheel build.sh made, in a fresh venv)"
+TEST_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cloister/test-venv"
+[ -x "$TEST_VENV/bin/python" ] || python3 -m venv "$TEST_VENV"
+"$TEST_VENV/bin/python" -c 'import numpy' 2>/dev/null || "$TEST_VENV/bin/pip" install --quiet numpy==2.4.6
+"$TEST_VENV/bin/pip" install --quiet --force-reinstall --no-deps dist/wheels/cloister-*.whl
+CLOISTER_HOME="$PWD" "$TEST_VENV/bin/python" -m unittest discover -s python/tests -v
+
 echo; echo "== JS and browser tests (headless Chromium: WebGPU, CPU fallback, end to end)"
 node --test --test-concurrency=1 tests/*.test.mjs
 

@@ -1,0 +1,17 @@
+"""Cloister's site-side companion, on the same Rust core as the CLI and the browser package.
+
+- ``Encoder(model="english", threads=None)``: ``embed(texts)`` gives unit vectors as a numpy
+  ``float32 [n, 384]`` array (the vectors the browser package makes, on the native int8 kernel,
+  with the GIL released); ``embed_compact(texts)`` gives per text what a candidate carries to be
+  ranked without encoding on the device: ``{"embedding": <520 base64 characters>, "model":
+  <sha256>}``, or ``{"error": {"kind", "message"}}`` for a row without text.
+- ``related(users, items, times, keep=128, window=3, catalogue=None)``: the ``related`` lists of an
+  interaction log, ``({item: [(predecessor, weight), ...]}, [(row, kind, message), ...])``.
+
+Model files are looked up under ``root`` (default ``$CLOISTER_HOME``, else the working
+directory), where ``build.sh`` puts ``models/``, and checked against their sha256 pins.
+"""
+
+from ._native import EMBEDDING_DIM, Encoder, related
+
+__all__ = ["EMBEDDING_DIM", "Encoder", "related"]

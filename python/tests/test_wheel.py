@@ -1,0 +1,187 @@
+"""The Python wheel against the CLI it shares its core with, and `related` against a reference.
+
+Run by scripts/test.sh on the wheel build.sh made, installed in a fresh venv:
+    CLOISTER_HOME=. python -m unittest discover -s python/tests -v
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+import cloister
+
+ROOT = Path(os.environ.get("CLOISTER_HOME", ".")).resolve()
+CLI = ROOT / "dist" / "cloister"
+TEXTS = [
+    "Waterproof trail running shoes with a rock plate",
+    "A quiet mystery novel set in a lighthouse",
+    "Cast-iron skillet, pre-seasoned, 26 cm",
+    "An illustrated history of the Silk Road",
+    "Noise-cancelling headphones for long flights",
+    "Sourdough baking for beginners",
+    "红色越野跑鞋",
+    "Un roman policier dans un phare",
+] * 3
+
+
+def cli_lines(*args, texts):
+    out = subprocess.run(
+        [str(CLI), "embed", *args], input="\n".join(texts) + "\n", capture_output=True, text=True, check=True,
+        env={**os.environ, "CLOISTER_HOME": str(ROOT)},
+    )
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def reference_related(rows, keep, window):
+    """The definition, written out plainly: per user in log order, count (p, c) when c comes at
+    most `window` events after p; keep each c's `keep` most frequent predecessors (ties by first
+    appearance of p in the log), weight count / all pairs that start at p."""
+    seqs = defaultdict(list)
+    order = {}
+    for user, item, _ in rows:
+        seqs[user].append(item)
+        order.setdefault(item, len(order))
+    counts = defaultdict(Counter)
+    out_total = Counter()
+    for seq in seqs.values():
+        for k, p in enumerate(seq):
+            for c in seq[k + 1 : k + 1 + window]:
+                counts[c][p] += 1
+                out_total[p] += 1
+    return {
+        c: [(p, n / out_total[p]) for p, n in sorted(ps.items(), key=lambda e: (-e[1], order[e[0]]))[:keep]]
+        for c, ps in counts.items()
+    }
+
+
+class EncoderTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.encoder = cloister.Encoder("english", root=ROOT)
+
+    def test_embeddings_are_the_clis_and_unit_float32(self):
+        vectors = self.encoder.embed(TEXTS)
+        self.assertEqual(vectors.shape, (len(TEXTS), 384))
+        self.assertEqual(vectors.dtype, np.float32)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        cli = np.array(cli_lines(texts=TEXTS), dtype=np.float32)
+        # One core, one kernel, the same micro-batches: the same floats.
+        self.assertLessEqual(float(np.abs(vectors - cli).max()), 1e-6)
+        self.assertEqual(self.encoder.embed([]).shape, (0, 384))
+        self.assertEqual(self.encoder.model_name, "all-MiniLM-L6-v2")
+        self.assertRegex(self.encoder.model_sha256, "^[0-9a-f]{64}$")
+
+    def test_compact_embeddings_are_the_clis_and_a_row_without_text_is_an_error_in_place(self):
+        rows = self.encoder.embed_compact(TEXTS[:4] + ["  "] + TEXTS[4:8])
+        self.assertEqual(rows[4], {"error": {"kind": "invalid_item", "message": "a catalogue row needs text"}})
+        good = rows[:4] + rows[5:]
+        self.assertEqual(good, cli_lines("--compact", texts=TEXTS[:8]))
+        self.assertTrue(all(len(r["embedding"]) == 520 and r["model"] == self.encoder.model_sha256 for r in good))
+        with self.assertRaisesRegex(ValueError, "^invalid_item: row 1 has no text"):
+            self.encoder.embed(["fine", ""])
+
+    def test_the_gil_is_released_while_encoding(self):
+        ticks = 0
+        done = threading.Event()
+
+        def count():
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                time.sleep(0.001)
+
+        counter = threading.Thread(target=count)
+        counter.start()
+        started = time.perf_counter()
+        before = ticks
+        self.encoder.embed(TEXTS * 4)
+        elapsed = time.perf_counter() - started
+        during = ticks - before
+        done.set()
+        counter.join()
+        # Holding the GIL, the counter could not run while `embed` did (a tick or two at most).
+        self.assertGreater(elapsed, 0.1)
+        self.assertGreater(during, 20, f"{during} ticks in {elapsed:.2f} s")
+
+    def test_a_model_file_that_does_not_match_its_pin_is_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            models = Path(tmp, "models")
+            shutil.copytree(ROOT / "models" / "all-MiniLM-L6-v2", models / "all-MiniLM-L6-v2",
+                            ignore=shutil.ignore_patterns("*.safetensors", "onnx"))
+            shutil.copy(ROOT / "models" / "manifest.json", models / "manifest.json")
+            model = models / "all-MiniLM-L6-v2" / "model.int8.bpk"
+            data = bytearray(model.read_bytes())
+            data[len(data) // 2] ^= 0xFF
+            model.write_bytes(bytes(data))
+            with self.assertRaisesRegex(ValueError, "^integrity: .*does not match the pin"):
+                cloister.Encoder("english", root=tmp)
+        with self.assertRaisesRegex(OSError, "nonexistent"):
+            cloister.Encoder("/nonexistent/model.int8.bpk", root=ROOT)
+        with self.assertRaisesRegex(ValueError, "^invalid_option"):
+            cloister.Encoder("english", root=ROOT, precision="int4")
+
+    def test_threads_are_set_once_per_process(self):
+        script = (
+            "import cloister\n"
+            f"cloister.Encoder('english', root={str(ROOT)!r}, threads=1)\n"
+            f"cloister.Encoder('english', root={str(ROOT)!r}, threads=1)\n"
+            "try:\n"
+            f"    cloister.Encoder('english', root={str(ROOT)!r}, threads=2)\n"
+            "except ValueError as e:\n"
+            "    print(e)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+        self.assertIn("already runs the encoder on 1 threads", out.stdout)
+
+
+class RelatedTest(unittest.TestCase):
+    def test_related_lists_match_the_reference_on_a_generated_log(self):
+        import random
+
+        rng = random.Random(7)
+        rows = []
+        for u in range(300):
+            t = 1_700_000_000_000 + u
+            # Users drift through 40 items, mostly to a neighbour: transitions with structure.
+            item = rng.randrange(40)
+            for _ in range(rng.randrange(2, 12)):
+                rows.append((f"u{u}", f"i{item}", t))
+                t += rng.randrange(0, 3) * 60_000
+                item = (item + rng.choice([1, 1, 2, -1, 7])) % 40
+        rng.shuffle(rows)
+        rows.sort(key=lambda r: r[2])  # a log in time order, users interleaved
+        users, items, times = map(list, zip(*rows))
+        for keep, window in [(128, 3), (2, 1), (5, 4)]:
+            lists, errors = cloister.related(users, items, times, keep=keep, window=window)
+            self.assertEqual(errors, [])
+            want = reference_related(rows, keep, window)
+            self.assertEqual(sorted(lists), sorted(want))
+            for item, entries in want.items():
+                got = lists[item]
+                self.assertEqual([p for p, _ in got], [p for p, _ in entries], item)
+                for (_, w), (_, v) in zip(got, entries):
+                    self.assertAlmostEqual(w, v, places=6)
+
+    def test_bad_rows_are_reported_and_left_out(self):
+        users = ["a", "a", "b", "a", "c", "b"]
+        items = ["x", "y", "x", "z", "", "nope"]
+        times = [1, 2, 3, 0, 4, 5]
+        lists, errors = cloister.related(users, items, times, catalogue=["x", "y", "z"])
+        self.assertEqual([(row, kind) for row, kind, _ in errors], [(3, "invalid_time"), (4, "invalid_item"), (5, "unknown_item")])
+        self.assertEqual(lists, {"y": [("x", 1.0)]})
+        with self.assertRaisesRegex(ValueError, "^invalid_input"):
+            cloister.related(["a"], ["x", "y"], [1])
+
+
+if __name__ == "__main__":
+    unittest.main()
