@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: every test. Checks formatting, installs what is missing (chromium, npm packages,
-# the wasm target, wasm-bindgen-cli, the model) through build.sh, runs clippy, then the native
-# Rust tests and the browser tests (wasm on WebGPU and on the CPU fallback, in headless Chromium,
-# then the same suites in headless Firefox ESR).
+# the wasm target, wasm-bindgen-cli, the model, maturin) through build.sh, runs clippy, then the
+# native Rust tests, the Python wheel's tests (in a venv of their own) and the browser tests (wasm
+# on WebGPU and on the CPU fallback, in headless Chromium, then the same suites in headless
+# Firefox ESR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
