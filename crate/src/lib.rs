@@ -29,10 +29,14 @@ pub mod profile;
 pub mod rank;
 pub mod recommender;
 pub mod related;
+#[cfg(all(not(target_arch = "wasm32"), feature = "encoder"))]
+pub mod requests;
 pub mod similarity;
 pub mod store;
 #[cfg(feature = "encoder")]
 pub mod tokenize;
+#[cfg(all(not(target_arch = "wasm32"), feature = "encoder"))]
+pub mod training;
 pub mod vector;
 
 #[cfg(target_arch = "wasm32")]

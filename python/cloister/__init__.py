@@ -7,11 +7,24 @@
   <sha256>}``, or ``{"error": {"kind", "message"}}`` for a row without text.
 - ``related(users, items, times, keep=128, window=3, catalogue=None)``: the ``related`` lists of an
   interaction log, ``({item: [(predecessor, weight), ...]}, [(row, kind, message), ...])``.
+- ``fit_prior(encoder, lines, meta=False)``: the prior ``cloister fit-prior`` writes, from training
+  lines (JSON text or dicts: ``{"user"?, "history", "candidates", "target"}``), as
+  ``(PRIOR.json text, FitReport)``; bad lines are in ``FitReport.errors``.
 
 Model files are looked up under ``root`` (default ``$CLOISTER_HOME``, else the working
 directory), where ``build.sh`` puts ``models/``, and checked against their sha256 pins.
 """
 
-from ._native import EMBEDDING_DIM, Encoder, related
+import json
 
-__all__ = ["EMBEDDING_DIM", "Encoder", "related"]
+from ._native import EMBEDDING_DIM, Encoder, FitReport, related
+from ._native import fit_prior as _fit_prior
+
+__all__ = ["EMBEDDING_DIM", "Encoder", "FitReport", "fit_prior", "related"]
+
+
+def fit_prior(encoder, lines, meta=False):
+    """The prior ``cloister fit-prior`` writes (its PRIOR.json text, byte for byte) and a
+    ``FitReport``; ``lines`` are JSON text or dicts."""
+    text = [line if isinstance(line, str) else json.dumps(line) for line in lines]
+    return _fit_prior(encoder, text, meta=meta)

@@ -1,7 +1,8 @@
 //! `cloister._native`: the Python wheel's thin edge over the core, for a site's servers (and
 //! Ray and Spark workers, through `cloister.ray` and `cloister.spark`). It converts types and
 //! releases the GIL around the encoder; the model files, their pins, the compact form and the
-//! `related` count are the core's, as the CLI and the browser package use them.
+//! `related` count and the prior's fit are the core's, as the CLI and the browser package use
+//! them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
@@ -222,10 +223,62 @@ fn related(
     ))
 }
 
+/// What `fit_prior` reports besides the prior.
+#[pyclass(frozen, get_all, module = "cloister._native")]
+struct FitReport {
+    /// Lists fitted, users they came from, lines whose target was not among their candidates.
+    lists: usize,
+    users: usize,
+    skipped: usize,
+    /// Per bad line: `(line number from 1, kind, message)`.
+    errors: Vec<(usize, &'static str, String)>,
+    /// Texts the model could not read, and the like.
+    warnings: Vec<String>,
+}
+
+/// The prior `cloister fit-prior` writes, from training lines (JSON text, fit-prior's format:
+/// `{"user"?, "history", "candidates", "target"}`), by the same recipe (with `meta`, first-order
+/// MAML over each user's lines). Returns the PRIOR.json text, byte for byte the CLI's, and a
+/// `FitReport`. A bad line is reported there and the rest are used; no usable line at all is a
+/// ValueError.
+#[pyfunction]
+#[pyo3(signature = (encoder, lines, *, meta = false))]
+fn fit_prior(
+    py: Python<'_>,
+    encoder: &Encoder,
+    lines: Vec<String>,
+    meta: bool,
+) -> PyResult<(String, FitReport)> {
+    let mut errors = Vec::new();
+    let fitted = py.detach(|| {
+        cloister::training::fit_prior(
+            &encoder.inner,
+            lines.into_iter().enumerate().map(|(i, l)| (i + 1, Ok(l))),
+            meta,
+            |n, _, e| errors.push((n, e.kind, e.message.clone())),
+        )
+    });
+    let (prior, lists, training) =
+        fitted.map_err(|m| PyValueError::new_err(format!("invalid_input: {m}")))?;
+    let text = serde_json::to_string_pretty(&prior).expect("a prior serialises") + "\n";
+    Ok((
+        text,
+        FitReport {
+            lists,
+            users: training.tasks.len(),
+            skipped: training.skipped,
+            errors,
+            warnings: training.warnings,
+        },
+    ))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Encoder>()?;
+    m.add_class::<FitReport>()?;
     m.add_function(wrap_pyfunction!(related, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_prior, m)?)?;
     m.add("EMBEDDING_DIM", EMBEDDING_DIM)?;
     Ok(())
 }

@@ -144,6 +144,41 @@ class EncoderTest(unittest.TestCase):
         self.assertIn("already runs the encoder on 1 threads", out.stdout)
 
 
+class FitPriorTest(unittest.TestCase):
+    def test_the_prior_is_the_clis_byte_for_byte_and_bad_lines_are_reported(self):
+        topics = [
+            ("A generation ship drifts between stars", "space"),
+            ("Slow Sunday sauces from an Italian kitchen", "cook"),
+            ("Trail running high in the Alps", "boots"),
+        ]
+        candidates = [
+            {"id": "space", "text": "A space opera of rival empires", "server_score": 1.0},
+            {"id": "cook", "text": "An Italian cookbook of slow sauces", "server_score": 2.0},
+            {"id": "boots", "text": "Waterproof leather hiking boots", "server_score": 3.0},
+            {"id": "other", "text": "A guide to office chairs", "server_score": 4.0},
+        ]
+        at = 1_700_000_000_000
+        lines = [
+            {"user": u % 4, "history": [{"item": {"id": "h", "text": hist}, "kind": "purchase", "at": at}],
+             "candidates": candidates, "target": target}
+            for u, (hist, target) in enumerate(topics * 4)
+        ]
+        text = [json.dumps(line) for line in lines] + ["not json"]
+        encoder = cloister.Encoder("english", root=ROOT)
+        for meta in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp, "prior.json")
+                subprocess.run([str(CLI), "fit-prior", *(["--meta"] if meta else []), "--out", str(out)],
+                               input="\n".join(text) + "\n", capture_output=True, text=True, check=True,
+                               env={**os.environ, "CLOISTER_HOME": str(ROOT)})
+                prior, report = cloister.fit_prior(encoder, lines + ["not json"], meta=meta)
+                self.assertEqual(prior, out.read_text())
+            self.assertEqual((report.lists, report.users, report.skipped), (12, 4, 0))
+            self.assertEqual([(n, kind) for n, kind, _ in report.errors], [(13, "invalid_json")])
+        with self.assertRaisesRegex(ValueError, "^invalid_input: no usable training lines"):
+            cloister.fit_prior(encoder, ["garbage"])
+
+
 class RelatedTest(unittest.TestCase):
     def test_related_lists_match_the_reference_on_a_generated_log(self):
         import random

@@ -1,51 +1,21 @@
 //! Lines in, shared by the commands that read stdin: a bounded line reader (a line too long or
-//! not UTF-8 is that line's error), and for `rerank` and `fit-prior` a line's parse, its error object
-//! `{"id", "error": {"kind", "message"}}` (the run goes on after a bad line), and one request
-//! run against the recommender with its texts encoded and held.
+//! not UTF-8 is that line's error), each line's error object `{"id", "error": {"kind",
+//! "message"}}` (the run goes on after a bad line), and the core's request (`requests`) with
+//! its warnings on stderr.
 
 use std::io::{self, BufRead, Read};
 
-use cloister::encoder::TextRole;
 use cloister::limits::MAX_LINE_BYTES;
-use cloister::profile::event::validate_events;
 use cloister::profile::Event;
-use cloister::rank::candidate::validate_candidates;
 use cloister::rank::Candidate;
-use cloister::recommender::Pending;
-use cloister::{Encoder, EncoderError, InputError, Recommender};
-use serde::Deserialize;
+pub use cloister::requests::{parse, RequestError as LineError};
+use cloister::training::NumberedLine;
+use cloister::{Encoder, Recommender};
 use serde_json::{json, Value};
 
-/// A per-line failure: a kind a program can switch on and a message a person can read.
-#[derive(Debug, Clone)]
-pub struct LineError {
-    pub kind: &'static str,
-    pub message: String,
-}
-
-impl From<InputError> for LineError {
-    fn from(e: InputError) -> Self {
-        Self {
-            kind: e.kind.as_str(),
-            message: e.message,
-        }
-    }
-}
-
-impl From<EncoderError> for LineError {
-    fn from(e: EncoderError) -> Self {
-        Self {
-            kind: e.kind(),
-            message: e.to_string(),
-        }
-    }
-}
-
-impl LineError {
-    /// The line's output: `{"id", "error": {"kind", "message"}}`.
-    pub fn to_value(&self, id: Value) -> Value {
-        json!({"id": id, "error": {"kind": self.kind, "message": self.message}})
-    }
+/// The line's output: `{"id", "error": {"kind", "message"}}`.
+pub fn error_value(e: &LineError, id: Value) -> Value {
+    json!({"id": id, "error": {"kind": e.kind, "message": e.message}})
 }
 
 /// One line of input: its number (from 1) and its text, or why it could not be read (too long,
@@ -140,37 +110,8 @@ impl<R: BufRead> Iterator for Lines<R> {
     }
 }
 
-/// The `id` of a request line, read without building the whole line as a JSON value.
-#[derive(Deserialize)]
-struct IdOnly {
-    #[serde(default)]
-    id: Value,
-}
-
-/// The line's `id` (null when absent or unreadable) and the request, or why not: `invalid_json`
-/// when the line is not JSON, `invalid_request` when it is not this command's request
-/// (unknown or repeated fields included).
-pub fn parse<T: for<'de> Deserialize<'de>>(line: &str) -> (Value, Result<T, LineError>) {
-    let id = serde_json::from_str::<IdOnly>(line)
-        .map(|r| r.id)
-        .unwrap_or(Value::Null);
-    let parsed = serde_json::from_str::<T>(line).map_err(|e| {
-        let kind = if e.is_syntax() || e.is_eof() {
-            "invalid_json"
-        } else {
-            "invalid_request"
-        };
-        LineError {
-            kind,
-            message: e.to_string(),
-        }
-    });
-    (id, parsed)
-}
-
-/// Validates `history` and `candidates`, encodes every text the recommender lacks (held in its
-/// cache for the whole request), folds the history in, then runs `step` on the validated
-/// candidates. The hold ends whatever happens.
+/// The core's request (`requests::with_request`), then the texts the model could not read as
+/// warnings on stderr.
 pub fn with_request<T>(
     rec: &mut Recommender,
     encoder: &Encoder,
@@ -178,53 +119,37 @@ pub fn with_request<T>(
     candidates: Vec<Candidate>,
     step: impl FnOnce(&mut Recommender, Vec<Candidate>) -> Result<T, LineError>,
 ) -> Result<T, LineError> {
-    let now = now_ms();
-    let history = validate_events(history, now)?;
-    let candidates = validate_candidates(candidates)?;
-    let pending = rec.hold_request(&history, &candidates);
-    let result = encode_and_record(rec, encoder, &pending, history, now)
-        .and_then(|()| step(rec, candidates));
-    rec.release(pending.hold);
-    result
-}
-
-/// The clock events are checked against, in milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Encodes what `pending` lacks into the recommender's cache (passages and queries each in
-/// their role), warns on stderr of texts the model cannot read, then folds `history` in.
-fn encode_and_record(
-    rec: &mut Recommender,
-    encoder: &Encoder,
-    pending: &Pending,
-    history: Vec<Event>,
-    now: i64,
-) -> Result<(), LineError> {
-    for (texts, role) in [
-        (&pending.missing, TextRole::Passage),
-        (&pending.queries, TextRole::Query),
-    ] {
-        if texts.is_empty() {
-            continue;
-        }
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let embeddings = encoder.embed_as(&refs, role)?;
-        match role {
-            TextRole::Passage => rec.put_embeddings(texts, &embeddings)?,
-            TextRole::Query => rec.put_query_embeddings(texts, &embeddings)?,
-        }
-        let shares = encoder.unknown_shares(&refs, role)?;
-        rec.note_unreadable(texts, &shares, encoder.family().name());
-    }
+    let result = cloister::requests::with_request(rec, encoder, history, candidates, step);
     for warning in rec.take_warnings() {
         eprintln!("cloister: warning: {warning}");
     }
-    for event in history {
-        rec.record(event, now)?;
+    result
+}
+
+/// The lines of `input` as the core's training readers take them; an I/O error ends them and
+/// is kept in `failed` for the caller to report.
+pub struct Numbered<'a, R> {
+    lines: Lines<R>,
+    pub failed: &'a mut Option<io::Error>,
+}
+
+pub fn numbered<R: BufRead>(input: R, failed: &mut Option<io::Error>) -> Numbered<'_, R> {
+    Numbered {
+        lines: lines(input),
+        failed,
     }
-    Ok(())
+}
+
+impl<R: BufRead> Iterator for Numbered<'_, R> {
+    type Item = NumberedLine;
+
+    fn next(&mut self) -> Option<NumberedLine> {
+        match self.lines.next()? {
+            Ok(line) => Some((line.number, line.text)),
+            Err(e) => {
+                *self.failed = Some(e);
+                None
+            }
+        }
+    }
 }

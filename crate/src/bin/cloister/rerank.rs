@@ -10,7 +10,7 @@ use cloister::{Encoder, Recommender};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::lines::{lines, parse, with_request, LineError};
+use crate::lines::{error_value, lines, parse, with_request, LineError};
 use crate::{CliError, ModelArgs};
 
 #[derive(Args)]
@@ -131,7 +131,7 @@ fn rerank_lines(
             }
             Err(e) => {
                 failed += 1;
-                e.to_value(id)
+                error_value(&e, id)
             }
         };
         serde_json::to_writer(&mut out, &value)?;

@@ -11,7 +11,10 @@ use cloister::interest_model::train::{fit, fit_meta, Slate, SlateTable, TRAIN_RE
 use cloister::interest_model::InterestModelParams;
 use cloister::Prior;
 
-use crate::fit_prior::read_training_lines;
+use cloister::training::read_training_lines;
+
+use crate::fit_prior::report;
+use crate::lines::numbered;
 use crate::{CliError, ModelArgs};
 
 #[derive(Args)]
@@ -88,14 +91,20 @@ fn from_lines(
     };
     let encoder = args.model.load()?;
     let mut table = SlateTable::default();
+    let mut io_error = None;
     let training = read_training_lines(
-        "train",
         &encoder,
         &prior,
-        io::stdin().lock(),
+        numbered(io::stdin().lock(), &mut io_error),
         |rec, candidates, target| Ok(rec.interest_slate(candidates, target, &mut table)?),
-    )
-    .map_err(|e| CliError::Io(PathBuf::from("<stdin>"), e))?;
+        report("train"),
+    );
+    if let Some(e) = io_error {
+        return Err(CliError::Io(PathBuf::from("<stdin>"), e));
+    }
+    for warning in &training.warnings {
+        eprintln!("cloister: warning: {warning}");
+    }
     let slates: Vec<Slate> = training.tasks.iter().flatten().cloned().collect();
     if slates.is_empty() {
         return Err(CliError::Usage(format!(
