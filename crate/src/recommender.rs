@@ -870,6 +870,23 @@ impl Recommender {
         candidates: Vec<Candidate>,
         target: &str,
     ) -> Result<Option<TrainList>, InputError> {
+        Ok(self
+            .training_features(candidates, target)?
+            .map(|(target, _, features)| TrainList {
+                names: features.names,
+                z: features.z,
+                target,
+            }))
+    }
+
+    /// A training line's validated candidates as the ranking sees them: the target's index,
+    /// each candidate's vector and the feature matrix; `None` when the target is not among them.
+    #[allow(clippy::type_complexity)]
+    fn training_features(
+        &mut self,
+        candidates: Vec<Candidate>,
+        target: &str,
+    ) -> Result<Option<(usize, Vec<Vec<f32>>, crate::rank::FeatureMatrix)>, InputError> {
         let candidates = validate_candidates(candidates)?;
         let Some(target) = candidates.iter().position(|c| c.id == target) else {
             return Ok(None);
@@ -877,11 +894,7 @@ impl Recommender {
         let vectors = self.candidate_vectors(&candidates, false)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
         let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
-        Ok(Some(TrainList {
-            names: features.names,
-            z: features.z,
-            target,
-        }))
+        Ok(Some((target, vectors, features)))
     }
 
     /// A training line as the interest model learns from it (`cloister train --lines`): the
@@ -895,13 +908,10 @@ impl Recommender {
         target: &str,
         table: &mut crate::interest_model::train::SlateTable,
     ) -> Result<Option<crate::interest_model::train::Slate>, InputError> {
-        let candidates = validate_candidates(candidates)?;
-        let Some(target) = candidates.iter().position(|c| c.id == target) else {
+        let Some((target, vectors, features)) = self.training_features(candidates, target)? else {
             return Ok(None);
         };
-        let vectors = self.candidate_vectors(&candidates, false)?;
         let refs: Vec<&[f32]> = vectors.iter().map(Vec::as_slice).collect();
-        let features = crate::rank::features::compute(&self.profile, &candidates, &refs);
         let weights = self.weights.vector(&features.names);
         let offset = features
             .z

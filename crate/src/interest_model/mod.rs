@@ -20,4 +20,4 @@ pub use forward::{
 };
 pub use history::{event_features, recent_window, EVENT_FEATURES, MAX_HISTORY};
 pub use params::{InterestModelError, InterestModelParams, HIDDEN};
-pub use signal::{signal, signal_async, Signal, SignalInputs};
+pub use signal::{signal, Signal, SignalInputs};

@@ -122,7 +122,9 @@ impl SignalInputs {
 }
 
 /// The model's signal for `vectors` against the profile's recent items, read back
-/// synchronously (the CPU backend); `None` when there is no history to read.
+/// synchronously (the CPU backend); `None` when there is no history to read. An edge that runs
+/// the pass elsewhere (WebGPU) builds the `SignalInputs`, awaits `PendingPass::read_async` and
+/// finishes them itself.
 pub fn signal(
     model: &InterestModel,
     recent: &VecDeque<HistoryEntry>,
@@ -134,23 +136,6 @@ pub fn signal(
     };
     let pass = match model.start_pass(&inputs.batch)? {
         Some(pending) => Some(pending.read()?),
-        None => None,
-    };
-    Ok(Some(inputs.finish(pass, gate)))
-}
-
-/// `signal`, awaiting the read-back: what a model on WebGPU needs in a browser.
-pub async fn signal_async(
-    model: &InterestModel,
-    recent: &VecDeque<HistoryEntry>,
-    vectors: &[&[f32]],
-    gate: &[f32],
-) -> Result<Option<Signal>, InterestModelError> {
-    let Some(inputs) = SignalInputs::new(model.params.dim, recent, vectors)? else {
-        return Ok(None);
-    };
-    let pass = match model.start_pass(&inputs.batch)? {
-        Some(pending) => Some(pending.read_async().await?),
         None => None,
     };
     Ok(Some(inputs.finish(pass, gate)))
