@@ -218,5 +218,60 @@ class RelatedTest(unittest.TestCase):
             cloister.related(["a"], ["x", "y"], [1])
 
 
+class SiteSideExampleTest(unittest.TestCase):
+    """python/examples/site_side.py, the worked example of docs/server.md, run for real."""
+
+    def test_catalogue_and_log_to_candidates_the_ranker_takes(self):
+        import base64
+        import random
+        import struct
+
+        catalogue = json.loads((ROOT / "www" / "catalogue.json").read_text())
+        catalogue.append({"id": "blank", "title": "", "description": "", "category": "none"})
+        by_category = defaultdict(list)
+        for item in catalogue[:-1]:
+            by_category[item["category"]].append(item["id"])
+        categories = sorted(by_category)
+        rng = random.Random(11)
+        log = []
+        for u in range(200):
+            category, at = rng.choice(categories), 1_700_000_000_000 + u * 1000
+            for _ in range(rng.randrange(2, 8)):
+                log.append({"user": f"u{u}", "item": rng.choice(by_category[category]), "at": at})
+                at += 60_000
+        log.append({"user": "u0", "item": "not-in-the-catalogue", "at": 1_800_000_000_000})
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {name: Path(tmp, name) for name in ("catalogue.json", "log.jsonl", "candidates.jsonl")}
+            paths["catalogue.json"].write_text(json.dumps(catalogue))
+            paths["log.jsonl"].write_text("".join(json.dumps(r) + "\n" for r in log))
+            run = subprocess.run(
+                [sys.executable, str(ROOT / "python" / "examples" / "site_side.py"), "--catalogue", str(paths["catalogue.json"]),
+                 "--log", str(paths["log.jsonl"]), "--out", str(paths["candidates.jsonl"]), "--root", str(ROOT)],
+                capture_output=True, text=True, check=True)
+            candidates = [json.loads(line) for line in paths["candidates.jsonl"].read_text().splitlines()]
+        self.assertIn("catalogue item blank: invalid_item", run.stderr)
+        self.assertIn(f"log row {len(log) - 1}: unknown_item", run.stderr)
+        self.assertEqual(len(candidates), len(catalogue) - 1)
+        self.assertGreater(sum(1 for c in candidates if c["related"]), 100)
+
+        # The compact form against the float vectors: cosine >= 0.999 for every item.
+        encoder = cloister.Encoder("english", root=ROOT)
+        floats = encoder.embed([c["text"] for c in candidates])
+        for c, f in zip(candidates, floats):
+            raw = base64.b64decode(c["embedding"])
+            values = np.frombuffer(raw[:384], dtype=np.int8).astype(np.float32) * struct.unpack("<f", raw[384:])[0]
+            cosine = float(values @ f / np.linalg.norm(values))
+            self.assertGreaterEqual(cosine, 0.999, c["id"])
+
+        # And the ranker takes them as sent: no item is encoded again or has its embedding refused.
+        history = [{"item": {"id": candidates[0]["id"], "text": candidates[0]["text"]}, "kind": "purchase", "at": 1_700_000_000_000}]
+        request = {"id": 1, "history": history, "candidates": candidates[:100]}
+        out = subprocess.run([str(CLI), "rerank"], input=json.dumps(request) + "\n", capture_output=True, text=True,
+                             check=True, env={**os.environ, "CLOISTER_HOME": str(ROOT)})
+        ranked = json.loads(out.stdout)
+        self.assertEqual(len(ranked["items"]), 100)
+        self.assertFalse(any(item.get("notes") for item in ranked["items"]), ranked["items"][0])
+
+
 if __name__ == "__main__":
     unittest.main()
