@@ -170,8 +170,9 @@ export class Cloister {
   get backend() { return this.#mirror.backend ?? this.#info.backend; }
   /** The wasm build running: 'webgpu', 'cpu' (the CPU-only build) or 'custom'. */
   get wasmBuild() { return this.#info.wasmBuild; }
-  /** 'rank' when the ranking-only build serves the recommender (a lazily loaded encoder), else null. */
-  get rankingBuild() { return this.#info.rankingBuild ?? null; }
+  /** 'rank' when the ranking-only build serves the recommender (a lazily loaded encoder), else
+   * null; null again once an interest model moved it into the encoder build. */
+  get rankingBuild() { return this.#mirror.rankingBuild !== undefined ? this.#mirror.rankingBuild : (this.#info.rankingBuild ?? null); }
   get backendReason() { return this.#info.backendReason; }
   get precision() { return this.#info.precision; }
   /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small': the encoder loaded. */

@@ -71,6 +71,7 @@ export class Core {
     Object.assign(this, { options, onProgress });
     let prior = options.prior;
     if (prior && typeof prior !== 'string') prior = JSON.stringify(prior);
+    this.prior = prior;
     if (loading === 'eager' || options.profile === false) {
       await this.#startEncoderBuild();
       await this.#loadEncoder();
@@ -108,9 +109,13 @@ export class Core {
     await (this.store ? this.#storeOpening : this.#openStore());
     await this.store.exclusive(() => this.#reload());
     if (options.interestModel) {
-      // Opt-in, and never fatal: a model that cannot load leaves the ranking as it was.
-      await this.setInterestModel(options.interestModel, { sha256: options.integrity?.interestModel })
+      // Opt-in, and never fatal: a model that cannot load leaves the ranking as it was. With a
+      // lazy encoder it loads once the encoder build is there (see setInterestModel), without
+      // holding up open.
+      const load = () => this.setInterestModel(options.interestModel, { sha256: options.integrity?.interestModel })
         .catch((e) => this.warnings.push(`ranking without the interest model: ${e?.message ?? e}`));
+      if (this.rankingBuild) this.#afterEncoder.push(load);
+      else await load();
     }
     this.timings.profileMs = performance.now() - t0;
     if (loading === 'on-demand' && this.rec.deferredEvents() > 0) this.#encoderSoon();
@@ -194,9 +199,13 @@ export class Core {
       if (this.rec?.deferredEvents() > 0) await this.#change(() => this.rec.foldDeferred());
       return this.info();
     })();
-    this.#encoderLoad.catch(() => { this.#encoderLoad = null; });
+    this.#encoderLoad.then(() => this.#afterEncoder.splice(0).forEach((f) => f()), () => { this.#encoderLoad = null; });
     return this.#encoderLoad;
   }
+
+  /** What waits for the encoder without asking for it (an interest model given at open to a
+   * session with a lazy encoder): run once it has arrived, whoever asked for it. */
+  #afterEncoder = [];
 
   /**
    * What the ranking build's recommender calls for texts it lacks: the encoder build's encoder
@@ -438,16 +447,38 @@ export class Core {
    */
   async setInterestModel(source, { sha256 } = {}) {
     this.#requireProfile();
-    if (typeof this.rec.setInterestModel !== 'function') {
-      throw new InterestModelError('the interest model runs in the encoder builds: open with encoder: \'eager\' to use it', 'interest_model_unsupported');
-    }
     const bytes = await loadBytes(source, { what: 'interest model', sha256, onProgress: this.onProgress });
+    if (this.rankingBuild) await this.#moveToEncoderBuild();
+    if (typeof this.rec.setInterestModel !== 'function') {
+      throw new InterestModelError('this wasm build has no interest model (burn): load an encoder build', 'interest_model_unsupported');
+    }
     try {
       this.rec.setInterestModel(bytes);
     } catch (e) {
       throw fromWasm(e);
     }
     return this.interestModel();
+  }
+
+  /**
+   * The ranking-only build has no burn, so no interest model: once the encoder (and its build)
+   * is loaded, the recommender moves into that build. Its state goes over whole (profile,
+   * weights, impressions, waiting events) through the same record IndexedDB stores; only the
+   * cache of encoded texts starts empty. Changes in flight finish on the old one first.
+   */
+  async #moveToEncoderBuild() {
+    await this.encoderReady();
+    if (!this.rankingBuild) return;
+    await this.flush();
+    let rec;
+    try {
+      rec = new this.pkg.WasmRecommender(this.encoder, this.prior ?? undefined);
+      rec.restoreState(this.rec.saveState());
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    this.rec = rec;
+    this.rankingBuild = null;
   }
 
   clearInterestModel() { this.#requireProfile(); this.rec.clearInterestModel?.(); }
@@ -496,7 +527,8 @@ export class Core {
     return this.rec
       ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings,
         backend: this.encoder?.backend ?? null, encodedTexts: this.rec.encodedTexts(), deferredEvents: this.rec.deferredEvents(),
-        hasEncoder: this.rec.hasEncoder(), interestModel: this.interestModel(), timings: this.timings }
+        hasEncoder: this.rec.hasEncoder(), interestModel: this.interestModel(), rankingBuild: this.rankingBuild ?? null,
+        timings: this.timings }
       : { interests: [], weights: null, storage: null, warnings: this.warnings, backend: this.encoder?.backend };
   }
 

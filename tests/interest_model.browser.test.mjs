@@ -121,6 +121,42 @@ describe('the learned interest model', { timeout: 600_000 }, () => {
       await page.close();
     });
 
+    test('with a lazy encoder, a model given at open loads once the encoder arrives, and the recommender moves into the encoder build whole', async () => {
+      const page = await openPage(browser, '/tests/pages/package.html');
+      const r = await page.evaluate(async ({ model, history, candidates }) => {
+        const { Cloister } = await import('/js/index.js');
+        const rec = await Cloister.open({
+          model: 'english', backend: 'cpu', namespace: 'interest-lazy', encoder: 'background',
+          interestModel: new TextEncoder().encode(model),
+        });
+        window.rec = rec;
+        const opened = { rankingBuild: rec.rankingBuild, interestModel: rec.interestModel };
+        const many = await rec.recordMany(history);
+        await rec.encoderReady();
+        // The model loads right after the encoder's arrival; every call refreshes the mirror.
+        for (let i = 0; i < 100 && !rec.interestModel; i++) {
+          await new Promise((ok) => setTimeout(ok, 100));
+          await rec.flush();
+        }
+        const ranked = await rec.rerank(candidates);
+        return {
+          opened, many, warnings: rec.warnings,
+          after: { rankingBuild: rec.rankingBuild, interestModel: rec.interestModel, deferred: rec.deferredEvents },
+          events: (await rec.exportProfile()).state.profile.events,
+          contributions: ranked.items.map((i) => i.contributions.interest_model),
+        };
+      }, { model, history, candidates });
+      assert.equal(r.opened.rankingBuild, 'rank', JSON.stringify(r));
+      assert.equal(r.opened.interestModel, null);
+      assert.equal(r.many.deferred, history.length, 'the history waits for the encoder');
+      assert.equal(r.after.rankingBuild, null, JSON.stringify(r));
+      assert.match(r.after.interestModel?.sha256 ?? '', /^[0-9a-f]{64}$/, JSON.stringify(r.warnings));
+      assert.equal(r.after.deferred, 0);
+      assert.equal(r.events, history.length, 'the folded history came over with the state');
+      assert.ok(r.contributions.every(Number.isFinite) && r.contributions.some((c) => Math.abs(c) > 1e-4), JSON.stringify(r.contributions));
+      await page.close();
+    });
+
     test('a corrupt, wrong-shape or other-encoder file is an InterestModelError and the ranking goes on without it', async () => {
       const page = await openPage(browser, '/tests/pages/package.html');
       const parsed = JSON.parse(model);
