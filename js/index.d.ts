@@ -157,7 +157,7 @@ export interface RerankOptions {
   explore?: boolean | { seed?: number; scale?: number };
 }
 
-export interface Progress { what: 'model' | 'tokenizer' | 'encoder'; loaded?: number; total?: number; fraction?: number; cached?: boolean; ready?: boolean; backend?: string }
+export interface Progress { what: 'model' | 'tokenizer' | 'encoder' | 'interest model'; loaded?: number; total?: number; fraction?: number; cached?: boolean; ready?: boolean; backend?: string }
 
 export interface OpenOptions extends EncoderLoadOptions {
   /** Separates profiles in storage. Default 'default'. */
