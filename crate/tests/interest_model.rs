@@ -121,9 +121,8 @@ fn a_model_trained_on_half_the_catalogue_ranks_the_other_half_by_the_history() {
 }
 
 mod recommender {
-    use cloister::encoder::Embeddings;
     use cloister::interest_model::InterestModelParams;
-    use cloister::{Candidate, Event, EventKind, Item, Prior, Recommender, RerankOptions};
+    use cloister::{Candidate, Prior, Recommender, RerankOptions};
 
     const NOW: i64 = 1_796_000_000_000;
 
@@ -149,22 +148,8 @@ mod recommender {
 
     fn recommender() -> Recommender {
         let mut rec = Recommender::new(&Prior::default(), "m");
-        let texts: Vec<String> = (0..6).map(|i| format!("history {i}")).collect();
-        let data = (0..6).flat_map(|i| vector(i * 5, 0.3)).collect();
-        rec.put_embeddings(&texts, &Embeddings { data }).unwrap();
-        for (i, text) in texts.iter().enumerate() {
-            let event = Event {
-                item: Item {
-                    id: format!("h{i}"),
-                    text: text.clone(),
-                    category: None,
-                },
-                kind: EventKind::Click,
-                value: None,
-                at: NOW - 60_000 + i as i64,
-            };
-            rec.record(event, NOW).unwrap();
-        }
+        let vectors: Vec<Vec<f32>> = (0..6).map(|i| vector(i * 5, 0.3)).collect();
+        super::common::click_history(&mut rec, &vectors, NOW);
         rec
     }
 

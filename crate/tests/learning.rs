@@ -2,6 +2,8 @@
 //! dismissals and skipped items that move the weights, exposure that slowly sinks an item, and
 //! saved state that is checked before it is trusted.
 
+mod common;
+
 use cloister::encoder::Embeddings;
 use cloister::{
     Candidate, Event, EventKind, InputErrorKind, Item, Prior, Recommender, RerankOptions,
@@ -35,24 +37,10 @@ fn list() -> Vec<Candidate> {
 
 fn recommender() -> Recommender {
     let mut rec = Recommender::new(&Prior::default(), "m");
-    let texts: Vec<String> = (0..4).map(|i| format!("history {i}")).collect();
-    let data = (0..4)
-        .flat_map(|i| vector(if i < 2 { 0 } else { 5 }, 0.1))
+    let vectors: Vec<Vec<f32>> = (0..4)
+        .map(|i| vector(if i < 2 { 0 } else { 5 }, 0.1))
         .collect();
-    rec.put_embeddings(&texts, &Embeddings { data }).unwrap();
-    for (i, text) in texts.iter().enumerate() {
-        let event = Event {
-            item: Item {
-                id: format!("h{i}"),
-                text: text.clone(),
-                category: None,
-            },
-            kind: EventKind::Click,
-            value: None,
-            at: NOW - 60_000 + i as i64,
-        };
-        rec.record(event, NOW).unwrap();
-    }
+    common::click_history(&mut rec, &vectors, NOW);
     rec
 }
 

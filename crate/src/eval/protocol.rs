@@ -204,6 +204,18 @@ pub struct Variant {
 }
 
 impl Variant {
+    /// `mode` and `related` at the product's own time settings (`ProfileConfig::default`).
+    fn product(mode: EventMode, related: usize) -> Self {
+        let product = ProfileConfig::default();
+        let days = |d: Option<f32>| d.map(|d| d as u32);
+        Self {
+            mode,
+            related,
+            short_days: days(product.short_half_life_days),
+            interest_days: days(product.interest_half_life_days),
+        }
+    }
+
     fn profile_config(&self) -> ProfileConfig {
         ProfileConfig {
             short_half_life_days: self.short_days.map(|d| d as f32),
@@ -951,6 +963,23 @@ struct RunCache<'a> {
 }
 
 impl<'a> RunCache<'a> {
+    fn new(
+        data: &'a Dataset,
+        emb: &'a [Vec<f32>],
+        cfg: &'a EvalConfig,
+        setup: &'a Setup,
+        genre_index: &'a BTreeMap<String, usize>,
+    ) -> Self {
+        Self {
+            data,
+            emb,
+            cfg,
+            setup,
+            genre_index,
+            runs: BTreeMap::new(),
+        }
+    }
+
     fn ctx(&self, variant: Variant) -> Ctx<'a> {
         Ctx {
             data: self.data,
@@ -1052,21 +1081,8 @@ pub fn train_interest_model(
     let (lambda, _) = server_lambda(setup, cfg, &valid, n_items);
     let servers = Servers::fit(setup, cfg, &valid, n_items, lambda);
     let genre_index = genre_index(data);
-    let product = ProfileConfig::default();
-    let variant = Variant {
-        mode: EventMode::Implicit,
-        related: MAX_RELATED,
-        short_days: product.short_half_life_days.map(|d| d as u32),
-        interest_days: product.interest_half_life_days.map(|d| d as u32),
-    };
-    let mut cache = RunCache {
-        data,
-        emb,
-        cfg,
-        setup,
-        genre_index: &genre_index,
-        runs: BTreeMap::new(),
-    };
+    let variant = Variant::product(EventMode::Implicit, MAX_RELATED);
+    let mut cache = RunCache::new(data, emb, cfg, setup, &genre_index);
     let runs = cache.get(variant, &valid, &servers, false, cfg.replay);
     let prior = PriorRecipe {
         seed: cfg.seed,
@@ -1122,22 +1138,8 @@ fn run_setup(
     let test_servers = Servers::fit(setup, cfg, &test, n_items, lambda);
     log(format!("{}: servers fitted", setup.name));
 
-    let mut valid_runs = RunCache {
-        data,
-        emb,
-        cfg,
-        setup,
-        genre_index: &genre_index,
-        runs: BTreeMap::new(),
-    };
-    let mut test_runs = RunCache {
-        data,
-        emb,
-        cfg,
-        setup,
-        genre_index: &genre_index,
-        runs: BTreeMap::new(),
-    };
+    let mut valid_runs = RunCache::new(data, emb, cfg, setup, &genre_index);
+    let mut test_runs = RunCache::new(data, emb, cfg, setup, &genre_index);
 
     // Per fold, the variant whose blend (fitted on the other folds' validation lists) ranks
     // those lists best: first the event mapping and `related` size at the product's time
@@ -1152,18 +1154,14 @@ fn run_setup(
         let r = evaluate("", &others, |i| others[i].order(&w));
         mean(&r.ndcg)
     };
-    let product = ProfileConfig::default();
-    let product_days = |d: Option<f32>| d.map(|d| d as u32);
     let variants: Vec<Variant> = setup
         .modes
         .iter()
         .flat_map(|&mode| {
-            setup.related_grid.iter().map(move |&related| Variant {
-                mode,
-                related,
-                short_days: product_days(product.short_half_life_days),
-                interest_days: product_days(product.interest_half_life_days),
-            })
+            setup
+                .related_grid
+                .iter()
+                .map(move |&related| Variant::product(mode, related))
         })
         .collect();
     let mut variant_scores: Vec<Vec<(Variant, f64)>> = vec![Vec::new(); cfg.folds];

@@ -62,3 +62,26 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
     let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     dot / (na * nb)
 }
+
+/// Records one click per vector on `rec`, as "history {i}" (id `h{i}`), a millisecond apart and
+/// a minute before `now`: a history whose embeddings the test chose.
+pub fn click_history(rec: &mut cloister::Recommender, vectors: &[Vec<f32>], now: i64) {
+    use cloister::{Event, EventKind, Item};
+    let texts: Vec<String> = (0..vectors.len()).map(|i| format!("history {i}")).collect();
+    let data = vectors.concat();
+    rec.put_embeddings(&texts, &cloister::Embeddings { data })
+        .unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        let event = Event {
+            item: Item {
+                id: format!("h{i}"),
+                text: text.clone(),
+                category: None,
+            },
+            kind: EventKind::Click,
+            value: None,
+            at: now - 60_000 + i as i64,
+        };
+        rec.record(event, now).unwrap();
+    }
+}
