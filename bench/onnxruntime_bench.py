@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
+
+from onnx_peer import OnnxEmbedder
 
 
 def main():
@@ -25,27 +26,7 @@ def main():
     args = p.parse_args()
 
     sentences = [l for l in open(args.sentences, encoding="utf-8").read().split("\n") if l]
-    tok = Tokenizer.from_file(args.tokenizer)
-    tok.enable_truncation(256)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")  # to the batch's longest
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = args.threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    sess = ort.InferenceSession(args.model, so, providers=["CPUExecutionProvider"])
-    names = {i.name for i in sess.get_inputs()}
-
-    def embed(batch):
-        enc = tok.encode_batch(batch)
-        ids = np.array([e.ids for e in enc], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in names:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        hidden = sess.run(None, feed)[0]
-        m = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
-        return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    embed = OnnxEmbedder(args.model, args.tokenizer, args.threads).embed
 
     embed(sentences[:8])  # warm-up
     print(f"onnxruntime {ort.__version__}: {len(sentences)} sentences, int8 ONNX, {args.threads} threads")

@@ -8,8 +8,10 @@
 #            throttled link.
 # The peers are fetched here, not by `npm test`: transformers.js into bench/node_modules (its
 # own package.json, so the package itself never depends on it), the ONNX model and tokenizer
-# from PyPI (pinned in bench/peer-*.json), onnxruntime into a venv under ~/.cache/cloister.
-# Environment: BENCH_ROUNDS (default 5), and scripts/bench.mjs's BENCH_* variables.
+# from PyPI (pinned in bench/peer-*.json), onnxruntime into a venv under ~/.cache/cloister (and,
+# for the Ray and Spark rows, into the Python tests' venv next to ray and pyspark).
+# Environment: BENCH_ROUNDS (default 5), BENCH_ENGINES_FULL, and scripts/bench.mjs's BENCH_*
+# variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS="${BENCH_ROUNDS:-5}"
@@ -42,11 +44,17 @@ done
 step "python wheel: cloister.Encoder.embed / embed_compact, batch 32, 1 and 2 threads (${ROUNDS} rounds)"
 WHEEL_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cloister/test-venv"
 [ -x "$WHEEL_VENV/bin/python" ] || python3 -m venv "$WHEEL_VENV"
-"$WHEEL_VENV/bin/python" -c 'import numpy' 2>/dev/null || "$WHEEL_VENV/bin/pip" install --quiet numpy==2.4.6
+"$WHEEL_VENV/bin/pip" install --quiet --disable-pip-version-check -r python/requirements-test.txt \
+  onnxruntime==1.31.1 tokenizers==0.22.1
 "$WHEEL_VENV/bin/pip" install --quiet --force-reinstall --no-deps dist/wheels/cloister-*.whl
 for threads in 1 2; do
   "$WHEEL_VENV/bin/python" bench/wheel_bench.py --threads "$threads" --rounds "$ROUNDS" --sentences "$SENTENCES"
 done
+
+step "Ray and Spark: embeddings with 1 and 2 workers (onnxruntime in the same Ray actor), the related job (BENCH_ENGINES_FULL=1: the issue's 100,000 items, checked)"
+CLOISTER_HOME="$PWD" "$WHEEL_VENV/bin/python" bench/engines_bench.py --root . \
+  --onnx-model models/peers/all-MiniLM-L6-v2/onnx/model_quantized.onnx --tokenizer models/all-MiniLM-L6-v2/tokenizer.json \
+  ${BENCH_ENGINES_FULL:+--full}
 
 step "interest model: trained on the demo server's simulated log (cloister train --lines)"
 mkdir -p dist/bench

@@ -3,7 +3,8 @@
 # the wasm target, wasm-bindgen-cli, the model, maturin) through build.sh, runs clippy, then the
 # native Rust tests, the Python wheel's tests (in a venv of their own) and the browser tests (wasm
 # on WebGPU and on the CPU fallback, in headless Chromium, then the same suites in headless
-# Firefox ESR).
+# Firefox ESR). The Python tests include the wheel's Ray and Spark adapters on a local cluster
+# each (Spark needs a JRE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
@@ -13,13 +14,15 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/cloister-target}"
 missing=()
 [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=(chromium chromium-driver)
 [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
+# Spark 4 runs on Java 17 or 21: Debian's default JRE is one of them.
+java -version >/dev/null 2>&1 || missing+=(default-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing ${missing[*]} (apt)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
   else
-    echo "npm test needs Chromium and Firefox ESR for the browser tests. Run:" >&2
+    echo "npm test needs Chromium and Firefox ESR for the browser tests, and a JRE for Spark. Run:" >&2
     echo "  sudo apt-get install -y ${missing[*]}" >&2
     exit 1
   fi
@@ -53,10 +56,10 @@ fi
 echo; echo "== native tests (cargo test --release)"
 cargo test --release --workspace
 
-echo; echo "== Python wheel tests (the wheel build.sh made, in a fresh venv)"
+echo; echo "== Python wheel tests, with Ray and Spark (the wheel build.sh made, in a venv of their own)"
 TEST_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/cloister/test-venv"
 [ -x "$TEST_VENV/bin/python" ] || python3 -m venv "$TEST_VENV"
-"$TEST_VENV/bin/python" -c 'import numpy' 2>/dev/null || "$TEST_VENV/bin/pip" install --quiet numpy==2.4.6
+"$TEST_VENV/bin/pip" install --quiet --disable-pip-version-check -r python/requirements-test.txt
 "$TEST_VENV/bin/pip" install --quiet --force-reinstall --no-deps dist/wheels/cloister-*.whl
 CLOISTER_HOME="$PWD" "$TEST_VENV/bin/python" -m unittest discover -s python/tests -v
 

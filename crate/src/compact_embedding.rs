@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use crate::embedding::EMBEDDING_DIM;
+use crate::error::{InputError, InputErrorKind};
 use crate::vector::norm;
 
 /// Bytes of the decoded form: the int8 values, then the scale.
@@ -27,6 +28,17 @@ pub enum CompactError {
     Alphabet,
     /// The scale is not a finite positive number, or every value is zero.
     Scale,
+}
+
+impl CompactError {
+    /// What a reader is told, as one clause.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Length => "a compact embedding is 520 base64 characters",
+            Self::Alphabet => "a compact embedding is standard padded base64",
+            Self::Scale => "the compact embedding's scale or values are invalid",
+        }
+    }
 }
 
 /// The compact form of `v` (any finite vector of width 384; it is the direction that travels).
@@ -70,6 +82,34 @@ pub fn decode_compact(text: &str) -> Result<Vec<f32>, CompactError> {
     }
     v.iter_mut().for_each(|x| *x /= n);
     Ok(v)
+}
+
+/// A stored compact embedding read back for `expected_model` (a site's job over its own
+/// embeddings): none, another model's, or a malformed one is a typed error for that row.
+pub fn read_pinned_compact(
+    text: Option<&str>,
+    model: Option<&str>,
+    expected_model: &str,
+) -> Result<Vec<f32>, InputError> {
+    let text = text.filter(|t| !t.is_empty()).ok_or_else(|| {
+        InputError::new(InputErrorKind::MissingEmbedding, "the row has no embedding")
+    })?;
+    match model {
+        Some(m) if m == expected_model => {}
+        Some(m) => {
+            return Err(InputError::new(
+                InputErrorKind::InvalidEmbedding,
+                format!("the embedding was made with model {m}, not {expected_model}"),
+            ))
+        }
+        None => {
+            return Err(InputError::new(
+                InputErrorKind::InvalidEmbedding,
+                "the embedding names no model",
+            ))
+        }
+    }
+    decode_compact(text).map_err(|e| InputError::new(InputErrorKind::InvalidEmbedding, e.message()))
 }
 
 #[cfg(test)]
@@ -145,5 +185,19 @@ mod tests {
         let mut nan = unit(2);
         nan[3] = f32::NAN;
         assert_eq!(encode_compact(&nan), None);
+    }
+
+    #[test]
+    fn a_pinned_read_names_what_is_wrong_with_each_row() {
+        let good = encode_compact(&unit(3)).unwrap();
+        let read = |t: Option<&str>, m: Option<&str>| read_pinned_compact(t, m, "abc");
+        assert!(cosine(&read(Some(&good), Some("abc")).unwrap(), &unit(3)) > 0.9999);
+        let kind = |r: Result<Vec<f32>, InputError>| r.unwrap_err().kind.as_str();
+        assert_eq!(kind(read(None, Some("abc"))), "missing_embedding");
+        assert_eq!(kind(read(Some(""), Some("abc"))), "missing_embedding");
+        assert_eq!(kind(read(Some(&good), Some("def"))), "invalid_embedding");
+        assert_eq!(kind(read(Some(&good), None)), "invalid_embedding");
+        let short = read(Some(&good[..516]), Some("abc")).unwrap_err();
+        assert_eq!(short.message, CompactError::Length.message());
     }
 }

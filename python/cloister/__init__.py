@@ -5,11 +5,16 @@
   with the GIL released); ``embed_compact(texts)`` gives per text what a candidate carries to be
   ranked without encoding on the device: ``{"embedding": <520 base64 characters>, "model":
   <sha256>}``, or ``{"error": {"kind", "message"}}`` for a row without text.
+- ``Encoder.decode_compact(embeddings, models)``: stored compact embeddings back to float32
+  ``[n, 384]`` for this encoder's model (NaN rows) and ``[(row, kind, message), ...]``.
 - ``related(users, items, times, keep=128, window=3, catalogue=None)``: the ``related`` lists of an
   interaction log, ``({item: [(predecessor, weight), ...]}, [(row, kind, message), ...])``.
 - ``fit_prior(encoder, lines, meta=False)``: the prior ``cloister fit-prior`` writes, from training
   lines (JSON text or dicts: ``{"user"?, "history", "candidates", "target"}``), as
   ``(PRIOR.json text, FitReport)``; bad lines are in ``FitReport.errors``.
+
+``cloister.ray`` and ``cloister.spark`` (imported on their own, with ``ray`` or ``pyspark``
+installed) run the encoder and the ``related`` count as Ray Data and Spark jobs.
 
 Model files are looked up under ``root`` (default ``$CLOISTER_HOME``, else the working
 directory), where ``build.sh`` puts ``models/``, and checked against their sha256 pins.

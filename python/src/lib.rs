@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
-use cloister::compact_embedding::encode_compact;
+use cloister::compact_embedding::{encode_compact, read_pinned_compact};
 use cloister::encoder::{EncoderOptions, Precision};
 use cloister::model_files::{ModelFileError, ModelSource};
 use cloister::related::{related_lists, Interaction};
@@ -170,6 +170,55 @@ impl Encoder {
         }
         Ok(out)
     }
+
+    /// Stored compact embeddings read back as unit vectors, `float32 [n, 384]`, for this
+    /// encoder's model: `models` is one sha256 for every row or one per row. A row with no
+    /// embedding, another model's, or a malformed one is NaN in the array and
+    /// `(row, kind, message)` in the errors; the other rows go on.
+    #[allow(clippy::type_complexity)]
+    fn decode_compact<'py>(
+        &self,
+        py: Python<'py>,
+        embeddings: Vec<Option<String>>,
+        models: RowModels,
+    ) -> PyResult<(
+        Bound<'py, PyArray2<f32>>,
+        Vec<(usize, &'static str, String)>,
+    )> {
+        let n = embeddings.len();
+        if let RowModels::Each(m) = &models {
+            if m.len() != n {
+                return Err(PyValueError::new_err(format!(
+                    "invalid_input: {n} embeddings and {} models",
+                    m.len()
+                )));
+            }
+        }
+        let expected = self.inner.model_sha256();
+        let mut data = vec![f32::NAN; n * EMBEDDING_DIM];
+        let mut errors = Vec::new();
+        for (row, text) in embeddings.iter().enumerate() {
+            let model = match &models {
+                RowModels::One(m) => Some(m.as_str()),
+                RowModels::Each(m) => m[row].as_deref(),
+            };
+            match read_pinned_compact(text.as_deref(), model, expected) {
+                Ok(v) => data[row * EMBEDDING_DIM..(row + 1) * EMBEDDING_DIM].copy_from_slice(&v),
+                Err(e) => errors.push((row, e.kind.as_str(), e.message)),
+            }
+        }
+        Ok((
+            PyArray1::from_vec(py, data).reshape([n, EMBEDDING_DIM])?,
+            errors,
+        ))
+    }
+}
+
+/// The model a stored embedding names: one for every row, or one per row.
+#[derive(FromPyObject)]
+enum RowModels {
+    One(String),
+    Each(Vec<Option<String>>),
 }
 
 /// The `related` lists of an interaction log (columns of equal length): for each item, its

@@ -64,6 +64,44 @@ def reference_related(rows, keep, window):
     }
 
 
+def example_inputs(tmp):
+    """The worked example's inputs: the demo catalogue plus an item without text, and a
+    generated log in time order (each user browses one category; no two rows share a time) with
+    one row naming an item outside the catalogue. Returns ({name: path}, log rows)."""
+    import random
+
+    catalogue = json.loads((ROOT / "www" / "catalogue.json").read_text())
+    catalogue.append({"id": "blank", "title": "", "description": "", "category": "none"})
+    by_category = defaultdict(list)
+    for item in catalogue[:-1]:
+        by_category[item["category"]].append(item["id"])
+    categories = sorted(by_category)
+    rng = random.Random(11)
+    log = []
+    for u in range(200):
+        # 1001 and 60,000 are coprime: no two rows share a time.
+        category, at = rng.choice(categories), 1_700_000_000_000 + u * 1001
+        for _ in range(rng.randrange(2, 8)):
+            log.append({"user": f"u{u}", "item": rng.choice(by_category[category]), "at": at})
+            at += 60_000
+    log.sort(key=lambda r: r["at"])  # a log in time order, users interleaved
+    log.append({"user": "u0", "item": "not-in-the-catalogue", "at": 1_800_000_000_000})
+    paths = {name: Path(tmp, name) for name in ("catalogue.json", "log.jsonl")}
+    paths["catalogue.json"].write_text(json.dumps(catalogue))
+    paths["log.jsonl"].write_text("".join(json.dumps(r) + "\n" for r in log))
+    return paths, log
+
+
+def run_example(script, catalogue, log, out, *extra):
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "python" / "examples" / script), "--catalogue", str(catalogue),
+         "--log", str(log), "--out", str(out), "--root", str(ROOT), *extra],
+        capture_output=True, text=True)
+    if run.returncode != 0:
+        raise AssertionError(f"{script} {' '.join(extra)} failed ({run.returncode}):\n{run.stderr[-4000:]}")
+    return run
+
+
 class EncoderTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -223,32 +261,14 @@ class SiteSideExampleTest(unittest.TestCase):
 
     def test_catalogue_and_log_to_candidates_the_ranker_takes(self):
         import base64
-        import random
         import struct
 
-        catalogue = json.loads((ROOT / "www" / "catalogue.json").read_text())
-        catalogue.append({"id": "blank", "title": "", "description": "", "category": "none"})
-        by_category = defaultdict(list)
-        for item in catalogue[:-1]:
-            by_category[item["category"]].append(item["id"])
-        categories = sorted(by_category)
-        rng = random.Random(11)
-        log = []
-        for u in range(200):
-            category, at = rng.choice(categories), 1_700_000_000_000 + u * 1000
-            for _ in range(rng.randrange(2, 8)):
-                log.append({"user": f"u{u}", "item": rng.choice(by_category[category]), "at": at})
-                at += 60_000
-        log.append({"user": "u0", "item": "not-in-the-catalogue", "at": 1_800_000_000_000})
         with tempfile.TemporaryDirectory() as tmp:
-            paths = {name: Path(tmp, name) for name in ("catalogue.json", "log.jsonl", "candidates.jsonl")}
-            paths["catalogue.json"].write_text(json.dumps(catalogue))
-            paths["log.jsonl"].write_text("".join(json.dumps(r) + "\n" for r in log))
-            run = subprocess.run(
-                [sys.executable, str(ROOT / "python" / "examples" / "site_side.py"), "--catalogue", str(paths["catalogue.json"]),
-                 "--log", str(paths["log.jsonl"]), "--out", str(paths["candidates.jsonl"]), "--root", str(ROOT)],
-                capture_output=True, text=True, check=True)
+            paths, log = example_inputs(Path(tmp))
+            paths["candidates.jsonl"] = Path(tmp, "candidates.jsonl")
+            run = run_example("site_side.py", paths["catalogue.json"], paths["log.jsonl"], paths["candidates.jsonl"])
             candidates = [json.loads(line) for line in paths["candidates.jsonl"].read_text().splitlines()]
+            catalogue = json.loads(paths["catalogue.json"].read_text())
         self.assertIn("catalogue item blank: invalid_item", run.stderr)
         self.assertIn(f"log row {len(log) - 1}: unknown_item", run.stderr)
         self.assertEqual(len(candidates), len(catalogue) - 1)
