@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -85,6 +84,7 @@ def main():
     p.add_argument("--items", type=int, default=3000, help="the larger embedding job")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--full", action="store_true")
+    p.add_argument("--checks-only", action="store_true", help="with --full: the checks, not the timed jobs")
     args = p.parse_args()
     root = str(Path(args.root).resolve())
     texts = [item["text"] for item in site_data.catalogue(args.items, seed=5) if item["text"]]
@@ -97,7 +97,7 @@ def main():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     marginal = {}
-    for workers in (1, 2):
+    for workers in () if args.checks_only else (1, 2):
         def run_cloister(n, workers=workers):
             ds = ray.data.from_pandas(blocks(pd.DataFrame({"text": texts[:n]}), 8))
             return cloister.ray.embed(ds, root=root, workers=workers).materialize()
@@ -110,9 +110,10 @@ def main():
 
         marginal[("ray", workers)] = rates("ray cloister", workers, run_cloister, small, large)
         marginal[("onnx", workers)] = rates("ray onnxruntime", workers, run_onnx, small, large)
-    report(engine="ray", scaling_1_to_2=round(marginal[("ray", 2)] / marginal[("ray", 1)], 2),
-           onnx_scaling_1_to_2=round(marginal[("onnx", 2)] / marginal[("onnx", 1)], 2),
-           cloister_over_onnx_per_core=round(marginal[("ray", 1)] / marginal[("onnx", 1)], 2))
+    if marginal:
+        report(engine="ray", scaling_1_to_2=round(marginal[("ray", 2)] / marginal[("ray", 1)], 2),
+               onnx_scaling_1_to_2=round(marginal[("onnx", 2)] / marginal[("onnx", 1)], 2),
+               cloister_over_onnx_per_core=round(marginal[("ray", 1)] / marginal[("onnx", 1)], 2))
 
     log = site_data.log(args.rows, 20_000, 20_000)
     ids = [f"i{i}" for i in range(20_000)]
@@ -124,10 +125,11 @@ def main():
         return lists.take_all(), errors.take_all()
 
     t, (lists, errors) = timed(ray_related)
-    same = {r["item"]: [(e["id"], e["weight"]) for e in r["related"]] for r in lists} == want
+    same = same_as(want, want_errors, lists, errors)
     report(engine="ray related", rows=args.rows, seconds=round(t, 2), rows_per_s=round(args.rows / t), identical=same)
     if args.full:
-        full_check("ray", lambda t: cloister.ray.embed(ray.data.from_pandas(blocks(pd.DataFrame({"id": range(len(t)), "text": t}), 16)), root=root, workers=2).take_all(), root)
+        full_check("ray", lambda t: cloister.ray.embed(ray.data.from_pandas(blocks(pd.DataFrame({"id": range(len(t)), "text": t}), 16)),
+                                                       root=root, workers=2).select_columns(["id", "embedding"]).to_pandas(), root)
     ray.shutdown()
 
     from pyspark.sql import SparkSession
@@ -142,14 +144,15 @@ def main():
         spark.sparkContext.setLogLevel("ERROR")
         return spark
 
-    for cores in (1, 2):
+    for cores in (2,) if args.checks_only else (1, 2):
         spark = session(cores)
 
         def run_spark(n):
             df = spark.createDataFrame(pd.DataFrame({"text": texts[:n]})).repartition(8)
             cloister.spark.embed(df, root=root).write.format("noop").mode("overwrite").save()
 
-        marginal[("spark", cores)] = rates("spark cloister", cores, run_spark, small, large)
+        if not args.checks_only:
+            marginal[("spark", cores)] = rates("spark cloister", cores, run_spark, small, large)
         if cores == 2:
             def spark_related():
                 lists, errors = cloister.spark.related(spark.createDataFrame(pd.DataFrame(log)),
@@ -157,29 +160,33 @@ def main():
                 return lists.collect(), errors.collect()
 
             t, (lists, errors) = timed(spark_related)
-            same = {r["item"]: [(e["id"], e["weight"]) for e in r["related"]] for r in lists} == want
+            same = same_as(want, want_errors, lists, errors)
             report(engine="spark related", rows=args.rows, seconds=round(t, 2), rows_per_s=round(args.rows / t), identical=same)
             if args.full:
-                full_check("spark", lambda t: [r.asDict() for r in cloister.spark.embed(
-                    spark.createDataFrame(pd.DataFrame({"id": range(len(t)), "text": t})).repartition(16), root=root).collect()], root)
+                full_check("spark", lambda t: cloister.spark.embed(
+                    spark.createDataFrame(pd.DataFrame({"id": range(len(t)), "text": t})).repartition(16), root=root
+                ).select("id", "embedding").toPandas(), root)
         spark.stop()
-    report(engine="spark", scaling_1_to_2=round(marginal[("spark", 2)] / marginal[("spark", 1)], 2))
+    if ("spark", 1) in marginal:
+        report(engine="spark", scaling_1_to_2=round(marginal[("spark", 2)] / marginal[("spark", 1)], 2))
+
+
+def same_as(want, want_errors, lists, errors):
+    """An engine's lists and errors (rows) against the single-process count's."""
+    got = {r["item"]: [(e["id"], e["weight"]) for e in r["related"]] for r in lists}
+    return got == want and sorted((r["row"], r["kind"], r["message"]) for r in errors) == sorted(want_errors)
 
 
 def full_check(engine, run, root, n=100_000):
     """The issue's size: `n` generated items through the engine and through the CLI."""
     items = [item for item in site_data.catalogue(n, seed=9) if item["text"]]
     texts = [item["text"] for item in items]
-    cli_path = Path(tempfile.gettempdir()) / f"cloister-cli-{n}.npy"
-    if not cli_path.exists():
-        out = subprocess.run([str(Path(root) / "dist" / "cloister"), "embed"], input="\n".join(texts) + "\n",
-                             capture_output=True, text=True, check=True, env={**os.environ, "CLOISTER_HOME": root})
-        np.save(cli_path, np.array([json.loads(line) for line in out.stdout.splitlines()], dtype=np.float32))
-    cli = np.load(cli_path)
-    t, rows = timed(lambda: run(texts))
+    out = subprocess.run([str(Path(root) / "dist" / "cloister"), "embed"], input="\n".join(texts) + "\n",
+                         capture_output=True, text=True, check=True, env={**os.environ, "CLOISTER_HOME": root})
+    cli = np.array([json.loads(line) for line in out.stdout.splitlines()], dtype=np.float32)
+    t, frame = timed(lambda: run(texts))
     got = np.zeros_like(cli)
-    for r in rows:
-        got[r["id"]] = r["embedding"]
+    got[frame["id"].to_numpy()] = np.stack(frame["embedding"].to_numpy())
     cosine = np.einsum("ij,ij->i", got, cli)
     report(engine=f"{engine} full check", items=len(texts), seconds=round(t, 1), min_cosine_vs_cli=float(cosine.min()),
            max_abs_diff=float(np.abs(got - cli).max()))
