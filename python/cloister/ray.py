@@ -198,4 +198,4 @@ def related(log, *, user="user", item="item", at="at", row="row", keep=128, wind
     return lists, errors
 
 
-__all__ = ["EMBEDDING_DIM", "decode", "embed", "related"]
+__all__ = ["decode", "embed", "related"]

@@ -20,7 +20,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
 from . import _rows
-from ._native import EMBEDDING_DIM
 
 _ERROR_FIELDS = [StructField("error_kind", StringType()), StructField("error_message", StringType())]
 
@@ -164,4 +163,4 @@ def related(log, *, user="user", item="item", at="at", row="row", keep=128, wind
     return lists, errors
 
 
-__all__ = ["EMBEDDING_DIM", "decode", "embed", "embed_udf", "related"]
+__all__ = ["decode", "embed", "embed_udf", "related"]

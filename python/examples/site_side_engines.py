@@ -94,7 +94,7 @@ def on_ray(args, catalogue):
         print(f"catalogue item {r['id']}: {r['error_kind']}: {r['error_message']}", file=sys.stderr)
 
     def candidate(batch):
-        out = pd.DataFrame({
+        return pd.DataFrame({
             "id": batch["id"], "text": batch["text"],
             "server_score": [math.log1p(0 if pd.isna(n) else n) for n in batch["count"]],
             "category": batch["category"],
@@ -102,7 +102,6 @@ def on_ray(args, catalogue):
             "related": [list(r) if pd.api.types.is_list_like(r) else [] for r in batch["related"]],
             "embedding": batch["embedding"], "model": batch["model"],
         })
-        return out
 
     good = embedded.filter(expr=ray.data.expressions.col("error_kind").is_null()).drop_columns(["error_kind", "error_message"])
     candidates = (
