@@ -29,6 +29,9 @@ const PANEL: usize = 8;
 pub const BLOCK: usize = 32;
 /// Rows per kernel call: 4 rows x 2 vectors of integer and float accumulators.
 const MR: usize = 4;
+/// Rows per call of the wide kernel (two panels, one 512-bit register per row): 8 rows hold 16
+/// of its 32 registers, and each weight load serves twice as many rows as at 4.
+const WIDE_MR: usize = 8;
 /// Rows per cache block: their quantized activations stay in L2 while every panel streams.
 const ROW_BLOCK: usize = 64;
 /// Largest activation magnitude after quantization. A block's integer sum is at most
@@ -144,20 +147,25 @@ impl Int8Linear {
         let mut quantized = vec![0i16; ROW_BLOCK.min(rows) * self.inputs];
         let mut row_scales = vec![0f32; ROW_BLOCK.min(rows)];
         let blocks = self.inputs / BLOCK;
-        let panels = self
-            .packed
-            .chunks_exact(self.inputs * PANEL)
-            .zip(self.scales.chunks_exact(blocks * PANEL))
-            .enumerate();
+        let panels = self.outputs / PANEL;
+        let wide = wide_kernel();
         for block_start in (0..rows).step_by(ROW_BLOCK) {
             let block_rows = (rows - block_start).min(ROW_BLOCK);
             let x_block = &x[block_start * self.inputs..(block_start + block_rows) * self.inputs];
             quantize_rows(x_block, self.inputs, &mut quantized, &mut row_scales);
-            for (p, (weights, scales)) in panels.clone() {
-                let col = p * PANEL;
+            let mut panel = 0;
+            while panel < panels {
+                // Two panels per pass where the wide kernel runs; the last odd one alone.
+                let width = if wide && panel + 1 < panels { 2 } else { 1 };
+                let tile_rows = if width == 2 { WIDE_MR } else { MR };
+                let weights = &self.packed
+                    [panel * self.inputs * PANEL..(panel + width) * self.inputs * PANEL];
+                let scales = &self.scales[panel * blocks * PANEL..(panel + width) * blocks * PANEL];
+                let col = panel * PANEL;
+                let bias = &self.bias[col..col + width * PANEL];
                 let mut row = 0;
                 while row < block_rows {
-                    let n = (block_rows - row).min(MR);
+                    let n = (block_rows - row).min(tile_rows);
                     let tile = Tile {
                         activations: &quantized[row * self.inputs..(row + n) * self.inputs],
                         weights,
@@ -165,16 +173,25 @@ impl Int8Linear {
                         inputs: self.inputs,
                     };
                     let dst = &mut out[(block_start + row) * self.outputs + col..];
-                    let bias = &self.bias[col..col + PANEL];
                     let row_scales = &row_scales[row..row + n];
-                    match n {
-                        4 => write(&tile.dots::<4>(), row_scales, bias, dst, self.outputs),
-                        3 => write(&tile.dots::<3>(), row_scales, bias, dst, self.outputs),
-                        2 => write(&tile.dots::<2>(), row_scales, bias, dst, self.outputs),
-                        _ => write(&tile.dots::<1>(), row_scales, bias, dst, self.outputs),
+                    let stride = self.outputs;
+                    match (width, n) {
+                        (2, 8) => write(&tile.dots_pair::<8>(), row_scales, bias, dst, stride),
+                        (2, 7) => write(&tile.dots_pair::<7>(), row_scales, bias, dst, stride),
+                        (2, 6) => write(&tile.dots_pair::<6>(), row_scales, bias, dst, stride),
+                        (2, 5) => write(&tile.dots_pair::<5>(), row_scales, bias, dst, stride),
+                        (2, 4) => write(&tile.dots_pair::<4>(), row_scales, bias, dst, stride),
+                        (2, 3) => write(&tile.dots_pair::<3>(), row_scales, bias, dst, stride),
+                        (2, 2) => write(&tile.dots_pair::<2>(), row_scales, bias, dst, stride),
+                        (2, _) => write(&tile.dots_pair::<1>(), row_scales, bias, dst, stride),
+                        (_, 4) => write(&tile.dots::<4>(), row_scales, bias, dst, stride),
+                        (_, 3) => write(&tile.dots::<3>(), row_scales, bias, dst, stride),
+                        (_, 2) => write(&tile.dots::<2>(), row_scales, bias, dst, stride),
+                        _ => write(&tile.dots::<1>(), row_scales, bias, dst, stride),
                     }
                     row += n;
                 }
+                panel += width;
             }
         }
         out
@@ -182,15 +199,15 @@ impl Int8Linear {
 }
 
 /// `dst[r * stride + c] = dots[r][c] * row_scales[r] + bias[c]` for one tile.
-fn write<const R: usize>(
-    dots: &[[f32; PANEL]; R],
+fn write<const R: usize, const W: usize>(
+    dots: &[[f32; W]; R],
     row_scales: &[f32],
     bias: &[f32],
     dst: &mut [f32],
     stride: usize,
 ) {
     for ((dots, scale), r) in dots.iter().zip(row_scales).zip(0..) {
-        let out = &mut dst[r * stride..r * stride + PANEL];
+        let out = &mut dst[r * stride..r * stride + W];
         for ((o, d), b) in out.iter_mut().zip(dots).zip(bias) {
             *o = d * scale + b;
         }
@@ -382,6 +399,82 @@ impl Tile<'_> {
         out
     }
 
+    /// This panel and the next (their weights and scales follow each other in the slices) for
+    /// `R` rows: the wide kernel where it runs, else [`Tile::dots`] on each half.
+    fn dots_pair<const R: usize>(&self) -> [[f32; 2 * PANEL]; R] {
+        #[cfg(target_arch = "x86_64")]
+        if wide_kernel() {
+            // SAFETY: AVX-512 F, BW, DQ and VNNI are present (`wide_kernel` checked).
+            return unsafe { self.dots_wide_avx512::<R>() };
+        }
+        join_halves(self.halves().map(|half| half.dots::<R>()))
+    }
+
+    /// The two panels of a pair tile as one-panel tiles.
+    fn halves(&self) -> [Tile<'_>; 2] {
+        let (weights, scales) = (self.inputs * PANEL, self.inputs / BLOCK * PANEL);
+        [0, 1].map(|h| Tile {
+            activations: self.activations,
+            weights: &self.weights[h * weights..(h + 1) * weights],
+            scales: &self.scales[h * scales..(h + 1) * scales],
+            inputs: self.inputs,
+        })
+    }
+
+    /// x86_64 with AVX-512 VNNI: two panels, 16 outputs per register. `vpdpwssd` multiplies
+    /// pairs of 16-bit values and adds them to the sum in one instruction, where AVX2 takes
+    /// `vpmaddwd` and `vpaddd`; the sums are the same integers (no pair reaches 2^31), then
+    /// the same float steps per output.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vnni")]
+    unsafe fn dots_wide_avx512<const R: usize>(&self) -> [[f32; 2 * PANEL]; R] {
+        use core::arch::x86_64::*;
+        let blocks = self.inputs / BLOCK;
+        assert!(
+            self.inputs.is_multiple_of(BLOCK)
+                && self.weights.len() >= 2 * self.inputs * PANEL
+                && self.scales.len() >= 2 * blocks * PANEL
+                && self.activations.len() >= R * self.inputs
+        );
+        let (w, a, s) = (
+            self.weights.as_ptr(),
+            self.activations.as_ptr(),
+            self.scales.as_ptr(),
+        );
+        let second = self.inputs * PANEL;
+        let mut out = [[0f32; 2 * PANEL]; R];
+        // SAFETY: the assert above bounds every (unaligned) load; the caller guarantees the
+        // target features.
+        unsafe {
+            let mut sum = [_mm512_setzero_ps(); R];
+            for block in 0..blocks {
+                let mut acc = [_mm512_setzero_si512(); R];
+                for p in block * BLOCK / 2..(block + 1) * BLOCK / 2 {
+                    // Lanes 0-7: the first panel's outputs, 8-15: the second's.
+                    let packed = _mm512_cvtepi8_epi16(_mm256_loadu2_m128i(
+                        w.add(second + p * 16) as *const __m128i,
+                        w.add(p * 16) as *const __m128i,
+                    ));
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let pair = (a.add(r * self.inputs + 2 * p) as *const i32).read_unaligned();
+                        *acc = _mm512_dpwssd_epi32(*acc, _mm512_set1_epi32(pair), packed);
+                    }
+                }
+                let scale = _mm512_insertf32x8::<1>(
+                    _mm512_castps256_ps512(_mm256_loadu_ps(s.add(block * PANEL))),
+                    _mm256_loadu_ps(s.add((blocks + block) * PANEL)),
+                );
+                for (sum, acc) in sum.iter_mut().zip(acc) {
+                    *sum = _mm512_add_ps(*sum, _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale));
+                }
+            }
+            for (o, sum) in out.iter_mut().zip(sum) {
+                _mm512_storeu_ps(o.as_mut_ptr(), sum);
+            }
+        }
+        out
+    }
+
     #[cfg(not(any(
         target_arch = "x86_64",
         all(target_arch = "wasm32", target_feature = "simd128")
@@ -417,11 +510,46 @@ impl Tile<'_> {
     }
 }
 
+/// The two halves' rows side by side: `[first panel's 8, second panel's 8]` per row.
+fn join_halves<const R: usize>(halves: [[[f32; PANEL]; R]; 2]) -> [[f32; 2 * PANEL]; R] {
+    let mut out = [[0f32; 2 * PANEL]; R];
+    for (r, row) in out.iter_mut().enumerate() {
+        row[..PANEL].copy_from_slice(&halves[0][r]);
+        row[PANEL..].copy_from_slice(&halves[1][r]);
+    }
+    out
+}
+
+/// Whether the two-panel kernel may run where the CPU has it (on unless a benchmark turns it
+/// off to time the AVX2 kernel beside it).
+static WIDE_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Lets (`true`, the default) or stops the two-panel AVX-512 VNNI kernel from running, for
+/// the whole process. Both give the same bits; `cloister bench` times one beside the other.
+pub fn allow_wide_kernel(allowed: bool) {
+    WIDE_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`Int8Linear::forward`] runs two panels per pass: x86_64 with AVX-512 VNNI (twice
+/// the AVX2 kernel's outputs per register, and one instruction per multiply-add where it
+/// takes two).
+fn wide_kernel() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return WIDE_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512vnni");
+    #[allow(unreachable_code)]
+    false
+}
+
 /// What [`self_check`] found: tiles compared and how many differed by even one bit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KernelCheck {
-    /// The kernel `dots` runs on this target: "simd128", "avx2", "sse2" or "portable".
+    /// The kernel this target runs: "simd128", "avx512vnni" (two panels per pass, the rest
+    /// "avx2"), "avx2", "sse2" or "portable".
     pub kernel: &'static str,
     pub cases: usize,
     pub mismatches: usize,
@@ -432,7 +560,9 @@ pub fn kernel_name() -> &'static str {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     return "simd128";
     #[cfg(target_arch = "x86_64")]
-    return if std::arch::is_x86_feature_detected!("avx2") {
+    return if wide_kernel() {
+        "avx512vnni"
+    } else if std::arch::is_x86_feature_detected!("avx2") {
         "avx2"
     } else {
         "sse2"
@@ -453,19 +583,21 @@ pub fn self_check() -> KernelCheck {
     for (case, blocks) in [1usize, 2, 3, 4, 12].into_iter().enumerate() {
         let inputs = blocks * BLOCK;
         let seed = case as u64 * 10;
-        let mut weights: Vec<i8> = sample_values(inputs * PANEL, seed + 1)
+        // Two panels and eight rows: the one-panel kernels read the first panel and rows.
+        let mut weights: Vec<i8> = sample_values(2 * inputs * PANEL, seed + 1)
             .iter()
             .map(|v| (v * 127.0).clamp(-127.0, 127.0) as i8)
             .collect();
-        let mut activations: Vec<i16> = sample_values(MR * inputs, seed + 2)
+        let mut activations: Vec<i16> = sample_values(WIDE_MR * inputs, seed + 2)
             .iter()
             .map(|v| (v * ACT_MAX).clamp(-ACT_MAX, ACT_MAX) as i16)
             .collect();
-        // The extremes: a block's sum reaches 32 * 127 * 32767.
+        // The extremes: a block's sum reaches ±32 * 127 * 32767.
         weights[..BLOCK].fill(127);
         activations[..BLOCK].fill(ACT_MAX as i16);
         weights[BLOCK * PANEL - 1] = -127;
-        let scales: Vec<f32> = sample_values(blocks * PANEL, seed + 3)
+        weights[inputs * PANEL..inputs * PANEL + BLOCK].fill(-127);
+        let scales: Vec<f32> = sample_values(2 * blocks * PANEL, seed + 3)
             .iter()
             .map(|v| v.abs() * 0.01 + 1e-4)
             .collect();
@@ -475,12 +607,24 @@ pub fn self_check() -> KernelCheck {
             scales: &scales,
             inputs,
         };
-        for same in [
+        let mut same = vec![
             tile.dots::<4>() == tile.dots_portable::<4>(),
             tile.dots::<3>() == tile.dots_portable::<3>(),
             tile.dots::<2>() == tile.dots_portable::<2>(),
             tile.dots::<1>() == tile.dots_portable::<1>(),
-        ] {
+        ];
+        if wide_kernel() {
+            let portable_pair = |rows| {
+                let [a, b] = tile.halves().map(|h| h.dots_portable::<WIDE_MR>());
+                join_halves([a, b])[..rows].to_vec()
+            };
+            same.extend([
+                tile.dots_pair::<8>()[..] == portable_pair(8)[..],
+                tile.dots_pair::<5>()[..] == portable_pair(5)[..],
+                tile.dots_pair::<1>()[..] == portable_pair(1)[..],
+            ]);
+        }
+        for same in same {
             check.cases += 1;
             check.mismatches += usize::from(!same);
         }
@@ -581,7 +725,8 @@ mod tests {
     #[test]
     fn the_self_check_finds_the_kernel_exact() {
         let check = self_check();
-        assert_eq!(check.cases, 20);
+        // 4 row counts at 5 input sizes, and 3 row counts of the two-panel kernel where it runs.
+        assert_eq!(check.cases, if wide_kernel() { 35 } else { 20 });
         assert_eq!(check.mismatches, 0, "{check:?}");
     }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use cloister::encoder::{Embeddings, Encoder, EncoderOptions, Precision};
+use cloister::encoder::{int8_gemm, Embeddings, Encoder, EncoderOptions, Precision};
 use cloister::rank::{Candidate, Related};
 use cloister::{Event, EventKind, Item, Prior, Recommender, RerankOptions};
 
@@ -87,7 +87,25 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 (&encoder, "f32 matmul, the default"),
             )
         };
-        time_embed(integer, int8_label, &sentences, rounds)?;
+        let kernel = int8_gemm::kernel_name();
+        time_embed(
+            integer,
+            &format!("{int8_label}, {kernel} kernel"),
+            &sentences,
+            rounds,
+        )?;
+        if kernel == "avx512vnni" {
+            // The same model on the AVX2 kernel, right after, for the side-by-side ratio.
+            int8_gemm::allow_wide_kernel(false);
+            let timed = time_embed(
+                integer,
+                &format!("{int8_label}, avx2 kernel"),
+                &sentences,
+                rounds,
+            );
+            int8_gemm::allow_wide_kernel(true);
+            timed?;
+        }
         time_embed(float, f32_label, &sentences, rounds)?;
     } else {
         time_embed(&encoder, "", &sentences, rounds)?;
