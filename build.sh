@@ -4,6 +4,7 @@
 #   dist/wheels/cloister-*.whl         the Python wheel (PyO3, abi3): the same core for a site's servers
 #   dist/pkg/                          the browser package's WebGPU build (wasm, JS glue, types)
 #   dist/pkg/cpu/                      its CPU-only build
+#   dist/pkg/cpu-relaxed/              the CPU-only build with relaxed SIMD (byte dot products)
 #   dist/pkg/rank/                     its ranking-only build (no encoder)
 #   dist/demo/                         the demo server's compact embeddings, one file per model
 #   models/all-MiniLM-L6-v2/           the fetched checkpoint and the converted int8 record
@@ -102,40 +103,50 @@ WASM_OUT="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/cloister.wasm"
 WASM_WEBGPU="$CARGO_TARGET_DIR/cloister-webgpu.wasm"
 WASM_CPU="$CARGO_TARGET_DIR/cloister-cpu.wasm"
 WASM_RANK="$CARGO_TARGET_DIR/cloister-rank.wasm"
+WASM_RELAXED="$CARGO_TARGET_DIR/cloister-cpu-relaxed.wasm"
 step "wasm: cargo build --release --target wasm32-unknown-unknown --features webgpu (WebGPU build)"
 cargo build --release --lib --target wasm32-unknown-unknown --features webgpu
 cp "$WASM_OUT" "$WASM_WEBGPU"
 step "wasm: cargo build --release --target wasm32-unknown-unknown (CPU-only build)"
 cargo build --release --lib --target wasm32-unknown-unknown
 cp "$WASM_OUT" "$WASM_CPU"
+step "wasm: cargo build --release --target wasm32-unknown-unknown --features relaxed-simd (CPU-only build, relaxed SIMD)"
+# The same dependencies as the CPU-only build: only the core recompiles (relaxed SIMD is enabled
+# in the one kernel that uses it, see crate/Cargo.toml).
+cargo build --release --lib --target wasm32-unknown-unknown --features relaxed-simd
+cp "$WASM_OUT" "$WASM_RELAXED"
 step "wasm: cargo build --release --target wasm32-unknown-unknown --no-default-features (ranking-only build)"
 cargo build --release --lib --target wasm32-unknown-unknown --no-default-features
 cp "$WASM_OUT" "$WASM_RANK"
 mkdir -p dist/pkg
 STAMP="dist/pkg/.built-from"
-WANT="$(sha256sum "$WASM_WEBGPU" "$WASM_CPU" "$WASM_RANK" | cut -d' ' -f1 | tr '\n' ' ')opt=$WASM_OPT"
+WANT="$(sha256sum "$WASM_WEBGPU" "$WASM_CPU" "$WASM_RELAXED" "$WASM_RANK" | cut -d' ' -f1 | tr '\n' ' ')opt=$WASM_OPT"
 if [ ! -f dist/pkg/cloister_bg.wasm ] || [ ! -f dist/pkg/cpu/cloister_bg.wasm ] || [ ! -f dist/pkg/rank/cloister_bg.wasm ] ||
-  [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial/cpu dist/pkg.partial/rank
+  [ ! -f dist/pkg/cpu-relaxed/cloister_bg.wasm ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+  rm -rf dist/pkg.partial && mkdir -p dist/pkg.partial/cpu dist/pkg.partial/cpu-relaxed dist/pkg.partial/rank
   wasm-bindgen --target web --out-dir dist/pkg.partial --out-name cloister "$WASM_WEBGPU"
   wasm-bindgen --target web --out-dir dist/pkg.partial/cpu --out-name cloister "$WASM_CPU"
+  wasm-bindgen --target web --out-dir dist/pkg.partial/cpu-relaxed --out-name cloister "$WASM_RELAXED"
   wasm-bindgen --target web --out-dir dist/pkg.partial/rank --out-name cloister "$WASM_RANK"
   if [ "$WASM_OPT" = "1" ]; then
-    step "wasm-opt -Oz, the three builds (npm binaryen; never Debian's 108, which miscompiles reference types)"
+    step "wasm-opt -Oz, the four builds (npm binaryen; never Debian's 108, which miscompiles reference types)"
     OPT_FLAGS=(-Oz --enable-bulk-memory --enable-reference-types --enable-nontrapping-float-to-int
       --enable-sign-ext --enable-multivalue --enable-mutable-globals --enable-simd)
     node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/cloister_bg.wasm -o dist/pkg.partial/cloister_bg.opt.wasm &
     WEBGPU_PID=$!
-    # Two at a time on two cores: the CPU build, then the small ranking build.
+    # Two at a time on two cores: the CPU builds, then the small ranking build.
     node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/cpu/cloister_bg.wasm -o dist/pkg.partial/cpu/cloister_bg.opt.wasm
+    node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" --enable-relaxed-simd dist/pkg.partial/cpu-relaxed/cloister_bg.wasm \
+      -o dist/pkg.partial/cpu-relaxed/cloister_bg.opt.wasm
     node_modules/.bin/wasm-opt "${OPT_FLAGS[@]}" dist/pkg.partial/rank/cloister_bg.wasm -o dist/pkg.partial/rank/cloister_bg.opt.wasm
     wait "$WEBGPU_PID"
-    for dir in dist/pkg.partial dist/pkg.partial/cpu dist/pkg.partial/rank; do
+    for dir in dist/pkg.partial dist/pkg.partial/cpu dist/pkg.partial/cpu-relaxed dist/pkg.partial/rank; do
       mv "$dir/cloister_bg.opt.wasm" "$dir/cloister_bg.wasm"
     done
   fi
   echo "$WANT" > dist/pkg.partial/.built-from
   rm -rf dist/pkg && mv dist/pkg.partial dist/pkg
 fi
-ls -l dist/cloister dist/pkg/cloister_bg.wasm dist/pkg/cpu/cloister_bg.wasm dist/pkg/rank/cloister_bg.wasm "$BPK"
+ls -l dist/cloister dist/pkg/cloister_bg.wasm dist/pkg/cpu/cloister_bg.wasm dist/pkg/cpu-relaxed/cloister_bg.wasm \
+  dist/pkg/rank/cloister_bg.wasm "$BPK"
 echo "build.sh: done"

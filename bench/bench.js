@@ -22,13 +22,14 @@ async function openCloister() {
     ...files,
     backend,
     wasm: params.get('wasm') ?? 'auto',
+    int8Kernel: params.get('int8Kernel') ?? 'auto',
     profile: false,
     // One worker unless asked (?workers=2): the rows compare kernels, one thread against one.
     workers: Number(params.get('workers') ?? 1),
   });
   return {
     version: 'cloister',
-    detail: { backend: rec.backend, reason: rec.backendReason, wasmBuild: rec.wasmBuild, inWorker: rec.inWorker, precision: rec.precision, model: rec.modelName, workers: rec.embedPool.size },
+    detail: { backend: rec.backend, reason: rec.backendReason, wasmBuild: rec.wasmBuild, int8Kernel: rec.int8Kernel, inWorker: rec.inWorker, precision: rec.precision, model: rec.modelName, workers: rec.embedPool.size },
     // One Float32Array(384) per text.
     embed: (texts) => rec.embed(texts),
   };

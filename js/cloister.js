@@ -117,6 +117,9 @@ export class Cloister {
    * number; the extra workers start at the first batch larger than 8 texts.
    * `interestModel`: a learned interest model file (URL or bytes, pinned by
    * `integrity.interestModel`), as `setInterestModel` loads it; a failure is a warning.
+   * `int8Kernel`: the CPU path's integer kernel, 'auto' (default: where the browser has relaxed
+   * SIMD the package loads the 'cpu-relaxed' build, which times its byte-dot kernel against
+   * the SIMD128 one once and keeps the faster), 'simd128' or 'relaxed-dot' (that build only).
    */
   static async open(options = {}) {
     const { onProgress, worker = true, workerUrl, workers = 'auto', memoryBudgetMB = 256, ...rest } = options;
@@ -168,12 +171,19 @@ export class Cloister {
 
   /** 'webgpu' or 'cpu' (after a WebGPU device loss, 'cpu'); null while the encoder loads. */
   get backend() { return this.#mirror.backend ?? this.#info.backend; }
-  /** The wasm build running: 'webgpu', 'cpu' (the CPU-only build) or 'custom'. */
+  /** The wasm build running: 'webgpu', 'cpu' (the CPU-only build), 'cpu-relaxed' (the same
+   * with relaxed SIMD) or 'custom'. */
   get wasmBuild() { return this.#info.wasmBuild; }
   /** 'rank' when the ranking-only build serves the recommender (a lazily loaded encoder), else
    * null; null again once an interest model moved it into the encoder build. */
   get rankingBuild() { return this.#mirror.rankingBuild !== undefined ? this.#mirror.rankingBuild : (this.#info.rankingBuild ?? null); }
   get backendReason() { return this.#info.backendReason; }
+  /**
+   * The CPU path's int8 kernel: `{ kernel: 'simd128' | 'relaxed-dot', simd128, relaxedDot }`,
+   * the last two the fastest timing of each (ms) where the relaxed-SIMD build timed them, null
+   * where the kernel was forced or the build has one kernel; null off the CPU path.
+   */
+  get int8Kernel() { return this.#mirror.int8Kernel ?? this.#info.int8Kernel ?? null; }
   get precision() { return this.#info.precision; }
   /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small': the encoder loaded. */
   get modelName() { return this.#info.modelName; }
@@ -286,7 +296,9 @@ export class Cloister {
         if (this.backend !== 'cpu') throw new Error('the pool adds CPU workers only beside the CPU path');
         const client = new WorkerClient(workerUrl);
         try {
-          await client.call('open', { ...args, profile: false, encoder: 'eager', backend: 'cpu' });
+          // The primary's kernel, not a timing of its own: every lane gives the same vectors.
+          const int8Kernel = this.int8Kernel?.kernel ?? args.int8Kernel;
+          await client.call('open', { ...args, profile: false, encoder: 'eager', backend: 'cpu', int8Kernel });
         } catch (e) {
           client.terminate();
           throw e;

@@ -32,6 +32,8 @@ function watchGpuDevices(onLost) {
 
 /** How `open` loads the encoder. */
 const ENCODER_LOADING = ['eager', 'background', 'on-demand'];
+/** `int8Kernel` choices: 'auto' times both kernels where the build has relaxed SIMD. */
+const INT8_KERNELS = ['auto', 'simd128', 'relaxed-dot'];
 /** With `encoder: 'background'`, when to start loading it if no ranking came first. */
 const BACKGROUND_AFTER_MS = 1500;
 /** Named models' encoder families (js/models.js names). */
@@ -48,7 +50,8 @@ export class Core {
   /**
    * options: { model ('english' | 'multilingual' | URL | bytes), modelBase, tokenizer, backend,
    *            namespace, prior, integrity: { model, tokenizer }, persist, wasm, wasmUrl,
-   *            encoder ('eager' | 'background' | 'on-demand'), modelFamily };
+   *            encoder ('eager' | 'background' | 'on-demand'), modelFamily,
+   *            int8Kernel ('auto' | 'simd128' | 'relaxed-dot': the CPU path's integer kernel) };
    *            onProgress(progress).
    *
    * 'eager' (the default) resolves once the encoder is loaded. 'background' and 'on-demand'
@@ -67,6 +70,9 @@ export class Core {
     const loading = options.encoder ?? 'eager';
     if (!ENCODER_LOADING.includes(loading)) {
       throw new TypeError(`encoder must be one of ${ENCODER_LOADING.join(', ')}, got '${loading}'`);
+    }
+    if (!INT8_KERNELS.includes(options.int8Kernel ?? 'auto')) {
+      throw new TypeError(`int8Kernel must be one of ${INT8_KERNELS.join(', ')}, got '${options.int8Kernel}'`);
     }
     Object.assign(this, { options, onProgress });
     let prior = options.prior;
@@ -146,6 +152,14 @@ export class Core {
     this.plan ??= await planBackend(backend, options.wasm);
     const { build, pkg } = await startBuild(this.plan.build, options.wasmUrl);
     Object.assign(this, { wasmBuild: build, pkg });
+    const kernel = options.int8Kernel ?? 'auto';
+    if (kernel !== 'auto') {
+      try {
+        pkg.setInt8Kernel(kernel);
+      } catch (e) {
+        throw fromWasm(e);
+      }
+    }
     if (backend !== 'cpu') {
       watchGpuDevices((info) => {
         if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
@@ -266,6 +280,7 @@ export class Core {
   info() {
     return {
       backend: this.encoder?.backend ?? null,
+      int8Kernel: this.int8Kernel(),
       modelName: this.encoder?.modelName ?? this.modelName,
       wasmBuild: this.wasmBuild,
       rankingBuild: this.rankingBuild ?? null,
@@ -522,11 +537,19 @@ export class Core {
     if (!keepModel) await Promise.all([forgetModels(), forgetBackendChoices()]);
   }
 
+  /**
+   * The CPU path's int8 kernel, `{ kernel, simd128, relaxedDot }` (the timings, in ms, where it
+   * was chosen by timing both), or null off the CPU path.
+   */
+  int8Kernel() {
+    return this.encoder?.backend === 'cpu' && this.pkg?.int8KernelChoice ? this.pkg.int8KernelChoice() : null;
+  }
+
   /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */
   mirror() {
     return this.rec
       ? { interests: this.rec.interests(), weights: this.rec.weights(), storage: this.store.status, warnings: this.warnings,
-        backend: this.encoder?.backend ?? null, encodedTexts: this.rec.encodedTexts(), deferredEvents: this.rec.deferredEvents(),
+        backend: this.encoder?.backend ?? null, int8Kernel: this.int8Kernel(), encodedTexts: this.rec.encodedTexts(), deferredEvents: this.rec.deferredEvents(),
         hasEncoder: this.rec.hasEncoder(), interestModel: this.interestModel(), rankingBuild: this.rankingBuild ?? null,
         timings: this.timings }
       : { interests: [], weights: null, storage: null, warnings: this.warnings, backend: this.encoder?.backend };

@@ -8,7 +8,7 @@ import { startWasm } from './wasm.js';
 
 /**
  * Initialises a wasm build once per realm ahead of use; resolves to the build started
- * ('webgpu' | 'cpu' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`;
+ * ('webgpu' | 'cpu' | 'cpu-relaxed' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`;
  * a string is a `wasmUrl`.
  */
 export async function initWasm(options = {}) {
@@ -19,10 +19,12 @@ export async function initWasm(options = {}) {
 export class SentenceEncoder {
   #inner;
   #reason;
-  constructor(inner, wasmBuild, reason) {
+  #pkg;
+  constructor(inner, wasmBuild, reason, pkg) {
     this.#inner = inner;
     this.wasmBuild = wasmBuild;
     this.#reason = reason;
+    this.#pkg = pkg;
   }
 
   /**
@@ -34,18 +36,29 @@ export class SentenceEncoder {
    *          backend?: 'auto'|'webgpu'|'cpu'|'measure', wasm?: 'auto'|'webgpu'|'cpu',
    *          wasmUrl?: string|{webgpu?: string, cpu?: string},
    *          integrity?: {model?: string, tokenizer?: string},
+   *          int8Kernel?: 'auto'|'simd128'|'relaxed-dot',
    *          onProgress?: (p: object) => void}} options
    */
   static async load(options = {}) {
-    const { model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl, integrity, onProgress } = await resolveModel(options);
+    const { model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl, integrity, onProgress, int8Kernel = 'auto' } = await resolveModel(options);
+    if (!['auto', 'simd128', 'relaxed-dot'].includes(int8Kernel)) {
+      throw new TypeError(`int8Kernel must be one of auto, simd128, relaxed-dot, got '${int8Kernel}'`);
+    }
     const { build: wasmBuild, pkg, plan } = await startWasm({ wasm, wasmUrl, backend });
+    if (int8Kernel !== 'auto') {
+      try {
+        pkg.setInt8Kernel(int8Kernel);
+      } catch (error) {
+        throw fromWasm(error);
+      }
+    }
     const [modelBytes, tokenizerBytes] = await Promise.all([
       loadBytes(model, { what: 'model', sha256: integrity?.model, onProgress }),
       loadBytes(tokenizer, { what: 'tokenizer', sha256: integrity?.tokenizer, onProgress }),
     ]);
     try {
       const { encoder, reason } = await loadEncoder(pkg, plan, modelBytes, tokenizerBytes);
-      return new SentenceEncoder(encoder, wasmBuild, reason);
+      return new SentenceEncoder(encoder, wasmBuild, reason, pkg);
     } catch (error) {
       throw fromWasm(error);
     }
@@ -61,6 +74,11 @@ export class SentenceEncoder {
   get linearKernel() { return this.#inner.linearKernel; }
   /** Diagnostics: linear layers the WebGPU kernel left to burn's matmul (0 expected). */
   get linearFallbacks() { return this.#inner.linearFallbacks; }
+  /**
+   * The CPU path's int8 kernel, `{ kernel: 'simd128' | 'relaxed-dot', simd128, relaxedDot }`
+   * (the timings in ms where the 'cpu-relaxed' build chose by timing both), null on WebGPU.
+   */
+  get int8Kernel() { return this.backend === 'cpu' ? this.#pkg.int8KernelChoice() : null; }
 
   /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small'. */
   get modelName() { return this.#inner.modelName; }

@@ -27,27 +27,42 @@ export interface EncoderLoadOptions {
   /**
    * Which wasm build: 'auto' (default) takes the one `backend` needs: the WebGPU build where
    * WebGPU is asked for or (for 'auto') a hardware adapter is there, else the CPU-only build,
-   * about 4 MB smaller gzipped.
+   * about 4 MB smaller gzipped: 'cpu-relaxed' where the browser has relaxed SIMD, else 'cpu'.
    */
   wasm?: WasmBuildChoice;
+  /**
+   * The CPU path's int8 kernel: 'auto' (default; the 'cpu-relaxed' build times its byte-dot
+   * kernel against the SIMD128 one once per instance and keeps the faster), 'simd128', or
+   * 'relaxed-dot' (the 'cpu-relaxed' build only; elsewhere an InvalidInputError).
+   */
+  int8Kernel?: 'auto' | Int8KernelName;
   /**
    * Where the wasm is served from, if not next to its glue: one URL (the WebGPU build, reported
    * as 'custom') or one per build ('rank': the ranking-only build a lazily loaded encoder's
    * recommender starts on).
    */
-  wasmUrl?: string | { webgpu?: string; cpu?: string; rank?: string };
+  wasmUrl?: string | { webgpu?: string; cpu?: string; 'cpu-relaxed'?: string; rank?: string };
   /** sha256 pins; a mismatch is a ModelIntegrityError. Verified bytes are cached by hash. */
   integrity?: { model?: string; tokenizer?: string };
   /** Download progress of the model and tokenizer. */
   onProgress?: (progress: Progress) => void;
 }
 
-export type WasmBuildChoice = 'auto' | 'webgpu' | 'cpu';
-export type WasmBuild = 'webgpu' | 'cpu' | 'custom';
+export type WasmBuildChoice = 'auto' | 'webgpu' | 'cpu' | 'cpu-relaxed';
+export type WasmBuild = 'webgpu' | 'cpu' | 'cpu-relaxed' | 'custom';
+export type Int8KernelName = 'simd128' | 'relaxed-dot';
+/** The CPU path's integer kernel and, where both were timed, their fastest times (ms). */
+export interface Int8KernelChoice {
+  kernel: Int8KernelName;
+  simd128: number | null;
+  relaxedDot: number | null;
+}
+/** Whether this browser's WebAssembly has relaxed SIMD (what the 'cpu-relaxed' build needs). */
+export declare function hasRelaxedSimd(): boolean;
 /** Whether this realm has a hardware (not software-fallback) WebGPU adapter. */
 export declare function hasHardwareWebGpu(): Promise<boolean>;
 /** The wasm build a backend request loads. */
-export declare function pickWasmBuild(backend?: Backend): Promise<'webgpu' | 'cpu'>;
+export declare function pickWasmBuild(backend?: Backend): Promise<'webgpu' | 'cpu' | 'cpu-relaxed'>;
 /** Forgets the remembered backend measurements, so the next 'auto' or 'measure' times again. */
 export declare function forgetBackendChoices(): Promise<void>;
 
@@ -66,6 +81,8 @@ export declare class SentenceEncoder {
   readonly linearKernel: 'int8' | 'f32-matmul' | 'webgpu-linear';
   /** Diagnostics: linear layers the WebGPU kernel left to burn's slower matmul (0 expected). */
   readonly linearFallbacks: number;
+  /** The CPU path's int8 kernel (null on WebGPU). */
+  readonly int8Kernel: Int8KernelChoice | null;
   readonly modelName: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
   tokenize(texts: string[], options?: { role?: TextRole }): number[][];
   /** Per text, the share of its characters the model cannot read (0 to 1). */
@@ -98,7 +115,8 @@ export declare class InvalidInputError extends CloisterError {}
 export declare class BackendError extends CloisterError {}
 /** kind 'unsupported_browser': the browser lacks something every build needs. */
 export declare class UnsupportedBrowserError extends CloisterError {
-  /** What is missing: 'wasm-simd128' (Safari before 16.4, Chrome before 91, Firefox before 89). */
+  /** What is missing: 'wasm-simd128' (Safari before 16.4, Chrome before 91, Firefox before 89),
+   * or 'wasm-relaxed-simd' where the 'cpu-relaxed' build was forced. */
   readonly missing: string;
 }
 
@@ -223,6 +241,8 @@ export declare class Cloister {
   /** 'rank' when the recommender runs in the ranking-only build (the encoder was loaded lazily; it is handed over on arrival), else null. */
   readonly rankingBuild: 'rank' | null;
   readonly precision: 'int8' | 'fp32';
+  /** The CPU path's int8 kernel (null on WebGPU or while the encoder loads). */
+  readonly int8Kernel: Int8KernelChoice | null;
   readonly storage: { persistent: boolean; error: string | null };
   readonly warnings: string[];
   readonly timings: Record<string, number>;

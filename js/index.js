@@ -1,7 +1,7 @@
 // The Cloister package: the public entry point.
 export { Cloister } from './cloister.js';
 export { SentenceEncoder, initWasm } from './encoder.js';
-export { hasHardwareWebGpu, pickWasmBuild } from './wasm.js';
+export { hasHardwareWebGpu, hasRelaxedSimd, pickWasmBuild } from './wasm.js';
 export { forgetBackendChoices } from './measure.js';
 export {
   CloisterError, ERROR_CLASSES, WebGPUUnavailableError, ModelIntegrityError, ModelFormatError,

@@ -2,9 +2,13 @@
 // which backend to run: the way ruffle probes the browser once and picks among its builds. The
 // adapter is probed once per realm; the wasm is told what was decided and probes nothing.
 //
-// Two builds of the same core and API with the encoder:
-//   'webgpu'  burn-wgpu and the CPU path (dist/pkg/),
-//   'cpu'     the CPU path only (dist/pkg/cpu/), about 4 MB smaller gzipped;
+// Three builds of the same core and API with the encoder:
+//   'webgpu'       burn-wgpu and the CPU path (dist/pkg/),
+//   'cpu'          the CPU path only (dist/pkg/cpu/), about 4 MB smaller gzipped;
+//   'cpu-relaxed'  the same with relaxed SIMD (dist/pkg/cpu-relaxed/): its int8 kernel may use
+//                  byte dot products, which it times against the SIMD128 kernel once per
+//                  instance (faster only where the CPU has them, e.g. AVX-VNNI); what `auto`
+//                  loads in place of 'cpu' wherever the browser validates relaxed SIMD;
 // and one without it:
 //   'rank'    the recommender alone (dist/pkg/rank/, about 0.3 MB gzipped against 1.8 MB): it
 //             serves a lazily loaded encoder's first ranking on the server's embeddings, and
@@ -21,6 +25,10 @@ const BUILDS = {
   cpu: {
     glue: () => import('../dist/pkg/cpu/cloister.js'),
     wasm: () => new URL('../dist/pkg/cpu/cloister_bg.wasm', import.meta.url),
+  },
+  'cpu-relaxed': {
+    glue: () => import('../dist/pkg/cpu-relaxed/cloister.js'),
+    wasm: () => new URL('../dist/pkg/cpu-relaxed/cloister_bg.wasm', import.meta.url),
   },
   rank: {
     glue: () => import('../dist/pkg/rank/cloister.js'),
@@ -43,6 +51,18 @@ function requireSimd128() {
     { missing: 'wasm-simd128' });
   }
 }
+
+// One function computing i32x4.relaxed_dot_i8x16_i7x16_add_s on three i8x16.splat(0):
+// browsers without relaxed SIMD (Firefox ESR, Safari) fail it and load the plain CPU build.
+const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
+  10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 147, 2, 11]);
+
+/** Whether this browser's WebAssembly has relaxed SIMD (what the 'cpu-relaxed' build needs). */
+export function hasRelaxedSimd() {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+const WASM_CHOICES = ['auto', 'webgpu', 'cpu', 'cpu-relaxed'];
 
 let probe = null;
 
@@ -79,8 +99,9 @@ export async function hasHardwareWebGpu() {
 
 /**
  * The one decision: for a `backend` request and the build the page allows (`wasm`: 'auto',
- * 'webgpu' or 'cpu'), which build to load and what to run on it. Resolves to
- * `{ build, run, adapter, reason }`, `run` being 'cpu', 'webgpu' or 'measure' (time both paths
+ * 'webgpu', 'cpu' or 'cpu-relaxed'), which build to load and what to run on it. Below, "cpu
+ * build" is 'cpu-relaxed' where the browser has relaxed SIMD and `wasm` is 'auto', else 'cpu'.
+ * Resolves to `{ build, run, adapter, reason }`, `run` being 'cpu', 'webgpu' or 'measure' (time both paths
  * of the WebGPU build, `js/measure.js`).
  *
  * | backend   | no adapter                | software adapter            | hardware adapter   |
@@ -90,19 +111,23 @@ export async function hasHardwareWebGpu() {
  * | 'measure' | cpu build, cpu            | webgpu, measure             | webgpu, measure    |
  * | 'webgpu'  | WebGPUUnavailableError    | webgpu, webgpu              | webgpu, webgpu     |
  *
- * A page that forces `wasm: 'cpu'` gets the CPU path whatever it asks, except 'webgpu', which
- * fails in the wasm with the reason.
+ * A page that forces `wasm: 'cpu'` (or 'cpu-relaxed') gets the CPU path whatever it asks, except
+ * 'webgpu', which fails in the wasm with the reason.
  */
 export async function planBackend(backend = 'auto', wasm = 'auto') {
   if (!BACKENDS.includes(backend)) {
     throw new TypeError(`backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
   }
-  if (!['auto', 'webgpu', 'cpu'].includes(wasm)) {
-    throw new TypeError(`wasm must be 'auto', 'webgpu' or 'cpu', got '${wasm}'`);
+  if (!WASM_CHOICES.includes(wasm)) {
+    throw new TypeError(`wasm must be one of ${WASM_CHOICES.join(', ')}, got '${wasm}'`);
   }
-  if (backend === 'cpu') return { build: wasm === 'auto' ? 'cpu' : wasm, run: 'cpu', adapter: null, reason: 'cpu requested' };
+  const cpuBuild = hasRelaxedSimd() ? 'cpu-relaxed' : 'cpu';
+  const build = (wanted) => {
+    if (wasm !== 'auto') return wasm;
+    return wanted === 'cpu' ? cpuBuild : wanted;
+  };
+  if (backend === 'cpu') return { build: build('cpu'), run: 'cpu', adapter: null, reason: 'cpu requested' };
   const adapter = await adapterInfo();
-  const build = (wanted) => (wasm === 'auto' ? wanted : wasm);
   if (backend === 'webgpu') {
     return { build: build('webgpu'), run: 'webgpu', adapter,
       reason: `webgpu requested; adapter ${adapter?.description ?? 'none'}` };
@@ -111,7 +136,7 @@ export async function planBackend(backend = 'auto', wasm = 'auto') {
     ? 'no WebGPU adapter (navigator.gpu is missing or requestAdapter() gave none)'
     : `the WebGPU adapter is a software fallback (${adapter.description}), slower than the CPU path`;
   const usable = adapter && (backend === 'measure' || !adapter.fallback);
-  if (!usable || build('webgpu') === 'cpu') {
+  if (!usable || build('webgpu') !== 'webgpu') {
     let reason = `${backend}: ${why}`;
     if (usable) reason = `${backend}: the CPU-only build was asked for`;
     else if (backend === 'measure') reason = `measure: nothing to measure against (${why})`;
@@ -120,7 +145,7 @@ export async function planBackend(backend = 'auto', wasm = 'auto') {
   return { build: 'webgpu', run: 'measure', adapter, reason: `${backend}: adapter ${adapter.description}` };
 }
 
-/** The build a backend request needs: 'webgpu' | 'cpu'. */
+/** The build a backend request needs: 'webgpu' | 'cpu' | 'cpu-relaxed'. */
 export async function pickWasmBuild(backend = 'auto') {
   return (await planBackend(backend)).build;
 }
@@ -132,8 +157,9 @@ const started = new Map();
 
 /**
  * Instantiates a build once per realm; resolves to `{ build, pkg }` (the wasm-bindgen module).
- * `build`: 'webgpu', 'cpu' or 'rank'. `wasmUrl`: where the wasm is served from when not next to
- * its glue, one URL (the WebGPU build, reported as 'custom') or `{ webgpu, cpu, rank }`.
+ * `build`: 'webgpu', 'cpu', 'cpu-relaxed' or 'rank'. `wasmUrl`: where the wasm is served from
+ * when not next to its glue, one URL (the WebGPU build, reported as 'custom') or
+ * `{ webgpu, cpu, 'cpu-relaxed', rank }`.
  * 'custom' and 'webgpu' share the WebGPU build's glue, so a realm runs at most one of them.
  */
 export async function startBuild(build, wasmUrl) {
@@ -154,6 +180,11 @@ export async function startBuild(build, wasmUrl) {
     return running.start;
   }
   requireSimd128();
+  if (build === 'cpu-relaxed' && !hasRelaxedSimd()) {
+    throw new UnsupportedBrowserError('this browser\'s WebAssembly has no relaxed SIMD, which the ' +
+      'cpu-relaxed build needs: load the cpu build (wasm: \'cpu\' or \'auto\')', 'unsupported_browser',
+    { missing: 'wasm-relaxed-simd' });
+  }
   const start = (async () => {
     // The wasm's download starts beside the glue's, not after it: on a first visit over a
     // 40 ms link that is a round trip and the glue's transfer sooner (1.8 MB, the largest file
@@ -171,11 +202,16 @@ export async function startBuild(build, wasmUrl) {
 
 /**
  * Plans the backend and starts the build it needs: resolves to `{ build, pkg, plan }`.
- * Options: `backend` ('auto' | 'webgpu' | 'cpu' | 'measure'), `wasm` ('auto' | 'webgpu' | 'cpu'),
+ * Options: `backend` ('auto' | 'webgpu' | 'cpu' | 'measure'), `wasm` ('auto' | 'webgpu' | 'cpu' |
+ * 'cpu-relaxed'),
  * `wasmUrl` (see `startBuild`).
  */
 export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto' } = {}) {
   const plan = await planBackend(backend, wasm);
+  // A page that hosts the CPU build elsewhere but not the relaxed one gets the one it hosts.
+  if (plan.build === 'cpu-relaxed' && wasm === 'auto' && wasmUrl?.cpu && !wasmUrl['cpu-relaxed']) {
+    plan.build = 'cpu';
+  }
   const { build, pkg } = await startBuild(plan.build, wasmUrl);
   return { build, pkg, plan };
 }

@@ -35,8 +35,18 @@ const ARGS = ['--no-sandbox', '--no-first-run', '--disable-background-networking
   '--disable-component-update', '--disable-sync', '--disable-quic', '--enable-unsafe-webgpu',
   ...(GPU === 'vulkan' ? ['--enable-features=Vulkan', '--use-angle=vulkan', '--ignore-gpu-blocklist'] : [])];
 
+// V8 without its AVX-VNNI lowering: what the relaxed dot product costs on a CPU without it
+// (Zen 4 and older x86), where the 'cpu-relaxed' build's timing should keep the SIMD128 kernel.
+const NO_VNNI = ['--js-flags=--no-enable-avx-vnni --no-enable-avx-vnni-int8'];
 const CONFIGS = [
+  // wasm 'auto': the cpu-relaxed build where Chromium has relaxed SIMD, with the kernel its
+  // timing kept (the row names it).
   { name: 'cloister-cpu', lib: 'cloister', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
+  // Each kernel forced (issue 17): the plain CPU build (SIMD128) and the relaxed dot product.
+  { name: 'cloister-cpu-simd128', lib: 'cloister', backend: 'cpu', wasm: 'cpu', n: CPU_N, rounds: ROUNDS },
+  { name: 'cloister-cpu-relaxed-dot', lib: 'cloister', backend: 'cpu', wasm: 'cpu-relaxed', int8Kernel: 'relaxed-dot', n: CPU_N, rounds: ROUNDS },
+  { name: 'cloister-cpu-no-vnni', lib: 'cloister', backend: 'cpu', args: NO_VNNI, n: CPU_N, rounds: ROUNDS },
+  { name: 'cloister-cpu-relaxed-dot-no-vnni', lib: 'cloister', backend: 'cpu', wasm: 'cpu-relaxed', int8Kernel: 'relaxed-dot', args: NO_VNNI, n: CPU_N, rounds: ROUNDS },
   // The same CPU path inside the WebGPU build (what a page that asked for WebGPU falls back
   // to): same speed, the bigger download. 'cloister-cpu' loads the CPU-only build.
   { name: 'cloister-cpu-webgpu-build', lib: 'cloister', backend: 'cpu', wasm: 'webgpu', n: CPU_N, rounds: ROUNDS },
@@ -50,6 +60,8 @@ const CONFIGS = [
   { name: 'cloister-multilingual-webgpu', lib: 'cloister', encoder: 'multilingual', backend: 'webgpu', n: GPU_N, rounds: GPU_ROUNDS },
   // The CPU paths in Firefox ESR (issue 17). Headless Firefox ESR on Linux has no WebGPU adapter.
   { name: 'firefox-cloister-cpu', engine: 'firefox', lib: 'cloister', backend: 'cpu', n: CPU_N, rounds: ROUNDS },
+  { name: 'firefox-cloister-cpu-simd128', engine: 'firefox', lib: 'cloister', backend: 'cpu', wasm: 'cpu', n: CPU_N, rounds: ROUNDS },
+  { name: 'firefox-cloister-cpu-relaxed-dot', engine: 'firefox', lib: 'cloister', backend: 'cpu', wasm: 'cpu-relaxed', int8Kernel: 'relaxed-dot', n: CPU_N, rounds: ROUNDS },
   { name: 'firefox-transformers-wasm', engine: 'firefox', lib: 'transformers', backend: 'wasm', n: CPU_N, rounds: ROUNDS },
 ].filter((c) => !process.env.BENCH_ONLY || process.env.BENCH_ONLY.split(',').includes(c.name));
 
@@ -60,10 +72,10 @@ function gzipBytes(path) {
 }
 
 /** A fresh headless browser of `engine` on `profile`, as a Playwright-like context. */
-function launch(engine, profile) {
+function launch(engine, profile, extraArgs = []) {
   return engine === 'firefox'
     ? launchFirefox({ profile, webgpu: true })
-    : chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS });
+    : chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: [...ARGS, ...extraArgs] });
 }
 
 /**
@@ -130,9 +142,9 @@ const results = {
 try {
   for (const config of CONFIGS) {
     const profile = mkdtempSync(join(tmpdir(), 'cloister-bench-'));
-    const context = await launch(config.engine, profile);
+    const context = await launch(config.engine, profile, config.args);
     try {
-      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}${config.encoder ? `&encoder=${config.encoder}` : ''}${config.workers ? `&workers=${config.workers}` : ''}`;
+      const base = `${url}/bench/index.html?lib=${config.lib}&backend=${config.backend}${config.wasm ? `&wasm=${config.wasm}` : ''}${config.int8Kernel ? `&int8Kernel=${config.int8Kernel}` : ''}${config.encoder ? `&encoder=${config.encoder}` : ''}${config.workers ? `&workers=${config.workers}` : ''}`;
       process.stderr.write(`bench: ${config.name} (${config.n} sentences, ${config.rounds} rounds)...\n`);
       const first = await visit(context, `${base}&n=${config.n}&rounds=${config.rounds}`, requests, 3_600_000, profile, config.engine);
       // Second visit, same profile: what an app's returning user waits for.
@@ -232,6 +244,7 @@ function agreement(a, b) {
 const c = results.configs;
 results.agreement = {
   'cloister-cpu vs transformers-wasm': agreement(c['cloister-cpu'], c['transformers-wasm']),
+  'cloister-cpu-relaxed-dot vs cloister-cpu-simd128': agreement(c['cloister-cpu-relaxed-dot'], c['cloister-cpu-simd128']),
   'cloister-webgpu vs cloister-cpu': agreement(c['cloister-webgpu'], c['cloister-cpu']),
   'transformers-webgpu vs transformers-wasm': agreement(c['transformers-webgpu'], c['transformers-wasm']),
   'firefox-cloister-cpu vs cloister-cpu (Chromium)': agreement(c['firefox-cloister-cpu'], c['cloister-cpu']),
@@ -251,16 +264,21 @@ out.push('|---|---|---|---|---|---|---|');
 for (const r of Object.values(c)) {
   const adapter = r.adapter ? `${r.adapter.description}${r.adapter.fallback ? ', a software adapter' : ''}` : 'no adapter';
   const sw = r.backend === 'webgpu' ? ` (${adapter})` : '';
-  const build = r.detail?.wasmBuild ? `, ${r.detail.wasmBuild} build` : '';
+  const kernel = r.detail?.int8Kernel ? `, ${r.detail.int8Kernel.kernel} kernel${r.detail.int8Kernel.simd128 ? ` (timed ${fmt(r.detail.int8Kernel.simd128)} / ${fmt(r.detail.int8Kernel.relaxedDot)} ms)` : ''}` : '';
+  const build = r.detail?.wasmBuild ? `, ${r.detail.wasmBuild} build${kernel}` : '';
   out.push(`| ${r.name}${build}${sw} | ${r.n} | ${fmt(r.throughput[1].median)} [${r.throughput[1].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.throughput[32].median)} [${r.throughput[32].rounds.map((x) => fmt(x)).join(', ')}] | ${fmt(r.coldStartMs, 0)} ms / ${fmt(r.cached.coldStartMs, 0)} ms | ${mb(r.download.raw)} MB (${mb(r.download.gzip)} MB); cached visit ${mb(r.cached.download.raw)} MB | ${r.peakMemory ? `${mb(r.peakMemory.renderer)} / ${r.engine === 'firefox' ? 'no GPU process' : `${mb(r.peakMemory.gpu)} MB`}` : 'n/a'} |`);
 }
 out.push('');
 const ratio = (a, b, batch) => (c[a] && c[b] ? (c[a].throughput[batch].median / c[b].throughput[batch].median).toFixed(2) + 'x' : 'n/a');
-out.push('| ratio (Cloister / transformers.js; multilingual / MiniLM; 2 workers / 1) | batch 1 | batch 32 | download raw | download gzip |');
+out.push('| ratio (Cloister / transformers.js; a kernel / SIMD128; multilingual / MiniLM; 2 workers / 1) | batch 1 | batch 32 | download raw | download gzip |');
 out.push('|---|---|---|---|---|');
-for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-cpu-webgpu-build', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu'],
+for (const [a, b] of [['cloister-cpu', 'transformers-wasm'], ['cloister-cpu-simd128', 'transformers-wasm'],
+  ['cloister-cpu-relaxed-dot', 'transformers-wasm'], ['cloister-cpu-relaxed-dot', 'cloister-cpu-simd128'],
+  ['cloister-cpu-no-vnni', 'cloister-cpu-simd128'], ['cloister-cpu-relaxed-dot-no-vnni', 'cloister-cpu-simd128'],
+  ['cloister-cpu-webgpu-build', 'transformers-wasm'], ['cloister-webgpu', 'transformers-webgpu'],
   ['cloister-multilingual-cpu', 'cloister-cpu'], ['cloister-multilingual-webgpu', 'cloister-webgpu'],
-  ['firefox-cloister-cpu', 'firefox-transformers-wasm'], ['cloister-cpu-2-workers', 'cloister-cpu']]) {
+  ['firefox-cloister-cpu', 'firefox-transformers-wasm'], ['firefox-cloister-cpu-simd128', 'firefox-transformers-wasm'],
+  ['firefox-cloister-cpu-relaxed-dot', 'firefox-cloister-cpu-simd128'], ['cloister-cpu-2-workers', 'cloister-cpu']]) {
   if (!c[a] || !c[b]) continue;
   out.push(`| ${a} / ${b} | ${ratio(a, b, 1)} | ${ratio(a, b, 32)} | ${(c[a].download.raw / c[b].download.raw).toFixed(2)}x | ${(c[a].download.gzip / c[b].download.gzip).toFixed(2)}x |`);
 }

@@ -66,3 +66,11 @@ export async function webgpuIn(page) {
     return adapter ? null : `${navigator.userAgent}: navigator.gpu.requestAdapter() returned null`;
   });
 }
+
+/**
+ * The CPU-only build `wasm: 'auto'` loads in this page's browser: 'cpu-relaxed' where its
+ * WebAssembly has relaxed SIMD (Chromium), else 'cpu'. The package's own probe answers.
+ */
+export async function cpuBuildIn(page) {
+  return page.evaluate(async () => ((await import('/js/wasm.js')).hasRelaxedSimd() ? 'cpu-relaxed' : 'cpu'));
+}

@@ -2,7 +2,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { openBrowser, webgpuIn } from './browser.mjs';
+import { cpuBuildIn, openBrowser, webgpuIn } from './browser.mjs';
 
 const TIMEOUT = 900_000;
 
@@ -216,7 +216,7 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     assert.ok(!keys.some((k) => /\.bpk$/.test(k)), keys.join('\n'));
     const wasm = keys.filter((k) => k.endsWith('.wasm'));
     assert.deepEqual(wasm.map((k) => k.split(' ')[1]).sort(),
-      ['/dist/pkg/cpu/cloister_bg.wasm', '/dist/pkg/rank/cloister_bg.wasm'], keys.join('\n'));
+      [`/dist/pkg/${await cpuBuildIn(page)}/cloister_bg.wasm`, '/dist/pkg/rank/cloister_bg.wasm'], keys.join('\n'));
     const total = Object.values(stored).reduce((a, b) => a + b, 0);
     const model = stored[models[0]];
     // Beside the model (23.7 MB): the CPU build, the shell, catalogues and embeddings, well under 10 MB.

@@ -3,7 +3,7 @@
 // errors. The WebGPU tests run where the browser offers an adapter and say why where it does not.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openBrowser, openPage, webgpuIn } from './browser.mjs';
+import { ENGINE, cpuBuildIn, openBrowser, openPage, webgpuIn } from './browser.mjs';
 
 const TIMEOUT = 600_000;
 
@@ -46,7 +46,7 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
   gpuTest('auto skips a software (fallback) adapter, says why, and loads the CPU-only build', async () => {
     const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
     assert.equal(r.backend, 'cpu');
-    assert.equal(r.wasmBuild, 'cpu');
+    assert.equal(r.wasmBuild, await cpuBuildIn(page));
     assert.match(r.reason, /software fallback/);
     assert.ok(r.minCosine >= 0.9995);
   });
@@ -123,8 +123,8 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.deepEqual(r.idMismatches, []);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
     assert.equal(r.linearKernel, 'int8');
-    // No WebGPU here: the package loads the CPU-only build.
-    assert.equal(r.wasmBuild, 'cpu');
+    // No WebGPU here: the package loads the CPU-only build (with relaxed SIMD where it can).
+    assert.equal(r.wasmBuild, await cpuBuildIn(page));
   });
 
   test('the CPU path of the WebGPU build (a lost GPU device falls back to it) matches the reference too', async () => {
@@ -165,8 +165,9 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
         };
       });
       // No WebGPU in this browser: auto starts the CPU-only build, once.
-      assert.deepEqual(r.auto, { ok: 'cpu' });
-      assert.deepEqual(r.autoAgain, { ok: 'cpu' });
+      const cpuBuild = await cpuBuildIn(fresh);
+      assert.deepEqual(r.auto, { ok: cpuBuild });
+      assert.deepEqual(r.autoAgain, { ok: cpuBuild });
       assert.equal(r.badOption.error, 'TypeError');
       assert.ok(r.missing.error, `a missing wasm must reject: ${JSON.stringify(r.missing)}`);
       // The failed start is forgotten, so the same glue starts from a good URL.
@@ -181,24 +182,77 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   test("'measure' without any WebGPU adapter loads the CPU-only build and says there was nothing to measure", async () => {
     const r = await page.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
     assert.equal(r.backend, 'cpu');
-    assert.equal(r.wasmBuild, 'cpu');
+    assert.equal(r.wasmBuild, await cpuBuildIn(page));
     assert.match(r.reason, /^measure: nothing to measure against \(no WebGPU adapter/);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
   });
 
-  test('the SIMD128 int8 kernel computes what the portable reference does, bit for bit, in both builds', async () => {
-    for (const wasm of ['cpu', 'webgpu']) {
+  test('the int8 kernels compute what the portable reference does, bit for bit, in every build', async () => {
+    // The relaxed-SIMD build runs both its kernels' checks: 20 cases of SIMD128 and 15 of the
+    // relaxed dot product against the 16-bit reference on the same 14-bit activations.
+    const relaxed = (await cpuBuildIn(page)) === 'cpu-relaxed';
+    if (!relaxed) console.log(`# ${ENGINE}: no relaxed SIMD in its WebAssembly, so the cpu-relaxed build is not checked here`);
+    for (const wasm of ['cpu', 'webgpu', ...(relaxed ? ['cpu-relaxed'] : [])]) {
       const p = await openPage(browser, `/tests/pages/encoder.html?wasm=${wasm}`);
       try {
         const r = await p.evaluate(() => window.kernelCheck());
         console.log(`int8 kernel check, ${wasm} build: ${JSON.stringify(r)}`);
         assert.equal(r.build, wasm);
-        assert.equal(r.kernel, 'simd128');
-        assert.equal(r.cases, 20);
+        assert.equal(r.kernel, wasm === 'cpu-relaxed' ? 'relaxed-dot' : 'simd128');
+        assert.equal(r.cases, wasm === 'cpu-relaxed' ? 35 : 20);
         assert.equal(r.mismatches, 0);
       } finally {
         await p.close();
       }
+    }
+  });
+
+  test('the relaxed-SIMD build: each int8 kernel matches the reference, and auto times both and keeps the faster', async (t) => {
+    if ((await cpuBuildIn(page)) !== 'cpu-relaxed') {
+      t.skip(`${ENGINE}: no relaxed SIMD in its WebAssembly; it loads the plain CPU build, tested above`);
+      return;
+    }
+    const runs = {};
+    for (const int8Kernel of ['relaxed-dot', 'simd128', 'auto']) {
+      // A fresh page each: the kernel is chosen once per wasm instance.
+      const p = await openPage(browser, '/tests/pages/encoder.html?wasm=cpu-relaxed');
+      try {
+        const r = await p.evaluate((k) => window.parity({ model: 'model.int8.bpk', backend: 'cpu', int8Kernel: k }), int8Kernel);
+        console.log(`cpu-relaxed build, int8Kernel ${int8Kernel}: min cosine ${r.minCosine.toFixed(7)}, ` +
+          `${r.ms.toFixed(0)} ms, ${JSON.stringify(r.int8Kernel)}`);
+        assert.equal(r.wasmBuild, 'cpu-relaxed');
+        assert.deepEqual(r.idMismatches, []);
+        assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
+        runs[int8Kernel] = r;
+      } finally {
+        await p.close();
+      }
+    }
+    assert.deepEqual(runs['relaxed-dot'].int8Kernel, { kernel: 'relaxed-dot', simd128: null, relaxedDot: null });
+    assert.deepEqual(runs.simd128.int8Kernel, { kernel: 'simd128', simd128: null, relaxedDot: null });
+    // The two kernels differ only in the activations' last two bits: nearly the same vectors,
+    // but not the same bits (so the forced kernel really ran).
+    const cos = (a, b) => a.reduce((s, v, i) => s + v * b[i], 0);
+    const pairs = runs['relaxed-dot'].rows.map((row, i) => cos(row, runs.simd128.rows[i]));
+    assert.ok(Math.min(...pairs) > 0.9999, `min cosine between the kernels ${Math.min(...pairs)}`);
+    assert.notDeepEqual(runs['relaxed-dot'].rows, runs.simd128.rows);
+    const auto = runs.auto.int8Kernel;
+    assert.ok(auto.simd128 > 0 && auto.relaxedDot > 0, JSON.stringify(auto));
+    assert.equal(auto.kernel, auto.relaxedDot < 0.95 * auto.simd128 ? 'relaxed-dot' : 'simd128');
+    // What auto kept gives that kernel's vectors.
+    assert.deepEqual(runs.auto.rows, runs[auto.kernel].rows);
+  });
+
+  test('int8Kernel: an unknown name is a TypeError, the relaxed kernel outside its build an InvalidInputError', async () => {
+    const p = await openPage(browser, '/tests/pages/encoder.html?wasm=cpu');
+    try {
+      const unknown = await p.evaluate(() => window.loadFailure({ backend: 'cpu', int8Kernel: 'vnni' }));
+      assert.equal(unknown?.name, 'TypeError', JSON.stringify(unknown));
+      const missing = await p.evaluate(() => window.loadFailure({ backend: 'cpu', int8Kernel: 'relaxed-dot' }));
+      assert.equal(missing?.name, 'InvalidInputError', JSON.stringify(missing));
+      assert.match(missing.message, /no relaxed SIMD/);
+    } finally {
+      await p.close();
     }
   });
 

@@ -4,7 +4,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { openBrowser, openPage } from './browser.mjs';
+import { cpuBuildIn, openBrowser, openPage } from './browser.mjs';
 import { pieceSize } from '../js/pool.js';
 
 /** `cloister embed` (floats) and `cloister embed --compact` lines for `texts`, natively. */
@@ -309,6 +309,29 @@ describe('package', { timeout: 600_000 }, () => {
     assert.equal(r.wasmFetched, 0);
     await page.close();
   });
+
+  test('a browser with SIMD128 but no relaxed SIMD (injected: Safari, Firefox before 146) loads the plain CPU build; forcing cpu-relaxed is an UnsupportedBrowserError', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    const r = await page.evaluate(async () => {
+      // Such a browser fails the package's relaxed-SIMD probe (the only module that uses
+      // opcode 0xfd 0x113) and passes every other.
+      const validate = WebAssembly.validate;
+      WebAssembly.validate = (bytes) => !(bytes.length === 40 && bytes[37] === 147 && bytes[38] === 2) && validate(bytes);
+      const { hasRelaxedSimd, initWasm, UnsupportedBrowserError } = await import('/js/index.js');
+      let forced = null;
+      try { await initWasm({ wasm: 'cpu-relaxed' }); } catch (e) {
+        forced = { isClass: e instanceof UnsupportedBrowserError, kind: e.kind, missing: e.missing };
+      }
+      const opened = await window.open_({ namespace: 'no-relaxed', worker: false, backend: 'cpu' });
+      return { relaxed: hasRelaxedSimd(), forced, opened };
+    });
+    assert.equal(r.relaxed, false);
+    assert.deepEqual(r.forced, { isClass: true, kind: 'unsupported_browser', missing: 'wasm-relaxed-simd' });
+    assert.equal(r.opened.ok, true, JSON.stringify(r.opened));
+    assert.equal(r.opened.wasmBuild, 'cpu');
+    assert.deepEqual(r.opened.int8Kernel, { kernel: 'simd128', simd128: null, relaxedDot: null });
+    await page.close();
+  });
 });
 
 describe('package: the encoder loads after the profile (encoder: background | on-demand)', { timeout: 600_000 }, () => {
@@ -355,7 +378,7 @@ describe('package: the encoder loads after the profile (encoder: background | on
     assert.equal(opened.backend, null);
     // The recommender starts in the ranking-only build; the encoder build comes with the model.
     assert.equal(opened.rankingBuild, 'rank');
-    assert.equal(opened.wasmBuild, 'cpu');
+    assert.equal(opened.wasmBuild, await cpuBuildIn(page));
     for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
     assert.ok(held.length >= 1, 'the background load asked for the model, and it is held');
     const s = await page.evaluate((c) => window.lazySession(c), candidates);

@@ -271,7 +271,7 @@ async function main() {
     // The worker caches the shell; this page tells it what else it used before the worker
     // was in control: the wasm builds it runs (the encoder's, and the ranking build's before
     // it) and its model's server embeddings.
-    const dirs = { webgpu: '../dist/pkg/', cpu: '../dist/pkg/cpu/', rank: '../dist/pkg/rank/' };
+    const dirs = { webgpu: '../dist/pkg/', cpu: '../dist/pkg/cpu/', 'cpu-relaxed': '../dist/pkg/cpu-relaxed/', rank: '../dist/pkg/rank/' };
     const pkgs = [state.rec.wasmBuild, state.rec.rankingBuild].map((b) => dirs[b]).filter(Boolean);
     const used = [
       ...pkgs.flatMap((pkg) => [`${pkg}cloister.js`, `${pkg}cloister_bg.wasm`]),

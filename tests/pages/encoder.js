@@ -10,11 +10,11 @@ const encoders = new Map();
 window.initWasm = initWasm;
 window.forgetBackendChoices = forgetBackendChoices;
 
-async function encoder(model, backend) {
-  const key = `${model}|${backend}`;
+async function encoder(model, backend, int8Kernel) {
+  const key = `${model}|${backend}|${int8Kernel}`;
   if (!encoders.has(key)) {
     encoders.set(key, await SentenceEncoder.load({
-      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend, wasm: WASM,
+      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend, wasm: WASM, int8Kernel,
     }));
   }
   return encoders.get(key);
@@ -26,8 +26,8 @@ function cosine(a, b) {
   return dot / Math.sqrt(na * nb);
 }
 
-window.parity = async ({ model, backend }) => {
-  const enc = await encoder(model, backend);
+window.parity = async ({ model, backend, int8Kernel }) => {
+  const enc = await encoder(model, backend, int8Kernel);
   const ref = await (await fetch('/crate/tests/fixtures/minilm-l6-reference.json')).json();
   const texts = ref.sentences.map((s) => s.text);
   const ids = enc.tokenize(texts);
@@ -41,9 +41,19 @@ window.parity = async ({ model, backend }) => {
   return {
     backend: enc.backend, reason: enc.backendReason, precision: enc.precision,
     wasmBuild: enc.wasmBuild, idMismatches, minCosine: Math.min(...cosines), ms,
-    linearKernel: enc.linearKernel, linearFallbacks: enc.linearFallbacks,
-    first: Array.from(rows[0]),
+    linearKernel: enc.linearKernel, linearFallbacks: enc.linearFallbacks, int8Kernel: enc.int8Kernel,
+    first: Array.from(rows[0]), rows: rows.map((r) => Array.from(r)),
   };
+};
+
+/** A load that should fail: the error's name, kind and message. */
+window.loadFailure = async (options) => {
+  try {
+    await SentenceEncoder.load({ model: `${MODELS}/model.int8.bpk`, tokenizer: `${MODELS}/tokenizer.json`, wasm: WASM, ...options });
+    return null;
+  } catch (e) {
+    return { name: e.name, kind: e.kind, message: e.message };
+  }
 };
 
 // A new encoder each call (no reuse), so each call goes through the backend choice again.

@@ -34,7 +34,7 @@ window.open_ = async (opts = {}) => {
     window.rec = rec;
     return { ok: true, cached: progress.filter((p) => p.what === 'model').some((p) => p.cached),
       sawProgress: progress.filter((p) => p.what === 'model' && p.fraction > 0 && p.fraction < 1).length,
-      storage: rec.storage, warnings: rec.warnings, inWorker: rec.inWorker };
+      storage: rec.storage, warnings: rec.warnings, inWorker: rec.inWorker, wasmBuild: rec.wasmBuild, int8Kernel: rec.int8Kernel };
   } catch (e) {
     return { ok: false, name: e.name, kind: e.kind, message: e.message, url: e.url, expected: e.expected, actual: e.actual };
   }

@@ -12,19 +12,19 @@
 //! up to 0.0015 of min cosine; quantizing activations per block of weight scales cost more time
 //! than the integer products saved.)
 //!
-//! Relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add` is not used. It is exact on every engine
-//! only with activations of 7 bits, and 7 or 8 bits cost too much accuracy (min cosine 0.9988
-//! and 0.9990 even with a scale per block of 32 inputs, against 0.99973). Activations of 14
-//! bits as two 7-bit digits are exact, but take two of its byte products per multiply-add where
-//! `dot_i16x8_s` takes one word product: no faster on an x86 without AVX-VNNI, like this
-//! project's machines (docs/benchmarks.md).
+//! The relaxed-SIMD wasm build adds a second kernel (`int8_digits`): byte dot products on
+//! activations of 14 bits as two 7-bit digits, one instruction per 16 multiply-adds where the
+//! CPU has AVX-VNNI. Elsewhere the engine emulates it and it is slower, so that build times
+//! both once ([`choose_digit_kernel`]) and packs its layers for the faster.
 //!
 //! Plain Rust: a SIMD128 kernel in wasm, the same kernel in SSE2 or AVX2 on x86_64, a portable
 //! one elsewhere; all compute the same integer sums and the same f32 operations in the same order,
 //! so native tests check what the browser runs.
 
+use super::int8_digits;
+
 /// Output columns per packed panel (two i16x8 vectors of four column pairs).
-const PANEL: usize = 8;
+pub const PANEL: usize = 8;
 /// Inputs sharing one weight scale (the model file's blocks).
 pub const BLOCK: usize = 32;
 /// Rows per kernel call: 4 rows x 2 vectors of integer and float accumulators.
@@ -45,9 +45,13 @@ const ACT_MAX: f32 = 32767.0;
 pub struct Int8Linear {
     inputs: usize,
     outputs: usize,
+    /// Pairs (`[inputs/2][8][2]` per panel) for the 16-bit kernels; quads (`[inputs/4][8][4]`)
+    /// where `digit_offsets` is set.
     packed: Vec<i8>,
     scales: Vec<f32>,
     bias: Vec<f32>,
+    /// The relaxed-dot kernel's `8192·Σw` per panel, block and output (`int8_digits`).
+    digit_offsets: Option<Vec<i32>>,
 }
 
 impl Int8Linear {
@@ -101,6 +105,19 @@ impl Int8Linear {
         inputs: usize,
         outputs: usize,
     ) -> Option<Self> {
+        Self::with_kernel(values, block_scales, bias, inputs, outputs, digit_kernel())
+    }
+
+    /// [`Int8Linear::from_blocks`] packed for the relaxed-dot kernel (`digits`) or the 16-bit
+    /// ones.
+    fn with_kernel(
+        values: &[i8],
+        block_scales: &[f32],
+        bias: &[f32],
+        inputs: usize,
+        outputs: usize,
+        digits: bool,
+    ) -> Option<Self> {
         if inputs == 0
             || !inputs.is_multiple_of(BLOCK)
             || !outputs.is_multiple_of(PANEL)
@@ -112,27 +129,25 @@ impl Int8Linear {
             return None;
         }
         let blocks = inputs / BLOCK;
-        let mut packed = Vec::with_capacity(inputs * outputs);
         let mut scales = Vec::with_capacity(blocks * outputs);
         for panel in (0..outputs).step_by(PANEL) {
-            for pair in 0..inputs / 2 {
-                for c in panel..panel + PANEL {
-                    packed.extend([
-                        values[c * inputs + 2 * pair],
-                        values[c * inputs + 2 * pair + 1],
-                    ]);
-                }
-            }
             for b in 0..blocks {
                 scales.extend((panel..panel + PANEL).map(|c| block_scales[c * blocks + b]));
             }
         }
+        let (packed, digit_offsets) = if digits {
+            let (packed, offsets) = int8_digits::pack_quads(values, inputs, outputs);
+            (packed, Some(offsets))
+        } else {
+            (pack_pairs(values, inputs, outputs), None)
+        };
         Some(Self {
             inputs,
             outputs,
             packed,
             scales,
             bias: bias.to_vec(),
+            digit_offsets,
         })
     }
 
@@ -142,6 +157,9 @@ impl Int8Linear {
 
     /// `x` is `[rows][inputs]`; returns `[rows][outputs]`. A short `x` gives the rows it holds.
     pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        if let Some(offsets) = &self.digit_offsets {
+            return self.forward_digits(x, offsets);
+        }
         let rows = x.len() / self.inputs;
         let mut out = vec![0f32; rows * self.outputs];
         let mut quantized = vec![0i16; ROW_BLOCK.min(rows) * self.inputs];
@@ -196,6 +214,66 @@ impl Int8Linear {
         }
         out
     }
+}
+
+impl Int8Linear {
+    /// [`Int8Linear::forward`] on the relaxed-dot kernel: the same cache blocks and tiles of
+    /// one panel, activations as two 7-bit digits.
+    fn forward_digits(&self, x: &[f32], offsets: &[i32]) -> Vec<f32> {
+        let rows = x.len() / self.inputs;
+        let mut out = vec![0f32; rows * self.outputs];
+        let mut digits = vec![0u8; ROW_BLOCK.min(rows) * 2 * self.inputs];
+        let mut row_scales = vec![0f32; ROW_BLOCK.min(rows)];
+        let blocks = self.inputs / BLOCK;
+        for block_start in (0..rows).step_by(ROW_BLOCK) {
+            let block_rows = (rows - block_start).min(ROW_BLOCK);
+            let x_block = &x[block_start * self.inputs..(block_start + block_rows) * self.inputs];
+            int8_digits::quantize_digits(x_block, self.inputs, &mut digits, &mut row_scales);
+            for panel in 0..self.outputs / PANEL {
+                let col = panel * PANEL;
+                let bias = &self.bias[col..col + PANEL];
+                let mut row = 0;
+                while row < block_rows {
+                    let n = (block_rows - row).min(MR);
+                    let tile = int8_digits::DigitTile {
+                        digits: &digits[row * 2 * self.inputs..(row + n) * 2 * self.inputs],
+                        weights: &self.packed
+                            [panel * self.inputs * PANEL..(panel + 1) * self.inputs * PANEL],
+                        scales: &self.scales[panel * blocks * PANEL..(panel + 1) * blocks * PANEL],
+                        offsets: &offsets[panel * blocks * PANEL..(panel + 1) * blocks * PANEL],
+                        inputs: self.inputs,
+                    };
+                    let dst = &mut out[(block_start + row) * self.outputs + col..];
+                    let row_scales = &row_scales[row..row + n];
+                    let stride = self.outputs;
+                    match n {
+                        4 => write(&tile.dots::<4>(), row_scales, bias, dst, stride),
+                        3 => write(&tile.dots::<3>(), row_scales, bias, dst, stride),
+                        2 => write(&tile.dots::<2>(), row_scales, bias, dst, stride),
+                        _ => write(&tile.dots::<1>(), row_scales, bias, dst, stride),
+                    }
+                    row += n;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Pair-packed weights for the 16-bit kernels: per panel of 8 outputs, `[inputs/2][8][2]`.
+fn pack_pairs(values: &[i8], inputs: usize, outputs: usize) -> Vec<i8> {
+    let mut packed = Vec::with_capacity(inputs * outputs);
+    for panel in (0..outputs).step_by(PANEL) {
+        for pair in 0..inputs / 2 {
+            for c in panel..panel + PANEL {
+                packed.extend([
+                    values[c * inputs + 2 * pair],
+                    values[c * inputs + 2 * pair + 1],
+                ]);
+            }
+        }
+    }
+    packed
 }
 
 /// `dst[r * stride + c] = dots[r][c] * row_scales[r] + bias[c]` for one tile.
@@ -544,11 +622,94 @@ fn wide_kernel() -> bool {
     false
 }
 
+/// Whether new layers may pack for the relaxed-dot kernel where the build has it (on unless
+/// the package's probe found the 16-bit kernel faster on this CPU, see [`allow_digit_kernel`]).
+static DIGITS_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Lets (`true`, the default) or stops layers made from now on from using the relaxed-dot
+/// kernel. It only exists in the relaxed-SIMD wasm build; elsewhere this changes nothing.
+pub fn allow_digit_kernel(allowed: bool) {
+    DIGITS_ALLOWED.store(allowed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether [`Int8Linear::from_blocks`] packs for the relaxed-dot kernel (`int8_digits`): a
+/// wasm build with relaxed SIMD, while allowed.
+fn digit_kernel() -> bool {
+    cfg!(all(target_arch = "wasm32", feature = "relaxed-simd"))
+        && DIGITS_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether this build has the relaxed-dot kernel at all.
+pub fn has_digit_kernel() -> bool {
+    cfg!(all(target_arch = "wasm32", feature = "relaxed-simd"))
+}
+
+/// What [`choose_digit_kernel`] timed: the fastest of its rounds for each kernel, in the
+/// clock's unit, and the kernel it kept.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KernelChoice {
+    pub kernel: &'static str,
+    /// `None` where the kernel was forced rather than timed.
+    pub simd128: Option<f64>,
+    pub relaxed_dot: Option<f64>,
+}
+
+/// Rounds per kernel in [`choose_digit_kernel`]: the fastest counts, so that a round run before
+/// the engine's optimizing tier took over, or while another tab ran, does not decide.
+const PROBE_ROUNDS: usize = 5;
+
+/// Times the 16-bit and the relaxed-dot kernels on one synthetic 384 → 1536 layer (MiniLM's
+/// feed-forward shape) over 64 rows, three products a round (about 4 ms at wasm's speed here:
+/// browsers give pages a clock of 0.1 ms steps), alternating, and keeps the relaxed-dot kernel for layers
+/// made from now on only if it is at least 5% faster: the byte products are one instruction
+/// only where the CPU has AVX-VNNI (or ARM's dot product); elsewhere the engine emulates them
+/// and the 16-bit kernel, which is also a little more accurate, wins. `now` is a clock in any
+/// unit. Returns `None` in a build without the relaxed-dot kernel.
+pub fn choose_digit_kernel(now: &dyn Fn() -> f64) -> Option<KernelChoice> {
+    if !has_digit_kernel() {
+        return None;
+    }
+    let (inputs, outputs, rows) = (384, 1536, 64);
+    let weights = sample_values(inputs * outputs, 71);
+    let values: Vec<i8> = weights
+        .iter()
+        .map(|v| (v * 16.0).clamp(-127.0, 127.0) as i8)
+        .collect();
+    let scales = vec![1e-3; inputs / BLOCK * outputs];
+    let bias = vec![0.0; outputs];
+    let x = sample_values(rows * inputs, 72);
+    let layer = |digits| Int8Linear::with_kernel(&values, &scales, &bias, inputs, outputs, digits);
+    let (Some(pairs), Some(digits)) = (layer(false), layer(true)) else {
+        return None;
+    };
+    let time = |layer: &Int8Linear| {
+        let start = now();
+        for _ in 0..3 {
+            std::hint::black_box(layer.forward(std::hint::black_box(&x)));
+        }
+        now() - start
+    };
+    let (mut simd128, mut relaxed_dot) = (f64::INFINITY, f64::INFINITY);
+    for _ in 0..PROBE_ROUNDS {
+        simd128 = simd128.min(time(&pairs));
+        relaxed_dot = relaxed_dot.min(time(&digits));
+    }
+    let keep = relaxed_dot < 0.95 * simd128;
+    allow_digit_kernel(keep);
+    Some(KernelChoice {
+        kernel: kernel_name(),
+        simd128: Some(simd128),
+        relaxed_dot: Some(relaxed_dot),
+    })
+}
+
 /// What [`self_check`] found: tiles compared and how many differed by even one bit.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KernelCheck {
-    /// The kernel this target runs: "simd128", "avx512vnni" (two panels per pass, the rest
+    /// The kernel this target runs: "relaxed-dot" (where allowed, else "simd128"), "simd128",
+    /// "avx512vnni" (two panels per pass, the rest
     /// "avx2"), "avx2", "sse2" or "portable".
     pub kernel: &'static str,
     pub cases: usize,
@@ -558,7 +719,11 @@ pub struct KernelCheck {
 /// The kernel this target runs.
 pub fn kernel_name() -> &'static str {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    return "simd128";
+    return if digit_kernel() {
+        "relaxed-dot"
+    } else {
+        "simd128"
+    };
     #[cfg(target_arch = "x86_64")]
     return if wide_kernel() {
         "avx512vnni"
@@ -573,7 +738,8 @@ pub fn kernel_name() -> &'static str {
 
 /// Runs the kernel this target uses against the portable reference on fixed tiles (every
 /// row count, one to twelve blocks, weights and activations at their extremes): they must
-/// agree bit for bit. The browser tests call it through the wasm, where the kernel is SIMD128.
+/// agree bit for bit. The browser tests call it through the wasm, where the kernel is SIMD128,
+/// and in the relaxed-SIMD build also the relaxed-dot kernel, 3 row counts per size.
 pub fn self_check() -> KernelCheck {
     let mut check = KernelCheck {
         kernel: kernel_name(),
@@ -624,12 +790,59 @@ pub fn self_check() -> KernelCheck {
                 tile.dots_pair::<1>()[..] == portable_pair(1)[..],
             ]);
         }
+        if has_digit_kernel() {
+            same.extend(digit_cases(&weights, &activations, &scales, inputs));
+        }
         for same in same {
             check.cases += 1;
             check.mismatches += usize::from(!same);
         }
     }
     check
+}
+
+/// The relaxed-dot kernel against the portable 16-bit one on the same 14-bit activations, for
+/// 4, 3 and 1 rows: `weights`' first panel read as `[8][inputs]` values, the activations
+/// divided by 4 (±32767 becomes ±8191, both extremes).
+fn digit_cases(weights: &[i8], activations: &[i16], scales: &[f32], inputs: usize) -> Vec<bool> {
+    let values = &weights[..inputs * PANEL];
+    let pairs = pack_pairs(values, inputs, PANEL);
+    let (quads, offsets) = int8_digits::pack_quads(values, inputs, PANEL);
+    let narrow: Vec<i16> = activations[..MR * inputs].iter().map(|a| a / 4).collect();
+    let mut digits = vec![0u8; MR * 2 * inputs];
+    for (row, d) in narrow
+        .chunks_exact(inputs)
+        .zip(digits.chunks_exact_mut(2 * inputs))
+    {
+        let (high, low) = d.split_at_mut(inputs);
+        for ((h, l), &a) in high.iter_mut().zip(low.iter_mut()).zip(row) {
+            (*h, *l) = int8_digits::digits_of(a as i32);
+        }
+    }
+    let pair_tile = Tile {
+        activations: &narrow,
+        weights: &pairs,
+        scales,
+        inputs,
+    };
+    let digit_tile = int8_digits::DigitTile {
+        digits: &digits,
+        weights: &quads,
+        scales,
+        offsets: &offsets,
+        inputs,
+    };
+    let exact_digits = digits
+        .chunks_exact(2 * inputs)
+        .zip(narrow.chunks_exact(inputs))
+        .all(|(d, row)| {
+            (0..inputs).all(|k| int8_digits::digit_value(d[k], d[inputs + k]) == row[k])
+        });
+    vec![
+        exact_digits && digit_tile.dots::<4>() == pair_tile.dots_portable::<4>(),
+        digit_tile.dots::<3>() == pair_tile.dots_portable::<3>(),
+        digit_tile.dots::<1>() == pair_tile.dots_portable::<1>(),
+    ]
 }
 
 /// Deterministic values in [-1, 1) with a few outliers (x8), like a transformer's.
@@ -764,6 +977,84 @@ mod tests {
                 assert_eq!(unsafe { tile.dots_avx2::<2>() }, tile.dots_portable::<2>());
             }
         }
+    }
+
+    #[test]
+    fn the_digit_kernel_sums_what_the_pair_kernel_sums() {
+        // Natively the digit tile runs its portable form; the browser's relaxed build checks
+        // the relaxed kernel with the same cases (`self_check`).
+        for (blocks, seed) in [(1usize, 40u64), (3, 50), (12, 60)] {
+            let inputs = blocks * BLOCK;
+            let mut weights: Vec<i8> = values(inputs * PANEL, seed)
+                .iter()
+                .map(|v| (v * 127.0).clamp(-127.0, 127.0) as i8)
+                .collect();
+            weights[..BLOCK].fill(-127);
+            let mut activations: Vec<i16> = values(MR * inputs, seed + 1)
+                .iter()
+                .map(|v| (v * ACT_MAX).clamp(-ACT_MAX, ACT_MAX) as i16)
+                .collect();
+            activations[..BLOCK].fill(-ACT_MAX as i16);
+            let scales: Vec<f32> = values(blocks * PANEL, seed + 2)
+                .iter()
+                .map(|v| v.abs() * 0.01 + 1e-4)
+                .collect();
+            let cases = digit_cases(&weights, &activations, &scales, inputs);
+            assert_eq!(cases, [true; 3], "{blocks} blocks");
+        }
+    }
+
+    #[test]
+    fn a_layer_on_the_digit_kernel_matches_a_float_product() {
+        let (inputs, outputs) = (96, 24);
+        let w = values(inputs * outputs, 21);
+        let b = values(outputs, 22);
+        let pairs = Int8Linear::new(&w, &b, inputs, outputs).unwrap();
+        let digits = Int8Linear::with_kernel(
+            &blocks_of(&w),
+            &block_scales_of(&w),
+            &b,
+            inputs,
+            outputs,
+            true,
+        )
+        .unwrap();
+        assert!(digits.digit_offsets.is_some() && pairs.digit_offsets.is_none());
+        let exact_weights = int8_round_trip(&w);
+        for rows in 1..=9 {
+            let x = values(rows * inputs, 30 + rows as u64);
+            let got = digits.forward(&x);
+            let exact = reference(&x, &exact_weights, &b, inputs, outputs);
+            // 14-bit activations: about 4x the 16-bit kernel's rounding, far under int8's.
+            let err = relative_error(&got, &exact);
+            assert!(err < 3e-4, "rows {rows}: {err}");
+            assert!(relative_error(&pairs.forward(&x), &exact) < err.max(1e-4));
+        }
+        let mut x = values(inputs, 9);
+        x[1] = f32::NAN;
+        x[2] = f32::NEG_INFINITY;
+        assert!(digits.forward(&x).iter().all(|v| v.is_finite()));
+        assert!(digits
+            .forward(&[0.0; 96])
+            .iter()
+            .zip(&b)
+            .all(|(y, b)| y == b));
+    }
+
+    /// `w` as the int8 values `Int8Linear::new` would make of it.
+    fn blocks_of(w: &[f32]) -> Vec<i8> {
+        w.chunks_exact(BLOCK)
+            .flat_map(|block| {
+                let step = block.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0;
+                block.iter().map(move |v| (v / step).round() as i8)
+            })
+            .collect()
+    }
+
+    fn block_scales_of(w: &[f32]) -> Vec<f32> {
+        w.chunks_exact(BLOCK)
+            .map(|block| block.iter().fold(0f32, |m, v| m.max(v.abs())) / 127.0)
+            .collect()
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod gelu;
 pub mod gpu_kernels;
 #[cfg(feature = "webgpu")]
 pub mod gpu_layers;
+mod int8_digits;
 pub mod int8_gemm;
 pub mod int8_layers;
 pub mod load;

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::errors::{encoder_error, invalid_input};
 use super::to_js;
-use crate::encoder::{Encoder, TextRole};
+use crate::encoder::{int8_gemm, Encoder, TextRole};
 
 #[wasm_bindgen]
 pub struct WasmEncoder {
@@ -27,6 +27,10 @@ impl WasmEncoder {
         let (device, backend) = super::device::start(&backend)
             .await
             .map_err(encoder_error)?;
+        // The int8 layers are packed for one kernel when the model loads: choose it first.
+        if backend == crate::encoder::Backend::Cpu {
+            int8_kernel_choice();
+        }
         let encoder = Encoder::load(model, &tokenizer, device, backend).map_err(encoder_error)?;
         Ok(WasmEncoder {
             inner: Rc::new(encoder),
@@ -114,6 +118,83 @@ impl WasmEncoder {
 pub fn int8_kernel_check() -> Result<JsValue, JsValue> {
     let report = crate::encoder::int8_gemm::self_check();
     to_js(&report).map_err(|e| invalid_input("int8 kernel check", format!("{e:?}")))
+}
+
+thread_local! {
+    /// This instance's int8 kernel: chosen (timed or forced) once, before its first model.
+    static KERNEL: std::cell::OnceCell<int8_gemm::KernelChoice> = const { std::cell::OnceCell::new() };
+}
+
+/// The CPU path's int8 kernel, chosen once per instance before its first model: in the
+/// relaxed-SIMD build by timing both kernels (about 40 ms), elsewhere the SIMD128 kernel.
+/// Resolves to `{ kernel, simd128, relaxedDot }`: the fastest timing of each in ms, `null`
+/// where nothing was timed (a forced kernel, a build with one).
+#[wasm_bindgen(js_name = int8KernelChoice)]
+pub fn int8_kernel_choice() -> JsValue {
+    let choice = KERNEL.with(|k| {
+        k.get_or_init(|| {
+            int8_gemm::choose_digit_kernel(&now_ms).unwrap_or(int8_gemm::KernelChoice {
+                kernel: int8_gemm::kernel_name(),
+                simd128: None,
+                relaxed_dot: None,
+            })
+        })
+        .clone()
+    });
+    to_js(&choice).unwrap_or(JsValue::NULL)
+}
+
+/// Forces this instance's int8 kernel before its first model loads: 'simd128', or
+/// 'relaxed-dot' in the relaxed-SIMD build (tests, benchmarks, and a pool's extra workers,
+/// which take the first worker's choice). An unknown name, a kernel this build lacks, or a
+/// different kernel already chosen is an `InvalidInputError`; the same one again is fine.
+#[wasm_bindgen(js_name = setInt8Kernel)]
+pub fn set_int8_kernel(kernel: String) -> Result<(), JsValue> {
+    let name = match kernel.as_str() {
+        "simd128" => "simd128",
+        "relaxed-dot" if int8_gemm::has_digit_kernel() => "relaxed-dot",
+        "relaxed-dot" => {
+            return Err(invalid_input(
+                "int8 kernel",
+                "this build has no relaxed SIMD: load the cpu-relaxed build",
+            ))
+        }
+        other => {
+            return Err(invalid_input(
+                "int8 kernel",
+                format!("{other:?}: expected 'simd128' or 'relaxed-dot'"),
+            ))
+        }
+    };
+    let chosen = KERNEL.with(|k| {
+        k.get_or_init(|| {
+            int8_gemm::allow_digit_kernel(name == "relaxed-dot");
+            int8_gemm::KernelChoice {
+                kernel: name,
+                simd128: None,
+                relaxed_dot: None,
+            }
+        })
+        .kernel
+    });
+    if chosen == name {
+        Ok(())
+    } else {
+        Err(invalid_input(
+            "int8 kernel",
+            format!("this instance already runs {chosen:?}: set it before the first model loads"),
+        ))
+    }
+}
+
+/// `performance.now()` in a window or worker, else `Date.now()` (milliseconds).
+fn now_ms() -> f64 {
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
 }
 
 fn parse_role(role: Option<String>) -> Result<TextRole, JsValue> {
