@@ -5,6 +5,7 @@ import { fromWasm, InterestModelError, StorageError } from './errors.js';
 import { forgetModels, loadBytes } from './model.js';
 import { resolveModel } from './models.js';
 import { StateStore } from './store.js';
+import { INT8_KERNELS, int8KernelInfo, settleInt8Kernel } from './kernel.js';
 import { forgetBackendChoices, loadEncoder } from './measure.js';
 import { planBackend, startBuild } from './wasm.js';
 
@@ -32,8 +33,6 @@ function watchGpuDevices(onLost) {
 
 /** How `open` loads the encoder. */
 const ENCODER_LOADING = ['eager', 'background', 'on-demand'];
-/** `int8Kernel` choices: 'auto' times both kernels where the build has relaxed SIMD. */
-const INT8_KERNELS = ['auto', 'simd128', 'relaxed-dot'];
 /** With `encoder: 'background'`, when to start loading it if no ranking came first. */
 const BACKGROUND_AFTER_MS = 1500;
 /** Named models' encoder families (js/models.js names). */
@@ -152,14 +151,7 @@ export class Core {
     this.plan ??= await planBackend(backend, options.wasm);
     const { build, pkg } = await startBuild(this.plan.build, options.wasmUrl);
     Object.assign(this, { wasmBuild: build, pkg });
-    const kernel = options.int8Kernel ?? 'auto';
-    if (kernel !== 'auto') {
-      try {
-        pkg.setInt8Kernel(kernel);
-      } catch (e) {
-        throw fromWasm(e);
-      }
-    }
+    await settleInt8Kernel(pkg, build, options.int8Kernel ?? 'auto');
     if (backend !== 'cpu') {
       watchGpuDevices((info) => {
         if (this.encoder?.backend === 'webgpu') this.gpuLost = info?.message || info?.reason || 'device lost';
@@ -542,7 +534,7 @@ export class Core {
    * was chosen by timing both), or null off the CPU path.
    */
   int8Kernel() {
-    return this.encoder?.backend === 'cpu' && this.pkg?.int8KernelChoice ? this.pkg.int8KernelChoice() : null;
+    return this.encoder?.backend === 'cpu' && this.pkg?.int8KernelChoice ? int8KernelInfo(this.pkg) : null;
   }
 
   /** What the main thread mirrors after each call, so `interests()` and `weights()` are sync. */

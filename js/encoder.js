@@ -1,6 +1,7 @@
 // The sentence encoder in the browser: loads the model and tokenizer like `Cloister.open`
 // (progress, integrity, cache), starts the wasm once, and wraps WasmEncoder with typed errors.
 import { fromWasm } from './errors.js';
+import { INT8_KERNELS, int8KernelInfo, settleInt8Kernel } from './kernel.js';
 import { loadEncoder } from './measure.js';
 import { loadBytes } from './model.js';
 import { resolveModel } from './models.js';
@@ -41,17 +42,11 @@ export class SentenceEncoder {
    */
   static async load(options = {}) {
     const { model, tokenizer, backend = 'auto', wasm = 'auto', wasmUrl, integrity, onProgress, int8Kernel = 'auto' } = await resolveModel(options);
-    if (!['auto', 'simd128', 'relaxed-dot'].includes(int8Kernel)) {
-      throw new TypeError(`int8Kernel must be one of auto, simd128, relaxed-dot, got '${int8Kernel}'`);
+    if (!INT8_KERNELS.includes(int8Kernel)) {
+      throw new TypeError(`int8Kernel must be one of ${INT8_KERNELS.join(', ')}, got '${int8Kernel}'`);
     }
     const { build: wasmBuild, pkg, plan } = await startWasm({ wasm, wasmUrl, backend });
-    if (int8Kernel !== 'auto') {
-      try {
-        pkg.setInt8Kernel(int8Kernel);
-      } catch (error) {
-        throw fromWasm(error);
-      }
-    }
+    await settleInt8Kernel(pkg, wasmBuild, int8Kernel);
     const [modelBytes, tokenizerBytes] = await Promise.all([
       loadBytes(model, { what: 'model', sha256: integrity?.model, onProgress }),
       loadBytes(tokenizer, { what: 'tokenizer', sha256: integrity?.tokenizer, onProgress }),
@@ -78,7 +73,7 @@ export class SentenceEncoder {
    * The CPU path's int8 kernel, `{ kernel: 'simd128' | 'relaxed-dot', simd128, relaxedDot }`
    * (the timings in ms where the 'cpu-relaxed' build chose by timing both), null on WebGPU.
    */
-  get int8Kernel() { return this.backend === 'cpu' ? this.#pkg.int8KernelChoice() : null; }
+  get int8Kernel() { return this.backend === 'cpu' ? int8KernelInfo(this.#pkg) : null; }
 
   /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small'. */
   get modelName() { return this.#inner.modelName; }

@@ -49,7 +49,10 @@ async function remember(key, choice) {
   }
 }
 
-/** Forgets every remembered choice (the next `auto` on a hardware adapter measures again). */
+/**
+ * Forgets every remembered choice: the next `auto` on a hardware adapter measures again, and the
+ * next 'cpu-relaxed' instance times its int8 kernels again (`js/kernel.js` keeps its choice here).
+ */
 export async function forgetBackendChoices() {
   if (typeof caches !== 'undefined') await caches.delete(CACHE);
 }

@@ -41,10 +41,11 @@ cargo fmt --check --manifest-path crate/fuzz/Cargo.toml
 
 # Lints with warnings as errors: the native crate with its CLI and tests, and the wasm edge in
 # both builds (wasm.rs and the WebGPU layers only compile for wasm32 / with `webgpu`).
-echo; echo "== cargo clippy -D warnings (native all targets; wasm32 with and without webgpu)"
+echo; echo "== cargo clippy -D warnings (native all targets; wasm32 with and without webgpu, and relaxed-simd)"
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo clippy --release --lib --target wasm32-unknown-unknown -- -D warnings
 cargo clippy --release --lib --target wasm32-unknown-unknown --features webgpu -- -D warnings
+cargo clippy --release --lib --target wasm32-unknown-unknown --features relaxed-simd -- -D warnings
 
 if [ "${CI:-}" = "true" ] && ! git diff --quiet -- models/manifest.json models/manifest.multilingual.json; then
   echo "a model manifest changed during the build: a converted model no longer matches" >&2

@@ -303,7 +303,9 @@ describe('demo app: WebGPU and CPU rank the same candidates the same way', { tim
     assert.equal(results.cpu.backend, 'cpu');
     console.log(`webgpu top-10 ${JSON.stringify(results.webgpu.items)}\ncpu top-10 ${JSON.stringify(results.cpu.items)}`);
     assert.deepEqual(results.webgpu.items.map((i) => i[0]), results.cpu.items.map((i) => i[0]));
-    results.webgpu.items.forEach(([, s], i) => assert.ok(Math.abs(s - results.cpu.items[i][1]) < 1e-3, `score ${i}`));
+    // 2e-3: the CPU path's byte-dot kernel (where the cpu-relaxed build keeps it) rounds the
+    // activations to 14 bits where WebGPU keeps f32: 1.2e-3 seen on scores of 0.5 to 2.3.
+    results.webgpu.items.forEach(([, s], i) => assert.ok(Math.abs(s - results.cpu.items[i][1]) < 2e-3, `score ${i}`));
   });
 });
 

@@ -11,13 +11,13 @@
 // requests, 304 when unchanged) and, if any changed, writes a complete new set beside the old
 // one and only then switches to it. A page therefore never mixes files of two releases (a
 // wasm-bindgen glue with another build's wasm would not even instantiate).
-const PREFIX = 'cloister-demo-v6-';
+const PREFIX = 'cloister-demo-v7-';
 // The page's modules (app, server, cloister, errors, models, pool) and its worker's (worker, core,
-// model, store, measure, wasm); not the package's index or SentenceEncoder, which it never loads.
+// model, store, measure, wasm, kernel); not the package's index or SentenceEncoder, which it never loads.
 const SHELL = ['./', './index.html', './style.css', './app.js', './server.js', './catalogue.json',
   './catalogue-zh.json', '../js/cloister.js', '../js/core.js', '../js/worker.js', '../js/model.js',
   '../js/models.js', '../js/store.js', '../js/errors.js', '../js/wasm.js', '../js/measure.js',
-  '../js/pool.js', '../models/manifest.json', '../models/manifest.multilingual.json']
+  '../js/pool.js', '../js/kernel.js', '../models/manifest.json', '../models/manifest.multilingual.json']
   .map((u) => new URL(u, self.location.href).href);
 /** Put last into a set: a set without it is unfinished and never read. */
 const COMPLETE = new URL('./.cache-complete', self.location.href).href;

@@ -1,0 +1,84 @@
+// The CPU path's int8 kernel, settled once per wasm instance before its first model, and the same
+// on every visit from this browser. The 'cpu-relaxed' build can run its byte-dot kernel or the
+// SIMD128 one; which is faster depends on the CPU (AVX-VNNI) and the engine, so it times both
+// once (about 40 ms) and remembers the answer for this browser version in the Cache API, beside
+// the backend choices (`forgetBackendChoices` clears both). Remembering also keeps the vectors
+// stable: the two kernels differ in their last bits, and a profile's cached embeddings should
+// not shift with a reload's timing noise. Nothing is sent anywhere.
+import { fromWasm } from './errors.js';
+
+const CACHE = 'cloister-backend-v1';
+export const INT8_KERNELS = ['auto', 'simd128', 'relaxed-dot'];
+
+// Per wasm module: the choice as reported (with the timings of the visit that made it).
+const settled = new WeakMap();
+
+function cacheKey() {
+  const id = encodeURIComponent(globalThis.navigator?.userAgent ?? 'unknown');
+  return new URL(`/__cloister_int8_kernel__/${id}`, self.location.href).href;
+}
+
+async function remembered() {
+  if (typeof caches === 'undefined') return null;
+  try {
+    const hit = await (await caches.open(CACHE)).match(cacheKey());
+    const choice = hit ? await hit.json() : null;
+    const valid = ['simd128', 'relaxed-dot'].includes(choice?.kernel)
+      && Number.isFinite(choice.simd128) && Number.isFinite(choice.relaxedDot);
+    return valid ? choice : null;
+  } catch {
+    return null; // no Cache API here, or a damaged entry: time again
+  }
+}
+
+async function remember(choice) {
+  if (typeof caches === 'undefined') return;
+  try {
+    await (await caches.open(CACHE)).put(cacheKey(), new Response(JSON.stringify(choice),
+      { headers: { 'Content-Type': 'application/json' } }));
+  } catch {
+    // Quota or no Cache API: the choice still holds for this instance.
+  }
+}
+
+/**
+ * Settles `pkg`'s int8 kernel before a model loads: `requested` 'simd128' or 'relaxed-dot' is
+ * forced; 'auto' in the 'cpu-relaxed' build takes this browser's remembered choice, or times
+ * both kernels and remembers the result. Other builds have one kernel: nothing to do.
+ */
+export async function settleInt8Kernel(pkg, build, requested = 'auto') {
+  if (!INT8_KERNELS.includes(requested)) {
+    throw new TypeError(`int8Kernel must be one of ${INT8_KERNELS.join(', ')}, got '${requested}'`);
+  }
+  if (!pkg.int8KernelChoice) return;
+  if (requested !== 'auto') {
+    try {
+      pkg.setInt8Kernel(requested);
+    } catch (e) {
+      throw fromWasm(e);
+    }
+    return;
+  }
+  if (build !== 'cpu-relaxed' || settled.has(pkg)) return;
+  const known = await remembered();
+  if (known && !settled.has(pkg)) {
+    try {
+      pkg.setInt8Kernel(known.kernel);
+      settled.set(pkg, { ...known, remembered: true });
+      return;
+    } catch {
+      return; // this instance already runs a kernel (an earlier load forced one): it keeps it
+    }
+  }
+  const timed = pkg.int8KernelChoice();
+  if (Number.isFinite(timed?.simd128)) await remember(timed);
+}
+
+/**
+ * The kernel `pkg` runs: `{ kernel, simd128, relaxedDot }`, the timings (ms) of the visit that
+ * chose it, with `remembered: true` where that was an earlier visit; null timings where the
+ * kernel was forced or the build has one.
+ */
+export function int8KernelInfo(pkg) {
+  return settled.get(pkg) ?? pkg.int8KernelChoice();
+}
