@@ -6,8 +6,8 @@
 // stable: the two kernels differ in their last bits, and a profile's cached embeddings should
 // not shift with a reload's timing noise. Nothing is sent anywhere.
 import { fromWasm } from './errors.js';
+import { rememberChoice, rememberedChoice } from './measure.js';
 
-const CACHE = 'cloister-backend-v1';
 export const INT8_KERNELS = ['auto', 'simd128', 'relaxed-dot'];
 
 // Per wasm module: the choice as reported (with the timings of the visit that made it).
@@ -18,28 +18,8 @@ function cacheKey() {
   return new URL(`/__cloister_int8_kernel__/${id}`, self.location.href).href;
 }
 
-async function remembered() {
-  if (typeof caches === 'undefined') return null;
-  try {
-    const hit = await (await caches.open(CACHE)).match(cacheKey());
-    const choice = hit ? await hit.json() : null;
-    const valid = ['simd128', 'relaxed-dot'].includes(choice?.kernel)
-      && Number.isFinite(choice.simd128) && Number.isFinite(choice.relaxedDot);
-    return valid ? choice : null;
-  } catch {
-    return null; // no Cache API here, or a damaged entry: time again
-  }
-}
-
-async function remember(choice) {
-  if (typeof caches === 'undefined') return;
-  try {
-    await (await caches.open(CACHE)).put(cacheKey(), new Response(JSON.stringify(choice),
-      { headers: { 'Content-Type': 'application/json' } }));
-  } catch {
-    // Quota or no Cache API: the choice still holds for this instance.
-  }
-}
+const validKernelChoice = (c) => ['simd128', 'relaxed-dot'].includes(c.kernel)
+  && Number.isFinite(c.simd128) && Number.isFinite(c.relaxedDot);
 
 /**
  * Settles `pkg`'s int8 kernel before a model loads: `requested` 'simd128' or 'relaxed-dot' is
@@ -60,7 +40,7 @@ export async function settleInt8Kernel(pkg, build, requested = 'auto') {
     return;
   }
   if (build !== 'cpu-relaxed' || settled.has(pkg)) return;
-  const known = await remembered();
+  const known = await rememberedChoice(cacheKey(), validKernelChoice);
   if (known && !settled.has(pkg)) {
     try {
       pkg.setInt8Kernel(known.kernel);
@@ -71,7 +51,7 @@ export async function settleInt8Kernel(pkg, build, requested = 'auto') {
     }
   }
   const timed = pkg.int8KernelChoice();
-  if (Number.isFinite(timed?.simd128)) await remember(timed);
+  if (Number.isFinite(timed?.simd128)) await rememberChoice(cacheKey(), timed);
 }
 
 /**

@@ -26,20 +26,24 @@ function cacheKey(adapter, modelSha) {
   return new URL(`/__cloister_backend_choice__/${id}`, self.location.href).href;
 }
 
-async function remembered(key) {
+/**
+ * A choice remembered under `key` in this realm's Cache API, or null (none, no Cache API, a
+ * damaged entry, or one `valid` refuses): then measure again. `js/kernel.js` keeps its int8
+ * kernel choice here too, so `forgetBackendChoices` forgets both.
+ */
+export async function rememberedChoice(key, valid) {
   if (typeof caches === 'undefined') return null;
   try {
     const hit = await (await caches.open(CACHE)).match(key);
     const choice = hit ? await hit.json() : null;
-    const valid = ['webgpu', 'cpu'].includes(choice?.backend)
-      && Number.isFinite(choice.webgpu) && Number.isFinite(choice.cpu);
-    return valid ? choice : null;
+    return choice && valid(choice) ? choice : null;
   } catch {
-    return null; // no Cache API here, or a damaged entry: measure again
+    return null;
   }
 }
 
-async function remember(key, choice) {
+/** Keeps `choice` under `key`; without the Cache API, or over quota, it holds for this session only. */
+export async function rememberChoice(key, choice) {
   if (typeof caches === 'undefined') return;
   try {
     await (await caches.open(CACHE)).put(key, new Response(JSON.stringify(choice),
@@ -48,6 +52,9 @@ async function remember(key, choice) {
     // Quota or no Cache API: the choice is still used for this session.
   }
 }
+
+const validBackendChoice = (c) => ['webgpu', 'cpu'].includes(c.backend)
+  && Number.isFinite(c.webgpu) && Number.isFinite(c.cpu);
 
 /**
  * Forgets every remembered choice: the next `auto` on a hardware adapter measures again, and the
@@ -74,7 +81,7 @@ async function rate(encoder) {
 export async function loadMeasured(pkg, model, tokenizer, adapter) {
   const key = cacheKey(adapter, await sha256Hex(model));
   const kind = adapter.fallback ? 'software' : 'hardware';
-  const known = await remembered(key);
+  const known = await rememberedChoice(key, validBackendChoice);
   if (known) {
     const rates = `WebGPU ${known.webgpu.toFixed(1)} vs CPU ${known.cpu.toFixed(1)} sentences/s`;
     try {
@@ -105,7 +112,7 @@ export async function loadMeasured(pkg, model, tokenizer, adapter) {
   const cpuRate = await rate(cpu);
   const backend = gpuRate > cpuRate ? 'webgpu' : 'cpu';
   (backend === 'webgpu' ? cpu : gpu).free();
-  await remember(key, { backend, webgpu: gpuRate, cpu: cpuRate, at: Date.now() });
+  await rememberChoice(key, { backend, webgpu: gpuRate, cpu: cpuRate, at: Date.now() });
   return {
     encoder: backend === 'webgpu' ? gpu : cpu,
     reason: `measure: measured on ${kind} adapter ${adapter.description}: ` +

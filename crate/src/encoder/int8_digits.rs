@@ -12,7 +12,7 @@
 //! Weights are packed in quads: per panel of 8 outputs, `[inputs/4][8][4]` bytes, so one
 //! 16-byte load holds 4 outputs × 4 inputs, what one dot instruction consumes.
 
-use super::int8_gemm::{BLOCK, PANEL};
+use super::int8_gemm::{scale_for_row, BLOCK, PANEL};
 
 /// Largest activation magnitude: 14 bits, so that `x + DIGIT_OFFSET` has two 7-bit digits.
 pub(super) const DIGIT_ACT_MAX: f32 = 8191.0;
@@ -52,13 +52,7 @@ pub(super) fn quantize_digits(x: &[f32], width: usize, digits: &mut [u8], row_sc
         .zip(digits.chunks_exact_mut(2 * width))
         .zip(row_scales.iter_mut())
     {
-        let mut max = 0f32;
-        for v in row {
-            if v.abs() > max && v.is_finite() {
-                max = v.abs();
-            }
-        }
-        let scale = if max > 0.0 { max / DIGIT_ACT_MAX } else { 1.0 };
+        let scale = scale_for_row(row, DIGIT_ACT_MAX);
         let inv = 1.0 / scale;
         let (high, low) = d.split_at_mut(width);
         for ((h, l), v) in high.iter_mut().zip(low.iter_mut()).zip(row) {

@@ -292,6 +292,22 @@ fn write<const R: usize, const W: usize>(
     }
 }
 
+/// The scale that maps a row's largest finite magnitude to `limit`; 1 for a row of zeros.
+pub(super) fn scale_for_row(row: &[f32], limit: f32) -> f32 {
+    let mut max = 0f32;
+    for v in row {
+        // `> max` is false for NaN, so a NaN never becomes the maximum.
+        if v.abs() > max && v.is_finite() {
+            max = v.abs();
+        }
+    }
+    if max > 0.0 {
+        max / limit
+    } else {
+        1.0
+    }
+}
+
 /// Symmetric per-row quantization to ±`ACT_MAX` as i16. Non-finite values become 0; an
 /// all-zero row gets scale 1.
 fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mut [f32]) {
@@ -300,14 +316,7 @@ fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mu
         .zip(quantized.chunks_exact_mut(width))
         .zip(row_scales.iter_mut())
     {
-        let mut max = 0f32;
-        for v in row {
-            // `> max` is false for NaN, so a NaN never becomes the maximum.
-            if v.abs() > max && v.is_finite() {
-                max = v.abs();
-            }
-        }
-        let scale = if max > 0.0 { max / ACT_MAX } else { 1.0 };
+        let scale = scale_for_row(row, ACT_MAX);
         let inv = 1.0 / scale;
         for (q, v) in q.iter_mut().zip(row) {
             // Ties to even: wasm's `f32.nearest`, one instruction. `round` (ties away from
@@ -635,8 +644,7 @@ pub fn allow_digit_kernel(allowed: bool) {
 /// Whether [`Int8Linear::from_blocks`] packs for the relaxed-dot kernel (`int8_digits`): a
 /// wasm build with relaxed SIMD, while allowed.
 fn digit_kernel() -> bool {
-    cfg!(all(target_arch = "wasm32", feature = "relaxed-simd"))
-        && DIGITS_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
+    has_digit_kernel() && DIGITS_ALLOWED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Whether this build has the relaxed-dot kernel at all.
