@@ -33,7 +33,7 @@ use crate::interest_model::{
 use crate::limits::MAX_RELATED;
 use crate::profile::{Event, EventKind, InterestProfile, Item, ProfileConfig};
 use crate::rank::features::{compute, standardise};
-use crate::rank::fit::{PriorRecipe, TrainList, PRIOR_RECIPE};
+use crate::rank::fit::{refit_softmax, PriorRecipe, TrainList, PRIOR_RECIPE};
 use crate::rank::impression::IMPRESSION_ITEMS;
 use crate::rank::{Candidate, OnlineConfig, OnlineWeights, Prior, Related, Weights};
 use crate::related::Transitions;
@@ -66,6 +66,8 @@ pub struct EvalConfig {
     pub lr_grid: Vec<f32>,
     /// Strengths of "skipped above the chosen item" negatives to try.
     pub skip_grid: Vec<f32>,
+    /// Prior precisions (in lists) of the MAP refit to try beside the SGD steps.
+    pub map_grid: Vec<f64>,
     /// Short-term half-lives in days to try (`None`: decay by events only).
     pub short_days_grid: Vec<Option<u32>>,
     /// Interest half-lives in days to try (`None`: interests never fade).
@@ -102,6 +104,7 @@ impl Default for EvalConfig {
             seed: 20261124,
             lr_grid: vec![0.0, 0.01, 0.03, 0.1],
             skip_grid: vec![0.0, 0.05, 0.5],
+            map_grid: vec![3.0, 10.0, 30.0, 100.0],
             short_days_grid: vec![None, Some(1), Some(7), Some(30)],
             interest_days_grid: vec![None, Some(14), Some(60)],
             curve: vec![0, 1, 3, 5, 10, 20, 30],
@@ -504,9 +507,45 @@ fn run_user(
 struct Adaptation {
     online: OnlineConfig,
     skip: f32,
+    /// The diagnostic instead of the product's steps: after each feedback the weights are
+    /// the MAP fit on every feedback so far, under a Gaussian prior around the prior weights
+    /// of this precision (in units of one list).
+    map: Option<f64>,
 }
 
+impl Adaptation {
+    fn describe(&self) -> String {
+        match self.map {
+            Some(l2) => format!("MAP refit, prior precision {l2}"),
+            None => format!("lr {} skip {}", self.online.lr, self.skip),
+        }
+    }
+}
+
+/// The diagnostic row's name in the report.
+const MAP_REFIT_METHOD: &str =
+    "prior + per-user MAP refit on the same feedback (diagnostic, not the product)";
+
 fn adapt(prior: &Weights, a: Adaptation, steps: &[TrainList], last: usize) -> Weights {
+    if let Some(l2) = a.map {
+        let mut w = prior.clone();
+        let mut seen: Vec<TrainList> = Vec::new();
+        for s in &steps[steps.len().saturating_sub(last)..] {
+            let order = order_by(&s.names, &s.z, &w);
+            let shown: Vec<usize> = order.into_iter().take(IMPRESSION_ITEMS).collect();
+            let Some(pos) = shown.iter().position(|&i| i == s.target) else {
+                continue;
+            };
+            seen.push(TrainList {
+                names: s.names.clone(),
+                z: shown.iter().map(|&i| s.z[i].clone()).collect(),
+                target: pos,
+            });
+            // Two Newton steps from the fit before this list: it moved the optimum little.
+            w = refit_softmax(&seen, prior, &w, l2, 2);
+        }
+        return w;
+    }
     let mut w = OnlineWeights::new(&Prior {
         weights: prior.clone(),
         online: a.online,
@@ -833,6 +872,8 @@ struct FoldModels {
     control: Weights,
     adapt_plain: Adaptation,
     adapt_meta: Adaptation,
+    /// The MAP refit diagnostic, its prior precision chosen like the product's settings.
+    adapt_map: Adaptation,
     /// (feature dropped, prior fitted without it).
     ablation: Vec<(String, Weights)>,
     choice: FoldChoice,
@@ -890,32 +931,44 @@ fn fit_fold(
         .collect();
     let meta = recipe.fit_meta(&tasks, &plain, base);
     let lists: Vec<&List> = train_users.iter().map(|&u| &runs[u].list).collect();
-    let tune = |prior: &Weights| -> (Adaptation, Vec<(String, f64)>) {
-        let mut grid = Vec::new();
-        for &lr in &cfg.lr_grid {
-            for &skip in &cfg.skip_grid {
-                if lr == 0.0 && skip > 0.0 {
-                    continue;
-                }
-                let a = Adaptation {
-                    online: OnlineConfig { lr, ..base },
-                    skip,
-                };
+    let tune = |prior: &Weights, configs: &[Adaptation]| -> (Adaptation, Vec<(String, f64)>) {
+        let grid: Vec<(Adaptation, f64)> = configs
+            .iter()
+            .map(|&a| {
                 let r = evaluate("", &lists, |i| {
                     lists[i].order(&adapt(prior, a, &runs[train_users[i]].steps, cfg.replay))
                 });
-                grid.push((a, mean(&r.ndcg)));
-            }
-        }
-        let chosen = best(&grid);
-        let shown = grid
-            .iter()
-            .map(|(a, v)| (format!("lr {} skip {}", a.online.lr, a.skip), *v))
+                (a, mean(&r.ndcg))
+            })
             .collect();
-        (chosen, shown)
+        let shown = grid.iter().map(|(a, v)| (a.describe(), *v)).collect();
+        (best(&grid), shown)
     };
-    let (adapt_plain, grid_plain) = tune(&plain);
-    let (adapt_meta, grid_meta) = tune(&meta);
+    let mut product_configs = Vec::new();
+    for &lr in &cfg.lr_grid {
+        for &skip in &cfg.skip_grid {
+            if lr == 0.0 && skip > 0.0 {
+                continue;
+            }
+            product_configs.push(Adaptation {
+                online: OnlineConfig { lr, ..base },
+                skip,
+                map: None,
+            });
+        }
+    }
+    let map_configs: Vec<Adaptation> = cfg
+        .map_grid
+        .iter()
+        .map(|&l2| Adaptation {
+            online: base,
+            skip: 0.0,
+            map: Some(l2),
+        })
+        .collect();
+    let (adapt_plain, grid_plain) = tune(&plain, &product_configs);
+    let (adapt_meta, grid_meta) = tune(&meta, &product_configs);
+    let (adapt_map, grid_map) = tune(&plain, &map_configs);
     let ablation = ablated
         .iter()
         .map(|name| (name.clone(), recipe.fit_plain(&mask(&train, |n| n != name))))
@@ -932,10 +985,12 @@ fn fit_fold(
         plain: weights_note(&plain),
         meta: weights_note(&meta),
         control: weights_note(&control),
-        adapt_plain: format!("lr {} skip {}", adapt_plain.online.lr, adapt_plain.skip),
-        adapt_meta: format!("lr {} skip {}", adapt_meta.online.lr, adapt_meta.skip),
+        adapt_plain: adapt_plain.describe(),
+        adapt_meta: adapt_meta.describe(),
+        adapt_map: adapt_map.describe(),
         grid_plain,
         grid_meta,
+        grid_map,
     };
     let interest = fit_fold_interest(cfg, f, runs, &plain, emb, catalogue);
     FoldModels {
@@ -946,6 +1001,7 @@ fn fit_fold(
         control,
         adapt_plain,
         adapt_meta,
+        adapt_map,
         ablation,
         choice,
         interest,
@@ -1302,6 +1358,14 @@ fn run_setup(
             evaluate("meta prior + on-device adaptation", &lists, |u| {
                 lists[u].order(&fm(u).adapted(true, &runs[u].steps, replay))
             }),
+            evaluate(MAP_REFIT_METHOD, &lists, |u| {
+                lists[u].order(&adapt(
+                    &fm(u).plain,
+                    fm(u).adapt_map,
+                    &runs[u].steps,
+                    replay,
+                ))
+            }),
         ]
     };
     let server_label = match setup.server {
@@ -1353,6 +1417,11 @@ fn run_setup(
     };
     test_methods.extend(model_methods(&warm_runs, &warm_orders));
     cold_methods.extend(model_methods(&cold_runs, &cold_orders));
+    // The MAP refit diagnostic (index 7, after the product's methods) against the prior blend.
+    let map_gain = (
+        AblationRow::new("MAP refit", &test_methods[3], &test_methods[7], cfg),
+        AblationRow::new("MAP refit", &cold_methods[3], &cold_methods[7], cfg),
+    );
     let with_model = test_methods.len() - 1;
     let model_gain = AblationRow::new(
         "interest model",
@@ -1486,6 +1555,7 @@ fn run_setup(
 
     ProtocolReport {
         prior,
+        map_gain,
         name: setup.name.clone(),
         server: setup.server,
         candidates: setup.candidates,
@@ -1565,6 +1635,7 @@ mod tests {
                 ..OnlineConfig::default()
             },
             skip: 0.0,
+            map: None,
         };
         // With weight -1 the target (feature 1) ranks last of 60: never among the 50 shown.
         let steps = vec![slate(3); 5];
@@ -1583,5 +1654,24 @@ mod tests {
             ..a
         };
         assert_eq!(adapt(&zero, off, &steps, 5)["good"], 0.0);
+    }
+
+    #[test]
+    fn the_map_refit_moves_with_the_evidence_and_less_under_a_tighter_prior() {
+        let zero: Weights = [("good".to_string(), 0.0)].into();
+        let map = |l2| Adaptation {
+            online: OnlineConfig::default(),
+            skip: 0.0,
+            map: Some(l2),
+        };
+        let steps = vec![slate(3); 5];
+        let loose = adapt(&zero, map(1.0), &steps, 5)["good"];
+        let tight = adapt(&zero, map(1000.0), &steps, 5)["good"];
+        assert!(loose > tight && tight > 0.0, "{loose} {tight}");
+        assert!(tight < 0.01, "{tight}");
+        // No feedback, no change; a target never shown teaches nothing.
+        assert_eq!(adapt(&zero, map(1.0), &steps, 0)["good"], 0.0);
+        let hidden: Weights = [("good".to_string(), -1.0)].into();
+        assert_eq!(adapt(&hidden, map(1.0), &steps, 5)["good"], -1.0);
     }
 }

@@ -218,8 +218,10 @@ pub struct FoldChoice {
     pub control: String,
     pub adapt_plain: String,
     pub adapt_meta: String,
+    pub adapt_map: String,
     pub grid_plain: Vec<(String, f64)>,
     pub grid_meta: Vec<(String, f64)>,
+    pub grid_map: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -245,6 +247,8 @@ pub struct ProtocolReport {
     /// Built-in features this data never sets (constant 0 in every list).
     pub unexercised: Vec<String>,
     pub interest_model: InterestModelReport,
+    /// The per-user MAP refit diagnostic minus the prior blend (test, then cold start).
+    pub map_gain: (AblationRow, AblationRow),
     pub folds: Vec<FoldChoice>,
     /// The prior `cloister eval --prior-out` writes (from every user's validation list).
     pub prior: Prior,
@@ -383,6 +387,19 @@ impl ProtocolReport {
         for p in &self.curve {
             md += &curve_row(p);
         }
+        let (map_test, map_cold) = &self.map_gain;
+        md += &format!(
+            "\nIs a better update rule the missing piece? A diagnostic, not the product: after each feedback \
+             event, the user's weights are refitted by Newton's method on all of that user's feedback so far \
+             (the same shown items and choices), under a Gaussian prior around the prior blend whose precision \
+             (in lists) each fold chooses on the other folds' validation users (last table). If a better update \
+             rule were what the product lacks, this would show it. Minus the prior blend, \
+             paired 95% CI: test {} (prior blend {:.4}), cold start {} (prior blend {:.4}).\n",
+            ci(map_test.gain),
+            map_test.ndcg10,
+            ci(map_cold.gain),
+            map_cold.ndcg10,
+        );
         md += &format!(
             "\n{level}# Ablation: the prior blend refitted without each feature (full blend {:.4})\n\
              | feature dropped | NDCG@10 without it | gain of the feature [95% CI] | kept because |\n|---|---|---|---|\n",
@@ -453,12 +470,12 @@ impl ProtocolReport {
         md += "\n";
         md += &format!(
             "\n{level}# What each fold's users were ranked with (fitted on the other folds' validation users)\n\
-             | fold | users / lists fitted on | variant chosen (validation NDCG@10 per variant) | prior | meta prior | control | adaptation: prior (grid) | adaptation: meta prior (grid) |\n\
-             |---|---|---|---|---|---|---|---|\n"
+             | fold | users / lists fitted on | variant chosen (validation NDCG@10 per variant) | prior | meta prior | control | adaptation: prior (grid) | adaptation: meta prior (grid) | MAP refit diagnostic (grid) |\n\
+             |---|---|---|---|---|---|---|---|---|\n"
         );
         for f in &self.folds {
             md += &format!(
-                "| {} | {} / {} | {} ({}) | {} | {} | {} | {} ({}) | {} ({}) |\n",
+                "| {} | {} / {} | {} ({}) | {} | {} | {} | {} ({}) | {} ({}) | {} ({}) |\n",
                 f.fold,
                 f.train_users,
                 f.train_lists,
@@ -470,7 +487,9 @@ impl ProtocolReport {
                 f.adapt_plain,
                 grid(&f.grid_plain),
                 f.adapt_meta,
-                grid(&f.grid_meta)
+                grid(&f.grid_meta),
+                f.adapt_map,
+                grid(&f.grid_map)
             );
         }
         md
@@ -643,6 +662,10 @@ reproduce them.
   next item is among them, one `OnlineWeights` step is taken with it chosen and the items shown above it as
   skipped negatives (L2 pull {l2} to the prior, step norm <= {max_step}). Learning rate from {{{lrs}}} and skip
   strength from {{{skips}}}, chosen per fold on the other folds' validation users.
+- A diagnostic beside it (not the product): the same replay, but after each feedback event the user's weights
+  are the MAP fit (Newton's method) on all of that user's feedback so far, under a Gaussian prior around the
+  prior blend of precision {{{maps}}} (in lists), chosen the same way. It asks whether the product's update
+  rule, rather than the feedback itself, is what limits adaptation.
 - Metrics: NDCG@10 and Recall@10 (one target per user); 95% CIs of per-user NDCG@10 differences by paired
   bootstrap over users ({resamples} resamples), against the server order and against the text-free control,
   on the same candidates. ILD@10 = mean pairwise (1 - cosine) of the top 10; coverage@10 = share of the
@@ -672,6 +695,7 @@ MiniLM features and 0.1218 for that blend with an item-to-item transition featur
             max_step = o.max_step,
             lrs = c.lr_grid.iter().map(f32::to_string).collect::<Vec<_>>().join(", "),
             skips = c.skip_grid.iter().map(f32::to_string).collect::<Vec<_>>().join(", "),
+            maps = c.map_grid.iter().map(f64::to_string).collect::<Vec<_>>().join(", "),
             short_days = days(&c.short_days_grid),
             interest_days = days(&c.interest_days_grid),
             resamples = c.resamples,

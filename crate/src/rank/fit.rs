@@ -39,11 +39,40 @@ pub fn log_likelihood(lists: &[TrainList], weights: &Weights) -> f64 {
 /// Maximises the mean log-likelihood minus `l2 / n * |w|^2 / 2` by Newton's method (the
 /// objective is concave and has few parameters), halving a step that does not improve it.
 pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
+    fit_softmax_around(lists, &Weights::new(), l2, iterations)
+}
+
+/// The same fit with the L2 pull towards `center` instead of 0: `l2 / n * |w - center|^2 / 2`
+/// (a feature `center` does not name is pulled to 0). With `center` a prior and `lists` one
+/// user's feedback, this is the user's MAP weights under a Gaussian prior of precision `l2`
+/// (in units of one list). The fit starts from `center`.
+pub fn fit_softmax_around(
+    lists: &[TrainList],
+    center: &Weights,
+    l2: f64,
+    iterations: usize,
+) -> Weights {
+    refit_softmax(lists, center, center, l2, iterations)
+}
+
+/// `fit_softmax_around` started from `start` (e.g. the previous fit, when one more list
+/// arrived: one or two Newton steps from there are enough).
+pub fn refit_softmax(
+    lists: &[TrainList],
+    center: &Weights,
+    start: &Weights,
+    l2: f64,
+    iterations: usize,
+) -> Weights {
     let names: Vec<String> = lists
         .iter()
         .flat_map(|l| l.names.iter().cloned())
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
+        .collect();
+    let c: Vec<f64> = names
+        .iter()
+        .map(|n| center.get(n).copied().unwrap_or(0.0) as f64)
         .collect();
     let index: BTreeMap<&str, usize> = names
         .iter()
@@ -115,9 +144,14 @@ pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
                 }
             }
         }
-        obj = obj / n - 0.5 * l2 / n * w.iter().map(|x| x * x).sum::<f64>();
+        obj = obj / n
+            - 0.5 * l2 / n
+                * w.iter()
+                    .zip(&c)
+                    .map(|(x, m)| (x - m) * (x - m))
+                    .sum::<f64>();
         for j in 0..d {
-            grad[j] = grad[j] / n - l2 / n * w[j];
+            grad[j] = grad[j] / n - l2 / n * (w[j] - c[j]);
         }
         for a in 0..hess.len() / d.max(1) {
             for b in 0..d {
@@ -127,7 +161,10 @@ pub fn fit_softmax(lists: &[TrainList], l2: f64, iterations: usize) -> Weights {
         }
         (obj, grad, hess)
     };
-    let mut w = vec![0f64; d];
+    let mut w: Vec<f64> = names
+        .iter()
+        .map(|n| start.get(n).copied().unwrap_or(0.0) as f64)
+        .collect();
     let (mut obj, _, _) = eval(&w, false);
     for _ in 0..iterations {
         let (_, grad, hess) = eval(&w, true);
@@ -379,6 +416,31 @@ mod tests {
         assert!(w["good"] > 1.0, "{w:?}");
         assert!(w["good"].abs() > 3.0 * w["noise"].abs(), "{w:?}");
         assert!(log_likelihood(&lists(), &w) > log_likelihood(&lists(), &Weights::new()));
+    }
+
+    #[test]
+    fn the_fit_around_a_center_is_pulled_to_it_by_its_precision() {
+        let center: Weights = [("good".to_string(), -0.5), ("noise".to_string(), 0.2)].into();
+        let tight = fit_softmax_around(&lists(), &center, 1e6, 50);
+        assert!((tight["good"] + 0.5).abs() < 1e-3 && (tight["noise"] - 0.2).abs() < 1e-3);
+        // Around 0 it is the plain fit; around a center, a tighter prior stays closer to it.
+        assert_eq!(
+            fit_softmax_around(&lists(), &Weights::new(), 3.0, 50),
+            fit_softmax(&lists(), 3.0, 50)
+        );
+        let mid = fit_softmax_around(&lists(), &center, 30.0, 50);
+        let loose = fit_softmax_around(&lists(), &center, 3.0, 50);
+        assert!(
+            loose["good"] > mid["good"] && mid["good"] > tight["good"],
+            "{loose:?} {mid:?}"
+        );
+        // Started from the previous fit, a refit reaches the same optimum.
+        let refit = refit_softmax(&lists(), &center, &tight, 1.0, 50);
+        let direct = fit_softmax_around(&lists(), &center, 1.0, 50);
+        assert!(
+            (refit["good"] - direct["good"]).abs() < 1e-4,
+            "{refit:?} {direct:?}"
+        );
     }
 
     #[test]
