@@ -97,7 +97,9 @@ async function loggingProxy(origin) {
   const listeners = [];
   const emit = (entry) => { for (const listener of listeners) listener(new ProxiedRequest(entry)); };
   const hopByHop = new Set(['proxy-connection', 'connection', 'keep-alive']);
+  let offline = false;
   const server = createServer((req, res) => {
+    if (offline) { req.socket.destroy(); return; }
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
@@ -122,7 +124,12 @@ async function loggingProxy(origin) {
     socket.destroy();
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-  return { port: server.address().port, onRequest: (l) => listeners.push(l), close: () => server.close() };
+  return {
+    port: server.address().port,
+    onRequest: (l) => listeners.push(l),
+    setOffline: (value) => { offline = value; },
+    close: () => server.close(),
+  };
 }
 
 class ProxiedRequest {
@@ -157,8 +164,21 @@ class FirefoxContext {
 
   cookies() { return this.#browser.cookies(); }
 
+  /**
+   * Network conditions where WebDriver BiDi has them (emulation.setNetworkConditions, Firefox
+   * 141+); Firefox 140 ESR lacks that command, so there the logging proxy every request goes
+   * through refuses them all while offline (the page sees failed fetches, as offline).
+   */
   async setOffline(offline) {
-    for (const page of this.#pages) if (!page.raw.isClosed()) await page.raw.setOfflineMode(offline);
+    if (this.#proxy) this.#proxy.setOffline(offline);
+    for (const page of this.#pages) {
+      if (page.raw.isClosed()) continue;
+      try {
+        await page.raw.setOfflineMode(offline);
+      } catch (e) {
+        if (!this.#proxy || !/setNetworkConditions/.test(String(e?.message))) throw e;
+      }
+    }
   }
 
   async close() {
@@ -178,9 +198,19 @@ class FirefoxPage {
   evaluate(fn, arg) { return this.raw.evaluate(fn, arg); }
   $eval(selector, fn, arg) { return this.raw.$eval(selector, fn, arg); }
   $$eval(selector, fn, arg) { return this.raw.$$eval(selector, fn, arg); }
-  /** Playwright's (fn, arg, options) against puppeteer's (fn, options, ...args). */
-  waitForFunction(fn, arg, { timeout = 30_000, polling = 100 } = {}) {
-    return this.raw.waitForFunction(fn, { timeout, polling }, arg);
+  /**
+   * Playwright's (fn, arg, options): polls `fn` through `evaluate`. Not puppeteer's own
+   * waitForFunction, whose poller is built in the page with `new Function`: a page whose CSP
+   * has no 'unsafe-eval' (the package's and the demo's) blocks it in Firefox 140 ESR.
+   */
+  async waitForFunction(fn, arg, { timeout = 30_000, polling = 100 } = {}) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const value = await this.raw.evaluate(fn, arg);
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`waitForFunction: not true after ${timeout} ms: ${fn}`);
+      await new Promise((resolve) => setTimeout(resolve, polling));
+    }
   }
   click(selector) { return this.raw.click(selector); }
   async fill(selector, value) {
@@ -189,7 +219,22 @@ class FirefoxPage {
   }
   textContent(selector) { return this.raw.$eval(selector, (el) => el.textContent); }
   getAttribute(selector, name) { return this.raw.$eval(selector, (el, n) => el.getAttribute(n), name); }
-  setViewportSize({ width, height }) { return this.raw.setViewport({ width, height }); }
+  /**
+   * Puppeteer sends emulation.setScreenOrientationOverride beside browsingContext.setViewport;
+   * Firefox 140 ESR lacks the first, so there only the viewport is set (and checked).
+   */
+  async setViewportSize({ width, height }) {
+    try {
+      await this.raw.setViewport({ width, height });
+    } catch (e) {
+      if (!/setScreenOrientationOverride/.test(String(e?.message))) throw e;
+      for (let t = 0; t < 50; t++) {
+        if (await this.raw.evaluate(() => window.innerWidth) === width) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw e;
+    }
+  }
   locator(selector) {
     return { count: () => this.raw.$$eval(selector, (els) => els.length) };
   }

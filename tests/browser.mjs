@@ -62,7 +62,14 @@ export async function openPage(browser, path) {
 export async function webgpuIn(page) {
   return page.evaluate(async () => {
     if (!navigator.gpu) return `${navigator.userAgent}: navigator.gpu is absent`;
-    const adapter = await navigator.gpu.requestAdapter();
+    let adapter;
+    try {
+      adapter = await navigator.gpu.requestAdapter();
+    } catch (e) {
+      // Firefox 140 ESR has navigator.gpu but refuses: "WebGPU is not yet available in Release
+      // or late Beta builds" (NotSupportedError).
+      return `${navigator.userAgent}: navigator.gpu.requestAdapter() threw ${e?.name}: ${e?.message}`;
+    }
     return adapter ? null : `${navigator.userAgent}: navigator.gpu.requestAdapter() returned null`;
   });
 }
