@@ -1,6 +1,6 @@
 // The embedding pool, paired: Cloister with one worker and with a pool of `workers` in the same
 // page, timed in alternating rounds on the same 256 sentences in calls of 32 (the machine's
-// drift hits both alike). At three marks the page waits for the driver to read the renderer's
+// drift hits both alike); then a rerank of 128 new text-only candidates, paired the same way. At three marks the page waits for the driver to read the renderer's
 // resident memory: before any encoder, with the one-worker encoder, and with the pool's extra
 // workers loaded. The driver (scripts/bench.mjs) reads `window.result`.
 import { Cloister } from '../js/index.js';
@@ -46,7 +46,43 @@ async function run() {
     log(`round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
   }
   const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
-  return { workers, batch, model: one.modelName, sentences: sentences.length, pairs, medianRatio: ratios[Math.floor(ratios.length / 2)], piecesByLane: pool.embedPool.piecesByLane };
+  const piecesByLane = pool.embedPool.piecesByLane;
+  // A rerank of 128 candidates sent with text only, never seen before (a new suffix each time),
+  // by a recommender with one worker and one with the pool, in alternating rounds.
+  await one.close();
+  await pool.close();
+  const rankers = await Promise.all([1, workers].map(async (n) => {
+    const rec = await Cloister.open({ ...files, backend: 'cpu', workers: n, namespace: `bench-pool-${n}` });
+    await rec.record({ item: { id: 'seen', text: sentences[0] }, kind: 'click', at: Date.now() - 60_000 });
+    return rec;
+  }));
+  let fresh = 0;
+  const rerankPass = async (rec) => {
+    const tag = ` (${fresh++})`;
+    const candidates = sentences.slice(0, 128).map((text, i) => ({ id: `c${i}`, text: text + tag, server_score: 1 - i / 1000 }));
+    const started = performance.now();
+    await rec.rerank(candidates);
+    return candidates.length / ((performance.now() - started) / 1000);
+  };
+  // The first of each: the pool's extra workers start during its first large rerank.
+  const firstSingle = await rerankPass(rankers[0]);
+  const firstPooled = await rerankPass(rankers[1]);
+  while (rankers[1].embedPool.started < workers - 1) await new Promise((r) => setTimeout(r, 100));
+  await rerankPass(rankers[1]);
+  const rerankPairs = [];
+  for (let r = 0; r < rounds; r++) {
+    const single = await rerankPass(rankers[0]);
+    const pooled = await rerankPass(rankers[1]);
+    rerankPairs.push({ single, pooled, ratio: pooled / single });
+    log(`rerank round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
+  }
+  for (const rec of rankers) await rec.forget({ keepModel: true }).then(() => rec.close());
+  const rerankRatios = rerankPairs.map((p) => p.ratio).sort((a, b) => a - b);
+  return {
+    workers, batch, model: one.modelName, sentences: sentences.length, pairs, medianRatio: ratios[Math.floor(ratios.length / 2)], piecesByLane,
+    rerankFirst: { single: firstSingle, pooled: firstPooled },
+    rerankPairs, rerankMedianRatio: rerankRatios[Math.floor(rerankRatios.length / 2)],
+  };
 }
 
 run().then(

@@ -2,7 +2,7 @@
 // never freezes while embedding); `worker: false` runs them on the main thread.
 import { fromWasm, InvalidInputError } from './errors.js';
 import { isModelName, resolveModel } from './models.js';
-import { EmbedPool, poolSize } from './pool.js';
+import { EmbedPool, PIECE, poolSize } from './pool.js';
 
 class WorkerClient {
   #worker;
@@ -112,7 +112,8 @@ export class Cloister {
    * not embedded wait, saved, until it arrives (`deferredEvents`; `encoderReady()` waits for it;
    * `onProgress` reports `{ what: 'encoder', ready: true }`). A URL model needs
    * `integrity.model` and `modelFamily` ('all-MiniLM-L6-v2' or 'multilingual-e5-small') for this.
-   * `workers`: how many workers share a large `embed` batch on the CPU path, 'auto' (default:
+   * `workers`: how many workers share a large `embed` batch (or the texts of a large `rerank`
+   * list) on the CPU path, 'auto' (default:
    * one per core, at most 4, within `memoryBudgetMB`, default 256, for the extra ones) or a
    * number; the extra workers start at the first batch larger than 8 texts.
    * `interestModel`: a learned interest model file (URL or bytes, pinned by
@@ -224,7 +225,34 @@ export class Cloister {
   stateInterest(text, weight = 1) { return this.#client.call('stateInterest', text, weight); }
   interests() { return this.#mirror.interests; }
   removeInterest(id) { return this.#client.call('removeInterest', id); }
-  rerank(candidates, options = {}) { return this.#client.call('rerank', candidates, options); }
+  /**
+   * Ranks `candidates` (see the README). On the CPU path with a pool of more than one worker,
+   * the texts of a large list that need encoding are encoded by the pool first, in pieces
+   * shared among its workers; the ranking then finds them cached.
+   */
+  async rerank(candidates, options = {}) {
+    await this.#encodeWithPool(candidates);
+    return this.#client.call('rerank', candidates, options);
+  }
+
+  // Only where the pool can add lanes, and only for a list with more texts to encode than one
+  // piece: otherwise the worker encodes them itself at no extra round trip. The worker says
+  // which texts are not cached; whatever goes wrong here, the ranking encodes what it lacks.
+  async #encodeWithPool(candidates) {
+    if (!(this.#pool?.wanted > 1) || this.backend !== 'cpu' || !this.hasEncoder || !Array.isArray(candidates)) return;
+    let textOnly = 0;
+    for (const c of candidates) if (typeof c?.text === 'string' && c.embedding == null) textOnly++;
+    if (textOnly <= PIECE) return;
+    try {
+      // Validated there first: a bad list costs no encoding, and `rerank` reports it.
+      const missing = await this.#client.call('uncachedCandidateTexts', candidates);
+      if (missing.length <= PIECE) return;
+      const embeddings = await this.#pool.embed(missing, 'passage');
+      await this.#client.call('cachePassages', missing, embeddings);
+    } catch {
+      // The ranking below encodes the texts itself and reports a real error if there is one.
+    }
+  }
   /** What the user did with an impression: the items they chose and those they dismissed. */
   feedback(impressionId, { chosen = [], dismissed = [] } = {}) {
     return this.#client.call('feedback', impressionId, chosen, dismissed);

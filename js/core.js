@@ -436,6 +436,18 @@ export class Core {
   feedback(impressionId, chosen, dismissed) { return this.#change(() => this.rec.feedback(impressionId, chosen, dismissed)); }
   importProfile(json) { return this.#change(() => this.rec.importProfile(json)); }
 
+  /** The texts a ranking of `candidates` would encode now: what the pool encodes first. */
+  uncachedCandidateTexts(candidates) {
+    this.#requireProfile();
+    return this.encoder ? this.rec.uncachedCandidateTexts(candidates) : [];
+  }
+
+  /** Passage embeddings the pool's lanes encoded with this encoder's model and kernel. */
+  cachePassages(texts, embeddings) {
+    this.#requireProfile();
+    this.rec.cachePassages(texts, embeddings, this.encoder.unknownShares(texts, 'passage'));
+  }
+
   /** A change like the others: the impression (for feedback after a reload) and what was on
    * screen (exposure) are saved with the profile. */
   async rerank(candidates, options) {

@@ -196,9 +196,10 @@ export interface OpenOptions extends EncoderLoadOptions {
   encoder?: 'eager' | 'background' | 'on-demand';
   /** With a URL model and a lazy encoder: which model the file is. */
   modelFamily?: 'all-MiniLM-L6-v2' | 'multilingual-e5-small';
-  /** Workers sharing a large `embed` batch on the CPU path: 'auto' (default: one per core, at
-   * most 4, within `memoryBudgetMB`) or 1 to 16. The extra ones start at the first batch larger
-   * than 8 texts; each holds its own wasm instance and model. */
+  /** Workers sharing a large `embed` batch, or the texts a large `rerank` list needs encoded,
+   * on the CPU path: 'auto' (default: one per core, at most 4, within `memoryBudgetMB`) or 1 to
+   * 16. The extra ones start at the first batch larger than 8 texts; each holds its own wasm
+   * instance and model. */
   workers?: 'auto' | number;
   /** Memory the extra workers may take, in MB (default 256). */
   memoryBudgetMB?: number;

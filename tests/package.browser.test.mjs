@@ -287,6 +287,33 @@ describe('package', { timeout: 600_000 }, () => {
     await page.close();
   });
 
+  test('a large rerank encodes its texts on the pool of 2 workers and ranks as one worker does', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    await page.evaluate(() => window.open_({ namespace: 'pool-warm' })); // the model in the Cache API
+    const one = await page.evaluate(() => window.poolRerank({ workers: 1 }));
+    const two = await page.evaluate(() => window.poolRerank({ workers: 2 }));
+    // One worker: the ranking encodes its texts itself, no piece goes through the pool.
+    assert.equal(one.piecesFirst, 0);
+    assert.equal(one.encodedFirst, 2 + 40);
+    // Two: the 40 texts went out in pieces (at least 4 a worker, so pieces of 5), were cached,
+    // and the ranking encoded nothing more; the second ranking found everything cached.
+    assert.equal(two.piecesFirst, 40 / pieceSize(40, 2));
+    assert.equal(two.encodedFirst, 2 + 40);
+    assert.equal(two.encodedAgain, two.encodedFirst);
+    assert.equal(two.piecesAgain, two.piecesFirst);
+    // Once the extra worker has loaded, a list of new texts is shared between both.
+    assert.equal(two.pool.started, 1, JSON.stringify(two.pool));
+    assert.ok(two.freshByLane.every((n) => n > 0), `pieces by worker ${two.freshByLane}`);
+    assert.equal(two.encodedFresh, 2 + 80);
+    // The same vectors whichever worker encoded them: the same order and scores (up to the
+    // time decay between the two sessions' clocks).
+    for (const which of ['first', 'again', 'fresh']) {
+      assert.deepEqual(two[which].map(([id]) => id), one[which].map(([id]) => id), which);
+      two[which].forEach(([, s], i) => assert.ok(Math.abs(s - one[which][i][1]) < 1e-5, `${which} ${i}: ${s} vs ${one[which][i][1]}`));
+    }
+    await page.close();
+  });
+
   test('a browser without wasm SIMD128 (injected: Safari before 16.4) gets an UnsupportedBrowserError and downloads no build', async () => {
     const page = await openPage(browser, '/tests/pages/package.html');
     const r = await page.evaluate(async () => {

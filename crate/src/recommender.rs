@@ -421,6 +421,30 @@ impl Recommender {
         self.hold_roles(texts)
     }
 
+    /// The texts a ranking of `candidates` (validated) would encode now: those of candidates
+    /// without a usable server embedding, not blank, not cached (nor about to be, under another
+    /// candidate's server embedding), each once, in order. What a caller encodes elsewhere (the
+    /// package's pool of encoders) and hands over with `put_embeddings` before the ranking
+    /// costs the ranking nothing.
+    pub fn uncached_candidate_texts(&self, candidates: &[Candidate]) -> Vec<String> {
+        let embedded: HashSet<&str> = candidates
+            .iter()
+            .filter(|c| c.usable_embedding(&self.model).is_some())
+            .map(|c| c.text.as_str())
+            .collect();
+        let mut seen = HashSet::new();
+        candidates
+            .iter()
+            .map(|c| c.text.as_str())
+            .filter(|t| !t.trim().is_empty() && !embedded.contains(t))
+            .filter(|t| {
+                let key = cache_key(TextRole::Passage, t);
+                !self.cache.contains(&key) && seen.insert(key)
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Ends a request's hold on its texts.
     pub fn release(&mut self, hold: HoldId) {
         self.cache.release(hold);

@@ -1196,3 +1196,39 @@ fn embeddings_put_from_outside_must_be_whole_rows_of_finite_values() {
     .unwrap();
     assert!(rec.has_embedding(&texts[0]));
 }
+
+#[test]
+fn the_texts_a_pool_encodes_first_are_exactly_those_the_ranking_would_encode() {
+    let mut rec = Recommender::new(&Prior::default(), "m");
+    rec.put_embeddings(&["cached".to_string()], &Embeddings { data: axis(0) })
+        .unwrap();
+    // A query of the same text is cached apart: it does not count for a passage.
+    rec.put_query_embeddings(&["query only".to_string()], &Embeddings { data: axis(1) })
+        .unwrap();
+    let mut candidates: Vec<Candidate> = ["new a", "cached", "  ", "new a", "query only", "new b"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| candidate(&format!("c{i}"), t, 1.0))
+        .collect();
+    // A candidate the server sent with this model's embedding needs no encoding, nor does
+    // another candidate of the same text.
+    let mut sent = candidate("s", "sent along", 1.0);
+    sent.embedding = Some(axis(5).into());
+    sent.model = Some("m".into());
+    candidates.push(sent);
+    candidates.push(candidate("t", "sent along", 1.0));
+    let uncached = rec.uncached_candidate_texts(&candidates);
+    assert_eq!(uncached, ["new a", "query only", "new b"]);
+    // The same as the ranking's own list of texts to encode.
+    let pending = rec.hold_request(&[], &candidates);
+    assert_eq!(pending.missing, uncached);
+    rec.release(pending.hold);
+    // Once they are cached (as the pool's reply is), nothing is left to encode.
+    let vectors: Vec<f32> = (0..3).flat_map(|i| axis(i + 2)).collect();
+    rec.put_embeddings(&uncached, &Embeddings { data: vectors })
+        .unwrap();
+    assert!(rec.uncached_candidate_texts(&candidates).is_empty());
+    let pending = rec.hold_request(&[], &candidates);
+    assert!(pending.missing.is_empty());
+    rec.release(pending.hold);
+}

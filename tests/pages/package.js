@@ -382,3 +382,42 @@ window.poolRun = async ({ workers }) => {
     await rec.close();
   }
 };
+
+/**
+ * A large rerank through the pool: 40 candidates with text only, ranked with `workers` workers
+ * (the scores, and the pieces each worker ran), again (all cached by then), and once more with
+ * 40 new texts after the extra workers have loaded.
+ */
+window.poolRerank = async ({ workers }) => {
+  const rec = await Cloister.open({
+    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+    integrity: await pins(), namespace: `pool-rerank-${workers}`, workers,
+  });
+  try {
+    await rec.forget({ keepModel: true });
+    await rec.record({ item: { id: 'seen-1', text: 'A cast iron skillet for searing steak' }, kind: 'click', at: 1_700_000_000_000 });
+    await rec.record({ item: { id: 'seen-2', text: 'A dutch oven for slow braises' }, kind: 'purchase', at: 1_700_000_100_000 });
+    const kinds = ['cookbook', 'chef knife', 'hiking boot', 'garden trowel', 'wool sweater'];
+    const candidates = (tag) => Array.from({ length: 40 }, (_, i) => ({
+      id: `${tag}-${i}`, text: `${tag} ${i}: a ${kinds[i % 5]} for ${i % 2 ? 'winter' : 'summer'} evenings`, server_score: 1 - i / 100,
+    }));
+    const first = await rec.rerank(candidates('Item'));
+    const encodedFirst = rec.encodedTexts;
+    const piecesFirst = rec.embedPool.piecesByLane.reduce((a, b) => a + b, 0);
+    const again = await rec.rerank(candidates('Item'));
+    const encodedAgain = rec.encodedTexts;
+    const piecesAgain = rec.embedPool.piecesByLane.reduce((a, b) => a + b, 0);
+    for (let t = 0; t < 600 && rec.embedPool.started < rec.embedPool.size - 1; t++) await new Promise((r) => setTimeout(r, 100));
+    const before = [...rec.embedPool.piecesByLane];
+    const fresh = await rec.rerank(candidates('Other'));
+    const after = rec.embedPool;
+    const scores = (r) => r.items.map((x) => [x.id, x.score]);
+    return {
+      first: scores(first), again: scores(again), fresh: scores(fresh),
+      encodedFirst, encodedAgain, encodedFresh: rec.encodedTexts, piecesFirst, piecesAgain,
+      freshByLane: after.piecesByLane.map((n, i) => n - (before[i] ?? 0)), pool: after,
+    };
+  } finally {
+    await rec.close();
+  }
+};

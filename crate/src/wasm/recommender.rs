@@ -14,9 +14,10 @@ use super::encoder::WasmEncoder;
 use super::errors::{encoder_error, input_error, store_error};
 use super::text_encoding::{with_texts, TextEncoder};
 use super::{from_js, to_js};
+use crate::embedding::Embeddings;
 use crate::encoder::config::ModelFamily;
 use crate::error::{EncoderError, InputError, InputErrorKind};
-use crate::limits::MAX_HISTORY;
+use crate::limits::{MAX_CANDIDATES, MAX_HISTORY};
 use crate::rank::candidate::validate_candidates;
 use crate::rank::{RankedItem, RerankSettings};
 use crate::{Candidate, Event, Prior, Recommender};
@@ -333,6 +334,47 @@ impl WasmRecommender {
                 rejected,
             })
         })
+    }
+
+    /// The texts a ranking of `candidates` would encode now
+    /// (`Recommender::uncached_candidate_texts`): what the package's pool of encoder workers
+    /// encodes first, for a large list. A bad list is the same error `rerank` gives, before
+    /// anything is encoded.
+    #[wasm_bindgen(js_name = uncachedCandidateTexts)]
+    pub fn uncached_candidate_texts(&self, candidates: JsValue) -> Result<Vec<String>, JsValue> {
+        let candidates: Vec<Candidate> = from_js(candidates, "candidates")?;
+        let candidates = validate_candidates(candidates).map_err(input_error)?;
+        Ok(self.rec.borrow().uncached_candidate_texts(&candidates))
+    }
+
+    /// Caches passage embeddings that encoders of this recommender's model file encoded
+    /// elsewhere (the pool's workers): 384 floats per text, row-major, and per text the share
+    /// the model cannot read. They count as encoded on the device.
+    #[wasm_bindgen(js_name = cachePassages)]
+    pub fn cache_passages(
+        &self,
+        texts: Vec<String>,
+        embeddings: Vec<f32>,
+        unknown_shares: Vec<f32>,
+    ) -> Result<(), JsValue> {
+        if texts.len() > MAX_CANDIDATES || unknown_shares.len() != texts.len() {
+            return Err(input_error(InputError::new(
+                InputErrorKind::InvalidEmbedding,
+                format!(
+                    "cachePassages takes at most {MAX_CANDIDATES} texts with one unknown share \
+                     each, got {} texts and {} shares",
+                    texts.len(),
+                    unknown_shares.len()
+                ),
+            )));
+        }
+        let mut rec = self.rec.borrow_mut();
+        rec.put_embeddings(&texts, &Embeddings { data: embeddings })
+            .map_err(input_error)?;
+        let family = rec.model_family().name();
+        rec.note_unreadable(&texts, &unknown_shares, family);
+        self.encoded.set(self.encoded.get() + texts.len() as u64);
+        Ok(())
     }
 
     /// Texts encoded on the device so far by this recommender (items with a usable server
