@@ -498,26 +498,25 @@ fn run_user(
     }
 }
 
-/// How the device adapts: the product's loop. Each replayed slate is ranked by the current
-/// weights and its top `IMPRESSION_ITEMS` are shown; when the user's item is among them, one
-/// `OnlineWeights` step is taken with it chosen and the items shown above it as skipped
-/// negatives of strength `skip` (the product's `feedback`). `last` = how many of the most
+/// How the held-out user's weights adapt to the replayed feedback. Each replayed slate is
+/// ranked by the current weights and its top `IMPRESSION_ITEMS` are shown; when the user's item
+/// is among them, that is one piece of feedback. `last` (in `adapt`) = how many of the most
 /// recent slates are replayed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Adaptation {
-    online: OnlineConfig,
-    skip: f32,
-    /// The diagnostic instead of the product's steps: after each feedback the weights are
-    /// the MAP fit on every feedback so far, under a Gaussian prior around the prior weights
-    /// of this precision (in units of one list).
-    map: Option<f64>,
+enum Adaptation {
+    /// The product's loop: one `OnlineWeights` step per feedback, the item chosen and the
+    /// items shown above it as skipped negatives of strength `skip` (the product's `feedback`).
+    Steps { online: OnlineConfig, skip: f32 },
+    /// The diagnostic: after each feedback the weights are the MAP fit on every feedback so
+    /// far, under a Gaussian prior around the prior weights of this precision (in lists).
+    MapRefit { precision: f64 },
 }
 
 impl Adaptation {
     fn describe(&self) -> String {
-        match self.map {
-            Some(l2) => format!("MAP refit, prior precision {l2}"),
-            None => format!("lr {} skip {}", self.online.lr, self.skip),
+        match self {
+            Self::Steps { online, skip } => format!("lr {} skip {skip}", online.lr),
+            Self::MapRefit { precision } => format!("MAP refit, prior precision {precision}"),
         }
     }
 }
@@ -526,50 +525,62 @@ impl Adaptation {
 const MAP_REFIT_METHOD: &str =
     "prior + per-user MAP refit on the same feedback (diagnostic, not the product)";
 
+/// What slate `s` shows under `weights` (its top `IMPRESSION_ITEMS`), and where the user's
+/// item is among them; None when it is not shown (no feedback).
+fn shown_with_target(s: &TrainList, weights: &Weights) -> Option<(Vec<usize>, usize)> {
+    let shown: Vec<usize> = order_by(&s.names, &s.z, weights)
+        .into_iter()
+        .take(IMPRESSION_ITEMS)
+        .collect();
+    let pos = shown.iter().position(|&i| i == s.target)?;
+    Some((shown, pos))
+}
+
 fn adapt(prior: &Weights, a: Adaptation, steps: &[TrainList], last: usize) -> Weights {
-    if let Some(l2) = a.map {
-        let mut w = prior.clone();
-        let mut seen: Vec<TrainList> = Vec::new();
-        for s in &steps[steps.len().saturating_sub(last)..] {
-            let order = order_by(&s.names, &s.z, &w);
-            let shown: Vec<usize> = order.into_iter().take(IMPRESSION_ITEMS).collect();
-            let Some(pos) = shown.iter().position(|&i| i == s.target) else {
-                continue;
-            };
-            seen.push(TrainList {
-                names: s.names.clone(),
-                z: shown.iter().map(|&i| s.z[i].clone()).collect(),
-                target: pos,
-            });
-            // Two Newton steps from the fit before this list: it moved the optimum little.
-            w = refit_softmax(&seen, prior, &w, l2, 2);
+    let replayed = &steps[steps.len().saturating_sub(last)..];
+    match a {
+        Adaptation::MapRefit { precision } => {
+            let mut w = prior.clone();
+            let mut seen: Vec<TrainList> = Vec::new();
+            for s in replayed {
+                let Some((shown, pos)) = shown_with_target(s, &w) else {
+                    continue;
+                };
+                seen.push(TrainList {
+                    names: s.names.clone(),
+                    z: shown.iter().map(|&i| s.z[i].clone()).collect(),
+                    target: pos,
+                });
+                // Two Newton steps from the fit before this list: it moved the optimum little.
+                w = refit_softmax(&seen, prior, &w, precision, 2);
+            }
+            w
         }
-        return w;
+        Adaptation::Steps { online, skip } => {
+            let mut w = OnlineWeights::new(&Prior {
+                weights: prior.clone(),
+                online,
+                version: String::new(),
+                fitted: None,
+            });
+            if online.lr == 0.0 {
+                return w.current;
+            }
+            for s in replayed {
+                let Some((shown, pos)) = shown_with_target(s, &w.current) else {
+                    continue;
+                };
+                let z: Vec<&[f32]> = shown.iter().map(|&i| s.z[i].as_slice()).collect();
+                let negatives: Vec<(usize, f32)> = if skip > 0.0 {
+                    (0..pos).map(|i| (i, skip)).collect()
+                } else {
+                    Vec::new()
+                };
+                let _ = w.update_with(&s.names, &z, &[pos], &negatives);
+            }
+            w.current
+        }
     }
-    let mut w = OnlineWeights::new(&Prior {
-        weights: prior.clone(),
-        online: a.online,
-        version: String::new(),
-        fitted: None,
-    });
-    if a.online.lr == 0.0 {
-        return w.current;
-    }
-    for s in &steps[steps.len().saturating_sub(last)..] {
-        let order = order_by(&s.names, &s.z, &w.current);
-        let shown: Vec<usize> = order.into_iter().take(IMPRESSION_ITEMS).collect();
-        let Some(pos) = shown.iter().position(|&i| i == s.target) else {
-            continue;
-        };
-        let z: Vec<&[f32]> = shown.iter().map(|&i| s.z[i].as_slice()).collect();
-        let negatives: Vec<(usize, f32)> = if a.skip > 0.0 {
-            (0..pos).map(|i| (i, a.skip)).collect()
-        } else {
-            Vec::new()
-        };
-        let _ = w.update_with(&s.names, &z, &[pos], &negatives);
-    }
-    w.current
 }
 
 /// Scores one method: `order(u)` = user u's candidate order, best first.
@@ -950,21 +961,16 @@ fn fit_fold(
             if lr == 0.0 && skip > 0.0 {
                 continue;
             }
-            product_configs.push(Adaptation {
+            product_configs.push(Adaptation::Steps {
                 online: OnlineConfig { lr, ..base },
                 skip,
-                map: None,
             });
         }
     }
     let map_configs: Vec<Adaptation> = cfg
         .map_grid
         .iter()
-        .map(|&l2| Adaptation {
-            online: base,
-            skip: 0.0,
-            map: Some(l2),
-        })
+        .map(|&precision| Adaptation::MapRefit { precision })
         .collect();
     let (adapt_plain, grid_plain) = tune(&plain, &product_configs);
     let (adapt_meta, grid_meta) = tune(&meta, &product_configs);
@@ -1535,7 +1541,14 @@ fn run_setup(
             .unwrap_or(0)
     };
     let shipped_variant = folds[common(&|m| format!("{:?}", m.variant))].variant;
-    let shipped_adapt = folds[common(&|m| format!("{:?}", m.adapt_plain))].adapt_plain;
+    // The product's adaptation is tuned over its own steps only, never the MAP diagnostic.
+    let Adaptation::Steps {
+        online: shipped_online,
+        ..
+    } = folds[common(&|m| format!("{:?}", m.adapt_plain))].adapt_plain
+    else {
+        unreachable!("adapt_plain is chosen from the product's step settings")
+    };
     let all_train: Vec<TrainList> = valid_runs
         .get(shipped_variant, &valid, &valid_servers, false, cfg.replay)
         .iter()
@@ -1551,7 +1564,7 @@ fn run_setup(
         )
         .into(),
     );
-    let prior = recipe.fit(&all_train, None, shipped_adapt.online, extra);
+    let prior = recipe.fit(&all_train, None, shipped_online, extra);
 
     ProtocolReport {
         prior,
@@ -1629,14 +1642,11 @@ mod tests {
     #[test]
     fn adaptation_learns_only_from_items_the_weights_would_have_shown() {
         let prior: Weights = [("good".to_string(), -1.0)].into();
-        let a = Adaptation {
-            online: OnlineConfig {
-                lr: 0.1,
-                ..OnlineConfig::default()
-            },
-            skip: 0.0,
-            map: None,
+        let online = OnlineConfig {
+            lr: 0.1,
+            ..OnlineConfig::default()
         };
+        let a = Adaptation::Steps { online, skip: 0.0 };
         // With weight -1 the target (feature 1) ranks last of 60: never among the 50 shown.
         let steps = vec![slate(3); 5];
         assert_eq!(adapt(&prior, a, &steps, 5)["good"], -1.0);
@@ -1646,12 +1656,9 @@ mod tests {
         assert!(w > 0.0, "{w}");
         // Only the last n slates count; lr 0 is the prior itself.
         assert_eq!(adapt(&zero, a, &steps, 0)["good"], 0.0);
-        let off = Adaptation {
-            online: OnlineConfig {
-                lr: 0.0,
-                ..a.online
-            },
-            ..a
+        let off = Adaptation::Steps {
+            online: OnlineConfig { lr: 0.0, ..online },
+            skip: 0.0,
         };
         assert_eq!(adapt(&zero, off, &steps, 5)["good"], 0.0);
     }
@@ -1659,11 +1666,7 @@ mod tests {
     #[test]
     fn the_map_refit_moves_with_the_evidence_and_less_under_a_tighter_prior() {
         let zero: Weights = [("good".to_string(), 0.0)].into();
-        let map = |l2| Adaptation {
-            online: OnlineConfig::default(),
-            skip: 0.0,
-            map: Some(l2),
-        };
+        let map = |precision| Adaptation::MapRefit { precision };
         let steps = vec![slate(3); 5];
         let loose = adapt(&zero, map(1.0), &steps, 5)["good"];
         let tight = adapt(&zero, map(1000.0), &steps, 5)["good"];
