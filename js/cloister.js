@@ -87,6 +87,10 @@ export class Cloister {
   #mirror = { interests: [], weights: null, storage: null, warnings: [] };
   #info;
   #pool = null;
+  // Requests reach the worker in the order they were made: one whose texts the pool encodes
+  // first holds those made after it until it has been sent, so a `flush()` made after a
+  // `recordMany()` waits for its events, and a `record()` lands after them.
+  #held = null;
   /** Whether the encoder runs in a Web Worker (false after a fallback to the main thread). */
   inWorker = false;
   workerError = null;
@@ -112,8 +116,8 @@ export class Cloister {
    * not embedded wait, saved, until it arrives (`deferredEvents`; `encoderReady()` waits for it;
    * `onProgress` reports `{ what: 'encoder', ready: true }`). A URL model needs
    * `integrity.model` and `modelFamily` ('all-MiniLM-L6-v2' or 'multilingual-e5-small') for this.
-   * `workers`: how many workers share a large `embed` batch (or the texts of a large `rerank`
-   * list) on the CPU path, 'auto' (default:
+   * `workers`: how many workers share a large `embed` batch (or the new texts of a large `rerank`
+   * list or `recordMany` batch) on the CPU path, 'auto' (default:
    * one per core, at most 4, within `memoryBudgetMB`, default 256, for the extra ones) or a
    * number; the extra workers start at the first batch larger than 8 texts.
    * `interestModel`: a learned interest model file (URL or bytes, pinned by
@@ -194,19 +198,24 @@ export class Cloister {
   get warnings() { return this.#mirror.warnings ?? []; }
   get timings() { return this.#mirror.timings ?? this.#info.timings; }
 
-  record(event) { return this.#client.call('record', event); }
+  record(event) { return this.#send('record', event); }
   /**
    * Records events in one step (their new texts are encoded as one batch, and saved once):
    * resolves to `{ recorded, deferred, rejected: [{ index, kind, message }] }`; an invalid event
    * is reported there and the others are recorded (or, before a lazy encoder has arrived, wait
-   * for it: `deferred`). At most 5,000 events per call.
+   * for it: `deferred`). At most 5,000 events per call. On the CPU path with a pool of more
+   * than one worker, a batch's new item texts are encoded by the pool first, as `rerank`'s are.
    */
-  recordMany(events) { return this.#client.call('recordMany', events); }
+  recordMany(events) {
+    let texts = 0;
+    if (Array.isArray(events)) for (const e of events) if (typeof e?.item?.text === 'string') texts++;
+    return this.#sendAfterPool(texts, 'uncachedEventTexts', 'recordMany', events);
+  }
   /**
    * Every change resolves once it is saved; changes that overlap (sent without awaiting each,
    * or one `recordMany`) share their saves. `flush()` resolves once everything sent is saved.
    */
-  flush() { return this.#client.call('flush'); }
+  flush() { return this.#send('flush'); }
   /** Texts the device has encoded since `open` (server embeddings and cached texts cost none). */
   get encodedTexts() { return this.#mirror.encodedTexts ?? 0; }
   /** Events waiting for the encoder (opened with `encoder: 'background' | 'on-demand'`). */
@@ -218,44 +227,62 @@ export class Cloister {
    * that waited for it, and resolves to the same information `open` gave, now with the backend.
    */
   async encoderReady() {
-    const info = await this.#client.call('encoderReady');
+    const info = await this.#send('encoderReady');
     this.#info = { ...this.#info, ...info };
     return info;
   }
-  stateInterest(text, weight = 1) { return this.#client.call('stateInterest', text, weight); }
+  stateInterest(text, weight = 1) { return this.#send('stateInterest', text, weight); }
   interests() { return this.#mirror.interests; }
-  removeInterest(id) { return this.#client.call('removeInterest', id); }
+  removeInterest(id) { return this.#send('removeInterest', id); }
   /**
    * Ranks `candidates` (see the README). On the CPU path with a pool of more than one worker,
    * the texts of a large list that need encoding are encoded by the pool first, in pieces
    * shared among its workers; the ranking then finds them cached.
    */
-  async rerank(candidates, options = {}) {
-    await this.#encodeWithPool(candidates);
-    return this.#client.call('rerank', candidates, options);
+  rerank(candidates, options = {}) {
+    let textOnly = 0;
+    if (Array.isArray(candidates)) for (const c of candidates) if (typeof c?.text === 'string' && c.embedding == null) textOnly++;
+    // Validated by the worker first (`uncachedCandidateTexts`): a bad list costs no encoding,
+    // and `rerank` reports it.
+    return this.#sendAfterPool(textOnly, 'uncachedCandidateTexts', 'rerank', candidates, options);
   }
 
-  // Only where the pool can add lanes, and only for a list with more texts to encode than one
-  // piece: otherwise the worker encodes them itself at no extra round trip. The worker says
-  // which texts are not cached; whatever goes wrong here, the ranking encodes what it lacks.
-  async #encodeWithPool(candidates) {
-    if (!(this.#pool?.wanted > 1) || this.backend !== 'cpu' || !this.hasEncoder || !Array.isArray(candidates)) return;
-    let textOnly = 0;
-    for (const c of candidates) if (typeof c?.text === 'string' && c.embedding == null) textOnly++;
-    if (textOnly <= PIECE) return;
+  #send(method, ...args) {
+    return this.#held ? this.#held.then(() => this.#client.call(method, ...args)) : this.#client.call(method, ...args);
+  }
+
+  // Sends `method` once the pool has encoded its texts, in turn with the other requests. Only
+  // where the pool can add lanes, and only for a request with more texts to encode than one
+  // piece (`texts` counts them before the worker is asked): otherwise the worker encodes them
+  // itself at no extra round trip.
+  #sendAfterPool(texts, ask, method, ...args) {
+    if (!(this.#pool?.wanted > 1) || this.backend !== 'cpu' || !this.hasEncoder || texts <= PIECE) {
+      return this.#send(method, ...args);
+    }
+    let result;
+    const held = Promise.all([this.#held, this.#encodeWithPool(ask, args[0])]).then(() => {
+      result = this.#client.call(method, ...args);
+    });
+    this.#held = held;
+    held.then(() => { if (this.#held === held) this.#held = null; });
+    return held.then(() => result);
+  }
+
+  // The worker says which texts are not cached (`ask`), the pool encodes them and the worker
+  // caches them; whatever goes wrong here, the request encodes what it lacks itself.
+  async #encodeWithPool(ask, request) {
     try {
-      // Validated there first: a bad list costs no encoding, and `rerank` reports it.
-      const missing = await this.#client.call('uncachedCandidateTexts', candidates);
+      const missing = await this.#client.call(ask, request);
       if (missing.length <= PIECE) return;
       const embeddings = await this.#pool.embed(missing, 'passage');
       await this.#client.call('cachePassages', missing, embeddings);
     } catch {
-      // The ranking below encodes the texts itself and reports a real error if there is one.
+      // The request encodes the texts itself and reports a real error if there is one.
     }
   }
   /** What the user did with an impression: the items they chose and those they dismissed. */
   feedback(impressionId, { chosen = [], dismissed = [] } = {}) {
-    return this.#client.call('feedback', impressionId, chosen, dismissed);
+    return this.#send('feedback', impressionId, chosen, dismissed);
   }
   weights() { return this.#mirror.weights; }
   /**
@@ -268,22 +295,22 @@ export class Cloister {
    * failure is a warning.
    */
   async setInterestModel(source, { sha256 } = {}) {
-    return this.#client.call('setInterestModel', await resolveUrlOrBytes(source), { sha256 });
+    return this.#send('setInterestModel', await resolveUrlOrBytes(source), { sha256 });
   }
   /** Ranks without the interest model again (the user's adaptation is kept for its return). */
-  clearInterestModel() { return this.#client.call('clearInterestModel'); }
+  clearInterestModel() { return this.#send('clearInterestModel'); }
   /** `{ sha256, hidden, source, adapted, gateShift }` of the loaded interest model, or null. */
   get interestModel() { return this.#mirror.interestModel ?? null; }
   /**
    * The interest model's `{ scores, readouts }` (Float32Arrays) for `candidates`, run on
    * `backend` ('cpu' or 'webgpu'; the encoder's by default): what the ranking adds.
    */
-  interestScores(candidates, { backend } = {}) { return this.#client.call('interestScores', candidates, { backend }); }
-  async exportProfile() { return JSON.parse(await this.#client.call('exportProfile')); }
-  importProfile(json) { return this.#client.call('importProfile', typeof json === 'string' ? json : JSON.stringify(json)); }
+  interestScores(candidates, { backend } = {}) { return this.#send('interestScores', candidates, { backend }); }
+  async exportProfile() { return JSON.parse(await this.#send('exportProfile')); }
+  importProfile(json) { return this.#send('importProfile', typeof json === 'string' ? json : JSON.stringify(json)); }
   /** Deletes the profile everywhere; the cached model too unless `{ keepModel: true }`. */
-  forget(options = {}) { return this.#client.call('forget', options); }
-  profileMap(candidates) { return this.#client.call('profileMap', candidates); }
+  forget(options = {}) { return this.#send('forget', options); }
+  profileMap(candidates) { return this.#send('profileMap', candidates); }
   /**
    * One Float32Array(384) per text. `role`: 'passage' (default) or 'query'. On the CPU path a
    * batch goes out in pieces of at most 8 texts, shared among the pool's workers (`workers`),

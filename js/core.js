@@ -442,6 +442,12 @@ export class Core {
     return this.encoder ? this.rec.uncachedCandidateTexts(candidates) : [];
   }
 
+  /** The item texts a `recordMany` of `events` would encode now: what the pool encodes first. */
+  uncachedEventTexts(events) {
+    this.#requireProfile();
+    return this.encoder && Array.isArray(events) ? this.rec.uncachedEventTexts(events) : [];
+  }
+
   /** Passage embeddings the pool's lanes encoded with this encoder's model and kernel. */
   cachePassages(texts, embeddings) {
     this.#requireProfile();

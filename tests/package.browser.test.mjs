@@ -314,6 +314,27 @@ describe('package', { timeout: 600_000 }, () => {
     await page.close();
   });
 
+  test('a large recordMany encodes its new texts on the pool of 2 workers, in turn with the requests after it', async () => {
+    const page = await openPage(browser, '/tests/pages/package.html');
+    await page.evaluate(() => window.open_({ namespace: 'pool-warm' })); // the model in the Cache API
+    const one = await page.evaluate(() => window.poolRecordMany({ workers: 1 }));
+    const two = await page.evaluate(() => window.poolRecordMany({ workers: 2 }));
+    for (const r of [one, two]) {
+      // The bad event is reported and encodes nothing; 40 + 1 texts encoded, each once.
+      assert.equal(r.recorded, 40);
+      assert.deepEqual(r.rejected, [[7, 'invalid_time']]);
+      assert.equal(r.encoded, 41);
+      // A record and a flush made while the batch waits for the pool are sent after it: the
+      // flush resolves once both are recorded and saved.
+      assert.equal(r.encodedAtFlush, 41);
+    }
+    assert.equal(one.pieces, 0);
+    assert.equal(two.pieces, 40 / pieceSize(40, 2));
+    assert.deepEqual(two.scores.map(([id]) => id), one.scores.map(([id]) => id));
+    two.scores.forEach(([, s], i) => assert.ok(Math.abs(s - one.scores[i][1]) < 1e-5, `${i}: ${s} vs ${one.scores[i][1]}`));
+    await page.close();
+  });
+
   test('a browser without wasm SIMD128 (injected: Safari before 16.4) gets an UnsupportedBrowserError and downloads no build', async () => {
     const page = await openPage(browser, '/tests/pages/package.html');
     const r = await page.evaluate(async () => {

@@ -432,11 +432,32 @@ impl Recommender {
             .filter(|c| c.usable_embedding(&self.model).is_some())
             .map(|c| c.text.as_str())
             .collect();
+        self.uncached_passages(
+            candidates
+                .iter()
+                .map(|c| c.text.as_str())
+                .filter(|t| !embedded.contains(t)),
+        )
+    }
+
+    /// The item texts a recording of `events` (validated) would encode now, as
+    /// `uncached_candidate_texts` does for a ranking: not blank, not cached, each once, in order.
+    /// A search's query is left out: it is read in the query role, which the recording encodes
+    /// itself.
+    pub fn uncached_event_texts(&self, events: &[Event]) -> Vec<String> {
+        self.uncached_passages(
+            events
+                .iter()
+                .filter(|e| event_role(e.kind) == TextRole::Passage)
+                .map(|e| e.item.text.as_str()),
+        )
+    }
+
+    /// The passage texts among `texts` that are not blank and not cached, each once, in order.
+    fn uncached_passages<'t>(&self, texts: impl Iterator<Item = &'t str>) -> Vec<String> {
         let mut seen = HashSet::new();
-        candidates
-            .iter()
-            .map(|c| c.text.as_str())
-            .filter(|t| !t.trim().is_empty() && !embedded.contains(t))
+        texts
+            .filter(|t| !t.trim().is_empty())
             .filter(|t| {
                 let key = cache_key(TextRole::Passage, t);
                 !self.cache.contains(&key) && seen.insert(key)

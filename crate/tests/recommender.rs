@@ -1232,3 +1232,33 @@ fn the_texts_a_pool_encodes_first_are_exactly_those_the_ranking_would_encode() {
     assert!(pending.missing.is_empty());
     rec.release(pending.hold);
 }
+
+#[test]
+fn the_item_texts_a_pool_encodes_before_a_recording_are_exactly_those_it_would_encode() {
+    let mut rec = Recommender::new(&Prior::default(), "m");
+    rec.put_embeddings(&["cached".to_string()], &Embeddings { data: axis(0) })
+        .unwrap();
+    let events = vec![
+        event("a", "new a", EventKind::Click, NOW - 5_000),
+        event("b", "cached", EventKind::View, NOW - 4_000),
+        event("a", "new a", EventKind::Purchase, NOW - 3_000),
+        // A search reads its query in the query role: the recording encodes it itself.
+        event("q", "a query", EventKind::Search, NOW - 2_000),
+        event("c", "new c", EventKind::Click, NOW - 1_000),
+    ];
+    let uncached = rec.uncached_event_texts(&events);
+    assert_eq!(uncached, ["new a", "new c"]);
+    let pending = rec.hold_request(&events, &[]);
+    assert_eq!(pending.missing, uncached);
+    assert_eq!(pending.queries, ["a query"]);
+    rec.release(pending.hold);
+    // Once the pool's vectors are cached, the recording encodes only the query.
+    let vectors: Vec<f32> = (0..2).flat_map(|i| axis(i + 2)).collect();
+    rec.put_embeddings(&uncached, &Embeddings { data: vectors })
+        .unwrap();
+    assert!(rec.uncached_event_texts(&events).is_empty());
+    let pending = rec.hold_request(&events, &[]);
+    assert!(pending.missing.is_empty());
+    assert_eq!(pending.queries, ["a query"]);
+    rec.release(pending.hold);
+}

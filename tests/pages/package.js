@@ -421,3 +421,43 @@ window.poolRerank = async ({ workers }) => {
     await rec.close();
   }
 };
+
+/**
+ * A large `recordMany` through the pool: 40 new item texts and one bad event, recorded with
+ * `workers` workers, then (not awaited) one more `record` and a `flush`: what was encoded when
+ * the flush resolved and in all, the pieces the pool ran, and the scores of a ranking after.
+ */
+window.poolRecordMany = async ({ workers }) => {
+  const rec = await Cloister.open({
+    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+    integrity: await pins(), namespace: `pool-record-${workers}`, workers,
+  });
+  try {
+    await rec.forget({ keepModel: true });
+    const kinds = ['cookbook', 'chef knife', 'hiking boot', 'garden trowel', 'wool sweater'];
+    const events = Array.from({ length: 40 }, (_, i) => ({
+      item: { id: `seen-${i}`, text: `Seen ${i}: a ${kinds[i % 5]} for ${i % 2 ? 'winter' : 'summer'} evenings` },
+      kind: i % 3 ? 'view' : 'click', at: 1_700_000_000_000 + i * 60_000,
+    }));
+    events.splice(7, 0, { item: { id: 'bad', text: 'an event from before 1970' }, kind: 'click', at: -5 });
+    const many = rec.recordMany(events);
+    const one = rec.record({ item: { id: 'last', text: 'A carbon steel wok' }, kind: 'purchase', at: 1_700_000_000_000 + 41 * 60_000 });
+    await rec.flush();
+    // Had the flush reached the worker before the batch, it would have resolved before a text
+    // was encoded.
+    const encodedAtFlush = rec.encodedTexts;
+    const result = await many;
+    await one;
+    const encoded = rec.encodedTexts;
+    const pieces = rec.embedPool.piecesByLane.reduce((a, b) => a + b, 0);
+    const ranked = await rec.rerank(Array.from({ length: 6 }, (_, i) => ({
+      id: `c-${i}`, text: `a ${kinds[i % 5]} for the kitchen`, server_score: 1 - i / 10,
+    })));
+    return {
+      encodedAtFlush, recorded: result.recorded, rejected: result.rejected.map((r) => [r.index, r.kind]),
+      encoded, pieces, scores: ranked.items.map((x) => [x.id, x.score]),
+    };
+  } finally {
+    await rec.close();
+  }
+};

@@ -72,6 +72,32 @@ struct Rejected {
     message: String,
 }
 
+impl Rejected {
+    fn new(index: usize, e: InputError) -> Self {
+        Self {
+            index,
+            kind: e.kind.as_str(),
+            message: e.message,
+        }
+    }
+}
+
+/// A `recordMany` batch parsed and validated: the events that may be recorded, with their
+/// indices, and those that may not.
+fn parse_events(events: &js_sys::Array, now: i64) -> (Vec<(usize, Event)>, Vec<Rejected>) {
+    let mut valid = Vec::with_capacity(events.length() as usize);
+    let mut rejected = Vec::new();
+    for (index, value) in events.iter().enumerate() {
+        let parsed = serde_wasm_bindgen::from_value::<Event>(value)
+            .map_err(|e| InputError::new(InputErrorKind::InvalidInput, format!("event: {e}")));
+        match parsed.and_then(|e| e.validate(now)) {
+            Ok(event) => valid.push((index, event)),
+            Err(e) => rejected.push(Rejected::new(index, e)),
+        }
+    }
+    (valid, rejected)
+}
+
 #[derive(Serialize)]
 struct RecordManyReply {
     recorded: usize,
@@ -281,22 +307,7 @@ impl WasmRecommender {
                 )));
             }
             let now = js_sys::Date::now() as i64;
-            let mut rejected = Vec::new();
-            let mut valid = Vec::with_capacity(events.length() as usize);
-            let reject = |index: usize, e: InputError| Rejected {
-                index,
-                kind: e.kind.as_str(),
-                message: e.message,
-            };
-            for (index, value) in events.iter().enumerate() {
-                let parsed = serde_wasm_bindgen::from_value::<Event>(value).map_err(|e| {
-                    InputError::new(InputErrorKind::InvalidInput, format!("event: {e}"))
-                });
-                match parsed.and_then(|e| e.validate(now)) {
-                    Ok(event) => valid.push((index, event)),
-                    Err(e) => rejected.push(reject(index, e)),
-                }
-            }
+            let (valid, mut rejected) = parse_events(&events, now);
             let Some(encoder) = encoder else {
                 let mut r = rec.borrow_mut();
                 let (mut recorded, mut deferred) = (0, 0);
@@ -304,7 +315,7 @@ impl WasmRecommender {
                     match r.record_or_defer(event, now) {
                         Ok(true) => deferred += 1,
                         Ok(false) => recorded += 1,
-                        Err(e) => rejected.push(reject(index, e)),
+                        Err(e) => rejected.push(Rejected::new(index, e)),
                     }
                 }
                 rejected.sort_by_key(|r| r.index);
@@ -321,7 +332,7 @@ impl WasmRecommender {
                 for (index, event) in valid {
                     match r.record(event, now) {
                         Ok(()) => recorded += 1,
-                        Err(e) => rejected.push(reject(index, e)),
+                        Err(e) => rejected.push(Rejected::new(index, e)),
                     }
                 }
                 Ok(recorded)
@@ -334,6 +345,19 @@ impl WasmRecommender {
                 rejected,
             })
         })
+    }
+
+    /// The item texts a `recordMany` of `events` would encode now
+    /// (`Recommender::uncached_event_texts`), for the package's pool to encode first; events
+    /// that `recordMany` would reject are left out (it reports them).
+    #[wasm_bindgen(js_name = uncachedEventTexts)]
+    pub fn uncached_event_texts(&self, events: js_sys::Array) -> Result<Vec<String>, JsValue> {
+        if events.length() as usize > MAX_HISTORY {
+            return Ok(Vec::new());
+        }
+        let (valid, _) = parse_events(&events, js_sys::Date::now() as i64);
+        let valid: Vec<Event> = valid.into_iter().map(|(_, e)| e).collect();
+        Ok(self.rec.borrow().uncached_event_texts(&valid))
     }
 
     /// The texts a ranking of `candidates` would encode now
