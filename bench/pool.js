@@ -1,6 +1,7 @@
 // The embedding pool, paired: Cloister with one worker and with a pool of `workers` in the same
 // page, timed in alternating rounds on the same 256 sentences in calls of 32 (the machine's
-// drift hits both alike); then a rerank of 128 new text-only candidates, paired the same way. At three marks the page waits for the driver to read the renderer's
+// drift hits both alike); then a rerank of 128 new text-only candidates and a recordMany of 128
+// events on new items, each paired the same way. At three marks the page waits for the driver to read the renderer's
 // resident memory: before any encoder, with the one-worker encoder, and with the pool's extra
 // workers loaded. The driver (scripts/bench.mjs) reads `window.result`.
 import { Cloister } from '../js/index.js';
@@ -76,12 +77,35 @@ async function run() {
     rerankPairs.push({ single, pooled, ratio: pooled / single });
     log(`rerank round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
   }
+  // A recordMany of 128 clicks on items never seen before, then `flush()` (the batch is saved),
+  // the same way: the pool encodes the new item texts before the worker records them.
+  const recordPass = async (rec) => {
+    const tag = ` (${fresh++})`;
+    const at = Date.now() - 1000;
+    const events = sentences.slice(128, 256).map((text, i) => ({ item: { id: `e${fresh}-${i}`, text: text + tag }, kind: 'click', at: at + i }));
+    const started = performance.now();
+    const done = await rec.recordMany(events);
+    await rec.flush();
+    if (done.recorded !== events.length) throw new Error(`recordMany recorded ${done.recorded} of ${events.length}`);
+    return events.length / ((performance.now() - started) / 1000);
+  };
+  await recordPass(rankers[0]); // warm-up of the recording path on each
+  await recordPass(rankers[1]);
+  const recordPairs = [];
+  for (let r = 0; r < rounds; r++) {
+    const single = await recordPass(rankers[0]);
+    const pooled = await recordPass(rankers[1]);
+    recordPairs.push({ single, pooled, ratio: pooled / single });
+    log(`recordMany round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
+  }
   for (const rec of rankers) await rec.forget({ keepModel: true }).then(() => rec.close());
   const rerankRatios = rerankPairs.map((p) => p.ratio).sort((a, b) => a - b);
+  const recordRatios = recordPairs.map((p) => p.ratio).sort((a, b) => a - b);
   return {
     workers, batch, model: one.modelName, sentences: sentences.length, pairs, medianRatio: ratios[Math.floor(ratios.length / 2)], piecesByLane,
     rerankFirst: { single: firstSingle, pooled: firstPooled },
     rerankPairs, rerankMedianRatio: rerankRatios[Math.floor(rerankRatios.length / 2)],
+    recordPairs, recordMedianRatio: recordRatios[Math.floor(recordRatios.length / 2)],
   };
 }
 

@@ -215,7 +215,7 @@ try {
       const r = await page.evaluate(() => window.result);
       if (r.error) throw new Error(`${name}: ${r.error}`);
       results[name] = { ...r, engine, memory };
-      process.stderr.write(`bench: ${name}: median ratio ${r.medianRatio.toFixed(2)}x, rerank ${r.rerankMedianRatio.toFixed(2)}x\n`);
+      process.stderr.write(`bench: ${name}: median ratio ${r.medianRatio.toFixed(2)}x, rerank ${r.rerankMedianRatio.toFixed(2)}x, recordMany ${r.recordMedianRatio.toFixed(2)}x\n`);
     } finally {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
@@ -295,7 +295,7 @@ for (const key of ['pool', 'firefox-pool', 'pool-multilingual']) {
   const r = results[key];
   if (!r) continue;
   const m = r.memory;
-  out.push(`- embedding pool, ${r.engine}, ${r.model}, batch ${r.batch} over ${r.sentences} sentences, one worker then ${r.workers} in alternating rounds: ${r.pairs.map((p) => `${fmt(p.single)} / ${fmt(p.pooled)}`).join(', ')} sentences/s; median ratio **${r.medianRatio.toFixed(2)}x** (pieces by worker ${r.piecesByLane.join(' / ')}); a rerank of 128 new text-only candidates, the first with each (the pool's extra workers start during it) ${fmt(r.rerankFirst.single)} / ${fmt(r.rerankFirst.pooled)}, then the same way: ${r.rerankPairs.map((p) => `${fmt(p.single)} / ${fmt(p.pooled)}`).join(', ')} candidates/s, median ratio **${r.rerankMedianRatio.toFixed(2)}x**; resident memory of the page's process: +${mb(m['one worker'] - m.before)} MB for the one-worker encoder, +${mb(m.pool - m['one worker'])} MB for the pool's ${r.workers} workers (${mb((m.pool - m['one worker']) / r.workers)} MB each)`);
+  out.push(`- embedding pool, ${r.engine}, ${r.model}, batch ${r.batch} over ${r.sentences} sentences, one worker then ${r.workers} in alternating rounds: ${r.pairs.map((p) => `${fmt(p.single)} / ${fmt(p.pooled)}`).join(', ')} sentences/s; median ratio **${r.medianRatio.toFixed(2)}x** (pieces by worker ${r.piecesByLane.join(' / ')}); a rerank of 128 new text-only candidates, the first with each (the pool's extra workers start during it) ${fmt(r.rerankFirst.single)} / ${fmt(r.rerankFirst.pooled)}, then the same way: ${r.rerankPairs.map((p) => `${fmt(p.single)} / ${fmt(p.pooled)}`).join(', ')} candidates/s, median ratio **${r.rerankMedianRatio.toFixed(2)}x**; a recordMany of 128 clicks on new items, then flush: ${r.recordPairs.map((p) => `${fmt(p.single)} / ${fmt(p.pooled)}`).join(', ')} events/s, median ratio **${r.recordMedianRatio.toFixed(2)}x**; resident memory of the page's process: +${mb(m['one worker'] - m.before)} MB for the one-worker encoder, +${mb(m.pool - m['one worker'])} MB for the pool's ${r.workers} workers (${mb((m.pool - m['one worker']) / r.workers)} MB each)`);
 }
 for (const key of ['loadPersisted', 'loadInMemory']) {
   const r = results[key];
