@@ -129,11 +129,13 @@ fn batch_size_and_padding_do_not_change_embeddings() {
     .unwrap();
     let a = one_at_a_time.embed(&texts).unwrap();
     let b = all_at_once.embed(&texts).unwrap();
+    // Bit for bit: a profile caches a text's vector from whatever batch it came in, and a
+    // reload encodes it again in another, so any difference shows as scores that move.
     for i in 0..texts.len() {
-        let c = cosine(a.row(i), b.row(i));
-        assert!(
-            c > 0.99999,
-            "text {i} differs between batch 1 and padded batch: {c}"
+        assert_eq!(
+            a.row(i),
+            b.row(i),
+            "text {i} differs between batch 1 and a padded batch"
         );
     }
 }

@@ -40,6 +40,15 @@ pub fn attend(
             let at = row * width + part * hidden + h * head_dim;
             &rows[at..at + head_dim]
         };
+        // Only up to the last real key: the sum's running sums then group the same keys however
+        // far the batch pads this sentence, so its vector is the same bit for bit in any batch
+        // (a reload re-encodes cached texts in other batches; summing the padding too moved
+        // scores by up to 9.6e-4 across one).
+        let keys = padding
+            .iter()
+            .rposition(|&pad| !pad)
+            .map_or(0, |last| last + 1);
+        let weights = &mut weights[..keys];
         for h in 0..heads {
             for i in 0..seq {
                 let query = head(i, 0, h);
@@ -58,7 +67,7 @@ pub fn attend(
                 for weight in weights.iter_mut() {
                     *weight = exp(*weight - max);
                 }
-                let sum = sum(&weights);
+                let sum = sum(weights);
                 let at = (b * seq + i) * hidden + h * head_dim;
                 let out = &mut context[at..at + head_dim];
                 for (j, weight) in weights.iter().enumerate() {
@@ -176,6 +185,33 @@ mod tests {
         assert_eq!(exp(0.0), 1.0);
         assert_eq!(exp(f32::NEG_INFINITY), 0.0);
         assert_eq!(exp(-100.0), 0.0);
+    }
+
+    #[test]
+    fn a_sentence_attends_the_same_bits_however_far_it_is_padded() {
+        let (real, heads, head_dim) = (13, 2, 8);
+        let width = 3 * heads * head_dim;
+        let mut s = 11u64;
+        let mut value = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        };
+        let sentence: Vec<f32> = (0..real * width).map(|_| value()).collect();
+        // 13 keys alone sum as 8 + a tail of 5; padded to 24 they would fill three groups of 8.
+        let contexts: Vec<Vec<f32>> = [real, 16, 24]
+            .iter()
+            .map(|&seq| {
+                let mut qkv = sentence.clone();
+                qkv.extend((real * width..seq * width).map(|_| value()));
+                let padding: Vec<bool> = (0..seq).map(|j| j >= real).collect();
+                let context = attend(&qkv, &padding, seq, heads, head_dim).unwrap();
+                context[..real * heads * head_dim].to_vec()
+            })
+            .collect();
+        assert_eq!(contexts[0], contexts[1]);
+        assert_eq!(contexts[0], contexts[2]);
     }
 
     #[test]
