@@ -192,6 +192,12 @@ export class Cloister {
   get precision() { return this.#info.precision; }
   /** 'all-MiniLM-L6-v2' or 'multilingual-e5-small': the encoder loaded. */
   get modelName() { return this.#info.modelName; }
+  /**
+   * Where this model's profile came from when `open` found none for it but one for the other
+   * model: `{ model, events, interests, withoutText }` (the events and interests wait to be
+   * embedded by this model, see `deferredEvents`), or null.
+   */
+  get carriedFrom() { return this.#info.carriedFrom ?? null; }
   /** { persistent, error }: false when the profile lives in memory only (and why). */
   get storage() { return this.#mirror.storage ?? this.#info.storage; }
   /** Things that went wrong but did not stop the session (quota, quarantined record). */

@@ -113,6 +113,7 @@ export class Core {
     }
     await (this.store ? this.#storeOpening : this.#openStore());
     await this.store.exclusive(() => this.#reload());
+    await this.#carryFromOtherModel();
     if (options.interestModel) {
       // Opt-in, and never fatal: a model that cannot load leaves the ranking as it was. With a
       // lazy encoder it loads once the encoder build is there (see setInterestModel), without
@@ -123,7 +124,7 @@ export class Core {
       else await load();
     }
     this.timings.profileMs = performance.now() - t0;
-    if (loading === 'on-demand' && this.rec.deferredEvents() > 0) this.#encoderSoon();
+    if (loading === 'on-demand' && this.#waiting() > 0) this.#encoderSoon();
     // 'background': after the first ranking (whose bytes should not share the link with the
     // model's), or BACKGROUND_AFTER_MS after open if no ranking is asked for.
     if (loading === 'background') setTimeout(() => this.#encoderSoon(), BACKGROUND_AFTER_MS);
@@ -138,10 +139,52 @@ export class Core {
    * (English keeps the plain namespace it always had).
    */
   #openStore() {
-    const namespace = this.options.namespace ?? 'default';
-    this.store = new StateStore(this.modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${this.modelName}`);
+    this.store = new StateStore(this.#namespaceOf(this.modelName));
     this.#storeOpening = this.store.open({ persistent: this.options.persist !== false });
     return this.#storeOpening;
+  }
+
+  #namespaceOf(modelName) {
+    const namespace = this.options.namespace ?? 'default';
+    return modelName === 'all-MiniLM-L6-v2' ? namespace : `${namespace}@${modelName}`;
+  }
+
+  /**
+   * A profile for this model that does not exist yet starts from the user's profile for the
+   * other model, if there is one: its kept texts and stated interests are embedded again by
+   * this model (folded in once the encoder is there, like any waiting event), and the other
+   * profile stays where it was, for a switch back. Never fatal: what fails is a warning, and
+   * the profile starts empty. `carriedFrom` says what came over.
+   */
+  async #carryFromOtherModel() {
+    if (this.options.persist === false || this.rev !== 0 || (await this.store.get())) return;
+    for (const other of Object.values(FAMILIES).filter((name) => name !== this.modelName)) {
+      const store = new StateStore(this.#namespaceOf(other));
+      let record;
+      try {
+        await store.open();
+        record = await store.get();
+      } catch (e) {
+        this.warnings.push(`could not read the ${other} profile to carry it over: ${e?.message ?? e}`);
+      } finally {
+        store.close();
+      }
+      if (!record) continue;
+      try {
+        await this.#change(() => {
+          this.carriedFrom = { model: other, ...this.rec.carryFromOtherModel(new Uint8Array(record.bytes)) };
+        });
+      } catch (e) {
+        this.warnings.push(`the ${other} profile could not be carried over to ${this.modelName}: ${e?.message ?? e}`);
+      }
+      if (this.#waiting() > 0 && this.encoder) this.#encoderSoon();
+      return;
+    }
+  }
+
+  /** Events and interests waiting for the encoder. */
+  #waiting() {
+    return (this.rec?.deferredEvents() ?? 0) + (this.rec?.deferredInterests() ?? 0);
   }
 
   /** Plans the backend (unless planned at open) and starts the encoder build it needs. */
@@ -202,7 +245,7 @@ export class Core {
         this.timings.encoderReadyMs = performance.now() - this.timings.openedAt;
         this.onProgress?.({ what: 'encoder', ready: true, backend: this.encoder.backend });
       }
-      if (this.rec?.deferredEvents() > 0) await this.#change(() => this.rec.foldDeferred());
+      if (this.#waiting() > 0) await this.#change(() => this.rec.foldDeferred());
       return this.info();
     })();
     this.#encoderLoad.then(() => this.#afterEncoder.splice(0).forEach((f) => f()), () => { this.#encoderLoad = null; });
@@ -226,7 +269,7 @@ export class Core {
   /** Starts loading the encoder (or folding what waits for it) without waiting; a failure
    * becomes a warning. */
   #encoderSoon() {
-    if (this.#encoderLoad || (this.encoder && !(this.rec?.deferredEvents() > 0))) return;
+    if (this.#encoderLoad || (this.encoder && !(this.#waiting() > 0))) return;
     this.encoderReady().catch((e) => this.warnings.push(`the encoder could not load: ${e?.message ?? e}`));
   }
 
@@ -281,6 +324,7 @@ export class Core {
       storage: this.store?.status ?? { persistent: false, error: null },
       warnings: this.warnings,
       timings: this.timings,
+      carriedFrom: this.carriedFrom ?? null,
     };
   }
 
@@ -416,7 +460,7 @@ export class Core {
 
   async record(event) {
     const result = await this.#change(() => this.#withDevice(() => this.rec.record(event)));
-    if (this.rec.deferredEvents() > 0) this.#encoderSoon();
+    if (this.#waiting() > 0) this.#encoderSoon();
     return result;
   }
 
@@ -543,6 +587,16 @@ export class Core {
       await this.store.clear();
       this.rev = 0;
     });
+    // The user's profiles for the other models too: a later switch would carry them back.
+    for (const other of Object.values(FAMILIES).filter((name) => name !== this.modelName)) {
+      const store = new StateStore(this.#namespaceOf(other));
+      try {
+        await store.open({ persistent: this.options.persist !== false });
+        await store.clear();
+      } finally {
+        store.close();
+      }
+    }
     this.warnings = [];
     if (!keepModel) await Promise.all([forgetModels(), forgetBackendChoices()]);
   }

@@ -259,6 +259,8 @@ export declare class Cloister {
   readonly encodedTexts: number;
   /** Events waiting for the encoder (opened with `encoder: 'background' | 'on-demand'`). */
   readonly deferredEvents: number;
+  /** Set when `open` found no profile for this model but one for the other: what came over (it waits to be embedded by this model). */
+  readonly carriedFrom: { model: 'all-MiniLM-L6-v2' | 'multilingual-e5-small'; events: number; interests: number; withoutText: number } | null;
   /** Whether the encoder is loaded. */
   readonly hasEncoder: boolean;
   /** Loads the encoder if needed (or waits for the background load) and folds in waiting events. */

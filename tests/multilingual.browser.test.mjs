@@ -122,6 +122,28 @@ describe('a Chinese-speaking visitor through the package', { timeout: TIMEOUT },
     assert.ok(r.afterHistory.includes('tea-coffee'), r.afterHistory.join(', '));
   });
 
+  test('switching models carries the profile over, embedded again by the new model; forget clears both', async () => {
+    const r = await page.evaluate((i) => window.switchModels({ interest: i }), interest);
+    console.log(`switch: carried ${JSON.stringify(r.carriedFrom)}; top 10 after it ${r.top.join(', ')}`);
+    assert.deepEqual(r.carriedFrom, { model: 'all-MiniLM-L6-v2', events: 3, interests: 1, withoutText: 0 });
+    assert.equal(r.deferred, 0, 'everything carried was folded in');
+    const [en, zh] = [r.english, r.multilingual];
+    // The same events, in order, with their times and signals (the rating's value kept), but
+    // each with the multilingual model's vector, not the English one.
+    assert.deepEqual(zh.recent.map((e) => [e.id, e.kind, e.at, e.signal]), en.recent.map((e) => [e.id, e.kind, e.at, e.signal]));
+    assert.deepEqual(zh.recent.map((e) => e.id), ['k1', 'k2', 'c1']);
+    zh.recent.forEach((e, i) => assert.notEqual(e.embedding, en.recent[i].embedding, e.id));
+    assert.deepEqual(zh.interests, en.interests);
+    assert.deepEqual(zh.dismissed, ['x1']);
+    assert.deepEqual(zh.consumed, en.consumed);
+    // The carried Chinese interest ranks as one stated with this model (the test above).
+    assert.ok(r.top.slice(0, 3).every((c) => c === 'kitchen'), r.top.join(', '));
+    // Back to English: its own profile, as it was; after forget, neither model's is left.
+    assert.equal(r.englishAgain.carriedFrom, null);
+    assert.deepEqual(r.englishAgain.recent, en.recent);
+    assert.deepEqual(r.forgotten, { carriedFrom: null, recent: 0 });
+  });
+
   test('with the English model the same interest is flagged, not ranked by noise in silence', async () => {
     const r = await page.evaluate((i) => window.chineseInterest({ model: 'english', interest: i }), interest);
     console.log(`english: top 10 categories ${r.top.join(', ')}; warning: ${r.warnings[0]}`);

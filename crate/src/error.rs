@@ -186,12 +186,12 @@ pub enum StoreError {
     Full(String),
     #[error("storage I/O failed: {0}")]
     Io(String),
-    /// A profile whose vectors another model made: they cannot be mixed with this model's,
-    /// and cannot be remade (the history is kept as vectors, its texts only as titles).
+    /// A profile whose vectors another model made: they cannot be mixed with this model's;
+    /// `Recommender::carry_from_other_model` embeds its kept texts again instead.
     #[error(
-        "this profile was built with {saved}; the loaded model is {loaded}. Its history is kept \
-         as that model's vectors, not as text, so it cannot be re-embedded: open it with its own \
-         model, or start a profile for this one"
+        "this profile was built with {saved}; the loaded model is {loaded}, and their vectors \
+         cannot be mixed: open it with its own model, or carry it over to this one (its kept \
+         texts embedded again; the package does this when a model has no profile yet)"
     )]
     OtherModel { saved: String, loaded: String },
 }

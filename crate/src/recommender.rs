@@ -16,7 +16,7 @@ use crate::embedding::{Embeddings, EMBEDDING_DIM};
 use crate::encoder::config::{ModelFamily, TextRole};
 use crate::error::{InputError, InputErrorKind, StoreError};
 use crate::limits::{MAX_DEFERRED_EVENTS, MAX_FEEDBACK, MAX_ID_BYTES, MAX_SHOWN, MAX_TEXT_BYTES};
-use crate::profile::{Event, EventKind, InterestProfile, ProfileConfig};
+use crate::profile::{Event, EventKind, InterestProfile, Item, ProfileConfig};
 use crate::rank::candidate::{embedding_problem, validate_candidates};
 use crate::rank::explain::Explanation;
 use crate::rank::fit::TrainList;
@@ -101,6 +101,27 @@ pub struct SavedState {
     /// The learned interest model's gate as this user's choices adapted it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interest_gate: Option<SavedGate>,
+    /// Stated interests carried from another model's profile, stated again once their text
+    /// is embedded by this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred_interests: Vec<DeferredInterest>,
+}
+
+/// A stated interest waiting for this model's embedding of its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeferredInterest {
+    pub text: String,
+    pub weight: f32,
+}
+
+/// What `Recommender::carry_from_other_model` took from another model's profile: events and
+/// stated interests now waiting to be embedded by this model, and the history entries it could
+/// not take (saved before their texts were kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Carried {
+    pub events: usize,
+    pub interests: usize,
+    pub without_text: usize,
 }
 
 /// A user's gate of the learned interest model, and the model file it belongs to: a gate
@@ -178,6 +199,8 @@ pub struct Recommender {
     site_prior: Prior,
     /// Events waiting for their text's embedding (the encoder is still loading), oldest first.
     deferred: Vec<Event>,
+    /// Stated interests waiting the same way (carried from another model's profile).
+    deferred_interests: Vec<DeferredInterest>,
     #[cfg(feature = "encoder")]
     interest_model: Option<std::sync::Arc<LoadedInterestModel>>,
     interest_gate: Option<SavedGate>,
@@ -196,6 +219,7 @@ impl Recommender {
             similarity: SimilarityScale::default(),
             site_prior: prior.clone(),
             deferred: Vec::new(),
+            deferred_interests: Vec::new(),
             #[cfg(feature = "encoder")]
             interest_model: None,
             interest_gate: None,
@@ -625,10 +649,22 @@ impl Recommender {
         self.deferred.len()
     }
 
-    /// Holds the texts the deferred events read (the edge encodes what is missing).
+    /// Stated interests waiting for the encoder.
+    pub fn deferred_interests(&self) -> usize {
+        self.deferred_interests.len()
+    }
+
+    /// Holds the texts the deferred events and interests read (the edge encodes what is
+    /// missing).
     pub fn hold_deferred(&mut self) -> Pending {
         let events = self.deferred.clone();
-        self.hold_request(&events, &[])
+        let interests = self.deferred_interests.clone();
+        let texts: Vec<(TextRole, &str)> = events
+            .iter()
+            .map(|e| (event_role(e.kind), e.item.text.as_str()))
+            .chain(interests.iter().map(|i| (TextRole::Query, i.text.trim())))
+            .collect();
+        self.hold_roles(texts)
     }
 
     /// Records the deferred events whose text is now cached, in the order they came; the rest
@@ -643,6 +679,19 @@ impl Recommender {
             // Validated when deferred; only a clock set far back could refuse it now, and then
             // it would be refused forever: drop it rather than keep it waiting.
             if self.record(event, now_ms).is_ok() {
+                folded += 1;
+            }
+        }
+        for interest in std::mem::take(&mut self.deferred_interests) {
+            if !self
+                .cache
+                .contains(&cache_key(TextRole::Query, interest.text.trim()))
+            {
+                self.deferred_interests.push(interest);
+                continue;
+            }
+            // Checked when carried; one refused now (the interests are full) is dropped.
+            if self.state_interest(&interest.text, interest.weight).is_ok() {
                 folded += 1;
             }
         }
@@ -1026,6 +1075,7 @@ impl Recommender {
             }),
             deferred: self.deferred.clone(),
             interest_gate: self.interest_gate.clone(),
+            deferred_interests: self.deferred_interests.clone(),
         }
     }
 
@@ -1041,6 +1091,86 @@ impl Recommender {
         let state: SavedState = serde_json::from_slice(payload)
             .map_err(|e| StoreError::Corrupt(format!("state payload: {e}")))?;
         self.adopt(state)
+    }
+
+    /// Starts this model's profile from a state another model saved (`to_bytes` output): the
+    /// history's kept texts and the stated interests wait to be embedded by this model (folded
+    /// in by `fold_deferred`, in their order, with their times), along with the events that
+    /// waited there; the dismissed and taken items, the exposures and the learned weights
+    /// carry over as they are. Vectors never cross: the other model's profile means, centroids
+    /// and impressions stay behind, so events older than its last `recent_len` positive ones
+    /// count only through what carries over. A bad record, or one of this model, changes
+    /// nothing.
+    pub fn carry_from_other_model(
+        &mut self,
+        bytes: &[u8],
+        now_ms: i64,
+    ) -> Result<Carried, StoreError> {
+        let (payload, _version) = decode_record(bytes, RecordKind::State)?;
+        let state: SavedState = serde_json::from_slice(payload)
+            .map_err(|e| StoreError::Corrupt(format!("state payload: {e}")))?;
+        check_state(&state)?;
+        let saved = state
+            .model
+            .as_ref()
+            .map_or(ModelFamily::MiniLm.name(), |m| m.name.as_str());
+        if saved == self.family.name() {
+            return Err(StoreError::Corrupt(format!(
+                "the state to carry over is already {saved}'s: restore it instead"
+            )));
+        }
+        let old = state.profile;
+        let without_text = old.recent.iter().filter(|e| e.text.is_empty()).count();
+        let mut events: Vec<Event> = old
+            .recent
+            .into_iter()
+            .filter(|e| !e.text.is_empty())
+            .map(|e| Event {
+                item: Item {
+                    id: e.id,
+                    text: e.text,
+                    category: e.category,
+                },
+                kind: e.kind,
+                value: e.value,
+                at: e.at,
+            })
+            .chain(state.deferred)
+            .filter_map(|e| validated(e, now_ms).ok())
+            .collect();
+        if events.len() > MAX_DEFERRED_EVENTS {
+            events.drain(..events.len() - MAX_DEFERRED_EVENTS);
+        }
+        let interests: Vec<DeferredInterest> = old
+            .interests
+            .into_iter()
+            .map(|i| DeferredInterest {
+                text: i.text,
+                weight: i.weight,
+            })
+            .chain(state.deferred_interests)
+            .take(self.profile.config.max_interests)
+            .collect();
+        let mut profile = InterestProfile::new(self.profile.config);
+        profile.dismissed = old.dismissed;
+        profile.consumed = old.consumed;
+        profile.exposures = old.exposures;
+        self.profile = profile;
+        self.weights = if state.weights.started_from(&self.site_prior) {
+            state.weights
+        } else {
+            state.weights.carried_onto(&self.site_prior)
+        };
+        self.impressions.clear();
+        self.interest_gate = None;
+        let carried = Carried {
+            events: events.len(),
+            interests: interests.len(),
+            without_text,
+        };
+        self.deferred = events;
+        self.deferred_interests = interests;
+        Ok(carried)
     }
 
     fn adopt(&mut self, state: SavedState) -> Result<(), StoreError> {
@@ -1066,6 +1196,7 @@ impl Recommender {
         };
         self.impressions.merge(state.impressions);
         self.deferred = state.deferred;
+        self.deferred_interests = state.deferred_interests;
         self.interest_gate = state.interest_gate;
         Ok(())
     }
@@ -1108,6 +1239,7 @@ impl Recommender {
         self.weights = OnlineWeights::new(prior);
         self.impressions.clear();
         self.deferred.clear();
+        self.deferred_interests.clear();
         self.interest_gate = None;
     }
 
@@ -1119,6 +1251,7 @@ impl Recommender {
         self.cache.clear();
         self.impressions.clear();
         self.deferred.clear();
+        self.deferred_interests.clear();
         self.interest_gate = None;
     }
 }
@@ -1180,6 +1313,21 @@ fn check_state(state: &SavedState) -> Result<(), StoreError> {
         })
     {
         return bad("the events waiting for the encoder");
+    }
+    if state.deferred_interests.len() > c.max_interests
+        || state.deferred_interests.iter().any(|i| {
+            i.text.trim().is_empty()
+                || i.text.len() > MAX_TEXT_BYTES
+                || !(0.0..=10.0).contains(&i.weight)
+        })
+    {
+        return bad("the interests waiting for the encoder");
+    }
+    if p.recent
+        .iter()
+        .any(|e| e.text.len() > MAX_TEXT_BYTES || e.value.is_some_and(|v| !v.is_finite()))
+    {
+        return bad("a history entry's text or value");
     }
     let w = &state.weights;
     if w.current

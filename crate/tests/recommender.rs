@@ -973,6 +973,107 @@ fn axis(i: usize) -> Vec<f32> {
     v
 }
 
+// Issue 15: opening a profile with another model embeds its kept texts again with that model.
+#[test]
+fn another_models_profile_is_carried_over_by_embedding_its_kept_texts_again() {
+    use cloister::encoder::ModelFamily;
+    use cloister::error::StoreError;
+    use cloister::recommender::Carried;
+    let now = 1_700_000_000_000i64;
+    let texts: Vec<String> = (0..5).map(|i| format!("item {i}")).collect();
+    let mut english = with_vectors(&texts, (0..5).map(axis).collect());
+    english
+        .put_query_embeddings(&["cast iron".to_string()], &Embeddings { data: axis(9) })
+        .unwrap();
+    english.state_interest("cast iron", 2.0).unwrap();
+    for (i, text) in texts.iter().take(3).enumerate() {
+        let at = now - 60_000 * (10 - i as i64);
+        english
+            .record(event(&format!("i{i}"), text, EventKind::Click, at), now)
+            .unwrap();
+    }
+    let mut rated = event("i3", &texts[3], EventKind::Rate, now - 30_000);
+    rated.value = Some(5.0);
+    english.record(rated, now).unwrap();
+    english
+        .record(event("d", &texts[4], EventKind::Dismiss, now - 20_000), now)
+        .unwrap();
+    let bytes = english.to_bytes();
+
+    let mut e5 = Recommender::new(&Prior::default(), "e5-file");
+    e5.set_model_family(ModelFamily::E5);
+    let carried = e5.carry_from_other_model(&bytes, now).unwrap();
+    // The dismissal is not in the history (a negative has no entry there): it carries as a
+    // dismissed id.
+    let expected = Carried {
+        events: 4,
+        interests: 1,
+        without_text: 0,
+    };
+    assert_eq!(carried, expected);
+    assert_eq!((e5.deferred_events(), e5.deferred_interests()), (4, 1));
+    assert!(
+        e5.profile().recent.is_empty() && e5.profile().interests.is_empty(),
+        "no vector of the other model crosses"
+    );
+    assert_eq!(e5.profile().dismissed, english.profile().dismissed);
+
+    // This model's own vectors for the same texts lie elsewhere (axes 20..).
+    let pending = e5.hold_deferred();
+    assert_eq!(pending.missing, texts[..4].to_vec());
+    assert_eq!(pending.queries, vec!["cast iron".to_string()]);
+    e5.put_embeddings(
+        &pending.missing,
+        &Embeddings {
+            data: (20..24).flat_map(axis).collect(),
+        },
+    )
+    .unwrap();
+    e5.put_query_embeddings(&pending.queries, &Embeddings { data: axis(29) })
+        .unwrap();
+    e5.release(pending.hold);
+    assert_eq!(e5.fold_deferred(now), 5);
+    assert_eq!((e5.deferred_events(), e5.deferred_interests()), (0, 0));
+    let (old, new) = (&english.profile().recent, &e5.profile().recent);
+    assert_eq!(new.len(), 4);
+    for (i, (o, n)) in old.iter().zip(new).enumerate() {
+        assert_eq!(
+            (&n.id, n.kind, n.at, n.signal, n.value),
+            (&o.id, o.kind, o.at, o.signal, o.value)
+        );
+        assert_eq!(n.embedding, axis(20 + i), "{}: this model's vector", n.id);
+    }
+    let interest = &e5.profile().interests[0];
+    assert_eq!(
+        (interest.text.as_str(), interest.weight),
+        ("cast iron", 2.0)
+    );
+    assert_eq!(interest.embedding, axis(29));
+
+    // What waits is saved: a reload before the encoder arrives keeps it.
+    let mut waiting = Recommender::new(&Prior::default(), "e5-file");
+    waiting.set_model_family(ModelFamily::E5);
+    waiting.carry_from_other_model(&bytes, now).unwrap();
+    let mut reloaded = Recommender::new(&Prior::default(), "e5-file");
+    reloaded.set_model_family(ModelFamily::E5);
+    reloaded.restore(&waiting.to_bytes()).unwrap();
+    assert_eq!(
+        (reloaded.deferred_events(), reloaded.deferred_interests()),
+        (4, 1)
+    );
+
+    // A state of this model's own is restored, not carried; a corrupt one is refused; neither
+    // changes anything.
+    let before = e5.saved_state();
+    let err = e5.carry_from_other_model(&e5.to_bytes(), now).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    let mut broken = bytes.clone();
+    let last = broken.len() - 1;
+    broken[last] ^= 0xff;
+    assert!(e5.carry_from_other_model(&broken, now).is_err());
+    assert_eq!(e5.saved_state(), before);
+}
+
 // Issue 15: a profile records its model; another model's vectors are never mixed in.
 #[test]
 fn a_state_saved_with_another_model_is_refused_and_changes_nothing() {

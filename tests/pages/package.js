@@ -320,6 +320,55 @@ window.chineseInterest = async ({ model, interest }) => {
   }
 };
 
+/**
+ * A user of the English model (a history with a rating and a dismissal, a stated interest)
+ * switches to the multilingual model, ranks Chinese items, switches back, then forgets.
+ */
+window.switchModels = async ({ interest }) => {
+  const namespace = 'switch';
+  const open = (model) => Cloister.open({ model, backend: 'cpu', namespace, workers: 1 });
+  const profileOf = async (rec) => (await rec.exportProfile()).state.profile;
+  const at = Date.now() - 60_000;
+  const en = await open('english');
+  await en.recordMany([
+    { item: { id: 'k1', text: 'A pre-seasoned cast iron skillet, 26 cm', category: 'kitchen' }, kind: 'click', at },
+    { item: { id: 'k2', text: 'An enamelled cast iron Dutch oven for slow braises', category: 'kitchen' }, kind: 'purchase', at: at + 1000 },
+    { item: { id: 'c1', text: 'A gooseneck kettle for pour-over coffee', category: 'tea-coffee' }, kind: 'rate', value: 5, at: at + 2000 },
+    { item: { id: 'x1', text: 'A plastic lawn flamingo', category: 'garden' }, kind: 'dismiss', at: at + 3000 },
+  ]);
+  await en.stateInterest(interest, 2);
+  const english = await profileOf(en);
+  en.close();
+
+  const zh = await open('multilingual');
+  const carriedFrom = zh.carriedFrom;
+  await zh.encoderReady(); // the carried texts are embedded by this model and folded in
+  const multilingual = await profileOf(zh);
+  const fixture = await (await fetch('/crate/tests/fixtures/zh-relevance.json')).json();
+  const category = new Map(fixture.items.map((it) => [it.id, it.category]));
+  const ranked = await zh.rerank(fixture.items.map((it) => ({ id: it.id, text: it.text, server_score: 0 })), { k: 10 });
+  const deferred = zh.deferredEvents;
+  zh.close();
+
+  const back = await open('english');
+  const englishAgain = { carriedFrom: back.carriedFrom, profile: await profileOf(back) };
+  await back.forget({ keepModel: true });
+  back.close();
+  const afterForget = await open('multilingual');
+  const forgotten = { carriedFrom: afterForget.carriedFrom, recent: (await profileOf(afterForget)).recent.length };
+  await afterForget.forget({ keepModel: true });
+  afterForget.close();
+  const entry = (e) => ({ id: e.id, kind: e.kind, at: e.at, signal: e.signal, embedding: e.embedding });
+  return {
+    carriedFrom, deferred,
+    english: { recent: english.recent.map(entry), interests: english.interests.map((i) => [i.text, i.weight]), dismissed: english.dismissed, consumed: english.consumed },
+    multilingual: { recent: multilingual.recent.map(entry), interests: multilingual.interests.map((i) => [i.text, i.weight]), dismissed: multilingual.dismissed, consumed: multilingual.consumed },
+    top: ranked.items.map((x) => category.get(x.id)),
+    englishAgain: { carriedFrom: englishAgain.carriedFrom, recent: englishAgain.profile.recent.map(entry) },
+    forgotten,
+  };
+};
+
 /** Opens the English model by name with a lazy encoder; reports what is there at once. */
 window.lazyOpen = async ({ namespace, encoder = 'background' }) => {
   const progress = [];

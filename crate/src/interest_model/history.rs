@@ -67,6 +67,8 @@ mod tests {
             seq: 0,
             at,
             embedding: vec![],
+            text: String::new(),
+            value: None,
         }
     }
 

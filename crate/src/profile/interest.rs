@@ -124,6 +124,13 @@ pub struct HistoryEntry {
     pub at: i64,
     #[serde(with = "f32_base64")]
     pub embedding: Vec<f32>,
+    /// The item text as embedded (at most `MAX_TEXT_BYTES`) and the event's value: what
+    /// another model needs to embed it again (`Recommender::carry_from_other_model`). Empty in
+    /// states saved before they were kept.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
 }
 
 /// One of the user's interests: a cluster of the items they took.
@@ -352,6 +359,8 @@ impl InterestProfile {
             seq,
             at: event.at,
             embedding: embedding.to_vec(),
+            text: event.item.text.clone(),
+            value: event.value,
         });
         while self.recent.len() > self.config.recent_len {
             // Already in the long-term mean and the centroids: dropping it loses no state.

@@ -250,8 +250,14 @@ impl WasmRecommender {
         self.rec.borrow().deferred_events() as f64
     }
 
-    /// Encodes the waiting events' texts and records them, in order; resolves to how many were
-    /// recorded.
+    /// Stated interests waiting for the encoder (carried from another model's profile).
+    #[wasm_bindgen(js_name = deferredInterests)]
+    pub fn deferred_interests(&self) -> f64 {
+        self.rec.borrow().deferred_interests() as f64
+    }
+
+    /// Encodes the waiting events' and interests' texts and records them, in order; resolves
+    /// to how many were recorded.
     #[wasm_bindgen(js_name = foldDeferred)]
     pub fn fold_deferred(&self) -> Promise {
         let (rec, encoder, encoded) = self.parts();
@@ -524,6 +530,24 @@ impl WasmRecommender {
     #[wasm_bindgen(js_name = restoreState)]
     pub fn restore_state(&self, bytes: Vec<u8>) -> Result<(), JsValue> {
         self.rec.borrow_mut().restore(&bytes).map_err(store_error)
+    }
+
+    /// Starts this model's profile from a record another model saved: its kept texts wait to
+    /// be embedded by this model (`foldDeferred`). `{ events, interests, withoutText }`; a bad
+    /// record, or one of this model, changes nothing.
+    #[wasm_bindgen(js_name = carryFromOtherModel)]
+    pub fn carry_from_other_model(&self, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
+        let now = js_sys::Date::now() as i64;
+        let carried = self
+            .rec
+            .borrow_mut()
+            .carry_from_other_model(&bytes, now)
+            .map_err(store_error)?;
+        to_js(&serde_json::json!({
+            "events": carried.events,
+            "interests": carried.interests,
+            "withoutText": carried.without_text,
+        }))
     }
 
     /// Everything the device holds about the user, as JSON a person can read.
