@@ -157,7 +157,12 @@ export class Core {
    * the profile starts empty. `carriedFrom` says what came over.
    */
   async #carryFromOtherModel() {
-    if (this.options.persist === false || this.rev !== 0 || (await this.store.get())) return;
+    if (this.options.persist === false || this.rev !== 0) return;
+    try {
+      if (await this.store.get()) return;
+    } catch {
+      return; // #reload has reported it
+    }
     for (const other of Object.values(FAMILIES).filter((name) => name !== this.modelName)) {
       const store = new StateStore(this.#namespaceOf(other));
       let record;
