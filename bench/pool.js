@@ -24,6 +24,20 @@ async function pass(rec, sentences) {
   return sentences.length / ((performance.now() - started) / 1000);
 }
 
+/** `rounds` rounds of `pass` on one worker's recommender, then the pool's, alternating: the
+ * pairs (items/s) and their median ratio. */
+async function paired(label, one, pool, pass) {
+  const pairs = [];
+  for (let r = 0; r < rounds; r++) {
+    const single = await pass(one);
+    const pooled = await pass(pool);
+    pairs.push({ single, pooled, ratio: pooled / single });
+    log(`${label}round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
+  }
+  const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
+  return { pairs, median: ratios[Math.floor(ratios.length / 2)] };
+}
+
 async function run() {
   const sentences = (await (await fetch('../crate/benches/sentences-256.txt')).text()).split('\n').filter(Boolean);
   // ?encoder=multilingual: the multilingual model by name (its files and pins from the package).
@@ -39,14 +53,7 @@ async function run() {
   while (pool.embedPool.started < workers - 1) await new Promise((r) => setTimeout(r, 100));
   await pass(pool, sentences);
   await mark('pool');
-  const pairs = [];
-  for (let r = 0; r < rounds; r++) {
-    const single = await pass(one, sentences);
-    const pooled = await pass(pool, sentences);
-    pairs.push({ single, pooled, ratio: pooled / single });
-    log(`round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
-  }
-  const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b);
+  const embedded = await paired('', one, pool, (rec) => pass(rec, sentences));
   const piecesByLane = pool.embedPool.piecesByLane;
   // A rerank of 128 candidates sent with text only, never seen before (a new suffix each time),
   // by a recommender with one worker and one with the pool, in alternating rounds.
@@ -70,13 +77,7 @@ async function run() {
   const firstPooled = await rerankPass(rankers[1]);
   while (rankers[1].embedPool.started < workers - 1) await new Promise((r) => setTimeout(r, 100));
   await rerankPass(rankers[1]);
-  const rerankPairs = [];
-  for (let r = 0; r < rounds; r++) {
-    const single = await rerankPass(rankers[0]);
-    const pooled = await rerankPass(rankers[1]);
-    rerankPairs.push({ single, pooled, ratio: pooled / single });
-    log(`rerank round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
-  }
+  const reranked = await paired('rerank ', rankers[0], rankers[1], rerankPass);
   // A recordMany of 128 clicks on items never seen before, then `flush()` (the batch is saved),
   // the same way: the pool encodes the new item texts before the worker records them.
   const recordPass = async (rec) => {
@@ -91,21 +92,13 @@ async function run() {
   };
   await recordPass(rankers[0]); // warm-up of the recording path on each
   await recordPass(rankers[1]);
-  const recordPairs = [];
-  for (let r = 0; r < rounds; r++) {
-    const single = await recordPass(rankers[0]);
-    const pooled = await recordPass(rankers[1]);
-    recordPairs.push({ single, pooled, ratio: pooled / single });
-    log(`recordMany round ${r + 1}: one worker ${single.toFixed(1)}/s, ${workers} workers ${pooled.toFixed(1)}/s`);
-  }
+  const recorded = await paired('recordMany ', rankers[0], rankers[1], recordPass);
   for (const rec of rankers) await rec.forget({ keepModel: true }).then(() => rec.close());
-  const rerankRatios = rerankPairs.map((p) => p.ratio).sort((a, b) => a - b);
-  const recordRatios = recordPairs.map((p) => p.ratio).sort((a, b) => a - b);
   return {
-    workers, batch, model: one.modelName, sentences: sentences.length, pairs, medianRatio: ratios[Math.floor(ratios.length / 2)], piecesByLane,
+    workers, batch, model: one.modelName, sentences: sentences.length, pairs: embedded.pairs, medianRatio: embedded.median, piecesByLane,
     rerankFirst: { single: firstSingle, pooled: firstPooled },
-    rerankPairs, rerankMedianRatio: rerankRatios[Math.floor(rerankRatios.length / 2)],
-    recordPairs, recordMedianRatio: recordRatios[Math.floor(recordRatios.length / 2)],
+    rerankPairs: reranked.pairs, rerankMedianRatio: reranked.median,
+    recordPairs: recorded.pairs, recordMedianRatio: recorded.median,
   };
 }
 

@@ -163,7 +163,7 @@ export class Core {
     } catch {
       return; // #reload has reported it
     }
-    for (const other of Object.values(FAMILIES).filter((name) => name !== this.modelName)) {
+    for (const other of this.#otherModels()) {
       const store = new StateStore(this.#namespaceOf(other));
       let record;
       try {
@@ -185,6 +185,11 @@ export class Core {
       if (this.#waiting() > 0 && this.encoder) this.#encoderSoon();
       return;
     }
+  }
+
+  /** The models other than this one, whose profiles live beside its own. */
+  #otherModels() {
+    return Object.values(FAMILIES).filter((name) => name !== this.modelName);
   }
 
   /** Events and interests waiting for the encoder. */
@@ -593,7 +598,7 @@ export class Core {
       this.rev = 0;
     });
     // The user's profiles for the other models too: a later switch would carry them back.
-    for (const other of Object.values(FAMILIES).filter((name) => name !== this.modelName)) {
+    for (const other of this.#otherModels()) {
       const store = new StateStore(this.#namespaceOf(other));
       try {
         await store.open({ persistent: this.options.persist !== false });

@@ -118,6 +118,7 @@ pub struct DeferredInterest {
 /// stated interests now waiting to be embedded by this model, and the history entries it could
 /// not take (saved before their texts were kept).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Carried {
     pub events: usize,
     pub interests: usize,

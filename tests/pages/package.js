@@ -432,23 +432,31 @@ window.poolRun = async ({ workers }) => {
   }
 };
 
+/** The English model from the local files, on the CPU path with `workers` workers. */
+async function openPooled(namespace, workers) {
+  return Cloister.open({
+    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
+    integrity: await pins(), namespace, workers,
+  });
+}
+
+const POOL_KINDS = ['cookbook', 'chef knife', 'hiking boot', 'garden trowel', 'wool sweater'];
+/** The `i`th of the pool tests' item texts, each different. */
+const poolText = (tag, i) => `${tag} ${i}: a ${POOL_KINDS[i % 5]} for ${i % 2 ? 'winter' : 'summer'} evenings`;
+
 /**
  * A large rerank through the pool: 40 candidates with text only, ranked with `workers` workers
  * (the scores, and the pieces each worker ran), again (all cached by then), and once more with
  * 40 new texts after the extra workers have loaded.
  */
 window.poolRerank = async ({ workers }) => {
-  const rec = await Cloister.open({
-    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
-    integrity: await pins(), namespace: `pool-rerank-${workers}`, workers,
-  });
+  const rec = await openPooled(`pool-rerank-${workers}`, workers);
   try {
     await rec.forget({ keepModel: true });
     await rec.record({ item: { id: 'seen-1', text: 'A cast iron skillet for searing steak' }, kind: 'click', at: 1_700_000_000_000 });
     await rec.record({ item: { id: 'seen-2', text: 'A dutch oven for slow braises' }, kind: 'purchase', at: 1_700_000_100_000 });
-    const kinds = ['cookbook', 'chef knife', 'hiking boot', 'garden trowel', 'wool sweater'];
     const candidates = (tag) => Array.from({ length: 40 }, (_, i) => ({
-      id: `${tag}-${i}`, text: `${tag} ${i}: a ${kinds[i % 5]} for ${i % 2 ? 'winter' : 'summer'} evenings`, server_score: 1 - i / 100,
+      id: `${tag}-${i}`, text: poolText(tag, i), server_score: 1 - i / 100,
     }));
     const first = await rec.rerank(candidates('Item'));
     const encodedFirst = rec.encodedTexts;
@@ -477,15 +485,11 @@ window.poolRerank = async ({ workers }) => {
  * the flush resolved and in all, the pieces the pool ran, and the scores of a ranking after.
  */
 window.poolRecordMany = async ({ workers }) => {
-  const rec = await Cloister.open({
-    model: `${DIR}/model.int8.bpk`, tokenizer: `${DIR}/tokenizer.json`, backend: 'cpu',
-    integrity: await pins(), namespace: `pool-record-${workers}`, workers,
-  });
+  const rec = await openPooled(`pool-record-${workers}`, workers);
   try {
     await rec.forget({ keepModel: true });
-    const kinds = ['cookbook', 'chef knife', 'hiking boot', 'garden trowel', 'wool sweater'];
     const events = Array.from({ length: 40 }, (_, i) => ({
-      item: { id: `seen-${i}`, text: `Seen ${i}: a ${kinds[i % 5]} for ${i % 2 ? 'winter' : 'summer'} evenings` },
+      item: { id: `seen-${i}`, text: poolText('Seen', i) },
       kind: i % 3 ? 'view' : 'click', at: 1_700_000_000_000 + i * 60_000,
     }));
     events.splice(7, 0, { item: { id: 'bad', text: 'an event from before 1970' }, kind: 'click', at: -5 });
@@ -500,7 +504,7 @@ window.poolRecordMany = async ({ workers }) => {
     const encoded = rec.encodedTexts;
     const pieces = rec.embedPool.piecesByLane.reduce((a, b) => a + b, 0);
     const ranked = await rec.rerank(Array.from({ length: 6 }, (_, i) => ({
-      id: `c-${i}`, text: `a ${kinds[i % 5]} for the kitchen`, server_score: 1 - i / 10,
+      id: `c-${i}`, text: `a ${POOL_KINDS[i % 5]} for the kitchen`, server_score: 1 - i / 10,
     })));
     return {
       encodedAtFlush, recorded: result.recorded, rejected: result.rejected.map((r) => [r.index, r.kind]),

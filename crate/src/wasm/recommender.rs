@@ -543,11 +543,7 @@ impl WasmRecommender {
             .borrow_mut()
             .carry_from_other_model(&bytes, now)
             .map_err(store_error)?;
-        to_js(&serde_json::json!({
-            "events": carried.events,
-            "interests": carried.interests,
-            "withoutText": carried.without_text,
-        }))
+        to_js(&carried)
     }
 
     /// Everything the device holds about the user, as JSON a person can read.
