@@ -45,6 +45,24 @@ pub fn erf(x: f32) -> f32 {
 
 /// GELU in place: `x·(1 + erf(x/√2))/2`, the exact (not the tanh) form BERT uses.
 pub fn gelu_in_place(values: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked just above).
+        return unsafe { gelu_avx2(values) };
+    }
+    gelu_portable(values)
+}
+
+/// [`gelu_in_place`] eight values a step instead of SSE2's four; each value's operations
+/// are the same, so are its bits (Rust never fuses a multiply and an add on its own).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gelu_avx2(values: &mut [f32]) {
+    gelu_portable(values)
+}
+
+#[inline(always)]
+fn gelu_portable(values: &mut [f32]) {
     for v in values.iter_mut() {
         let x = *v;
         *v = 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2));

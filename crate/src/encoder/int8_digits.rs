@@ -13,6 +13,7 @@
 //! 16-byte load holds 4 outputs × 4 inputs, what one dot instruction consumes.
 
 use super::int8_gemm::{scale_for_row, BLOCK, PANEL};
+use super::round::round_ties_even;
 
 /// Largest activation magnitude: 14 bits, so that `x + DIGIT_OFFSET` has two 7-bit digits.
 pub(super) const DIGIT_ACT_MAX: f32 = 8191.0;
@@ -56,9 +57,7 @@ pub(super) fn quantize_digits(x: &[f32], width: usize, digits: &mut [u8], row_sc
         let inv = 1.0 / scale;
         let (high, low) = d.split_at_mut(width);
         for ((h, l), v) in high.iter_mut().zip(low.iter_mut()).zip(row) {
-            let q = (v * inv)
-                .round_ties_even()
-                .clamp(-DIGIT_ACT_MAX, DIGIT_ACT_MAX);
+            let q = round_ties_even(v * inv).clamp(-DIGIT_ACT_MAX, DIGIT_ACT_MAX);
             (*h, *l) = digits_of(if v.is_finite() { q as i32 } else { 0 });
         }
         *row_scale = scale;

