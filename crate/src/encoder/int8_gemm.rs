@@ -339,16 +339,18 @@ fn quantize_rows(x: &[f32], width: usize, quantized: &mut [i16], row_scales: &mu
         let scale = scale_for_row(row, ACT_MAX);
         let inv = 1.0 / scale;
         for (q, v) in q.iter_mut().zip(row) {
-            // A non-finite value becomes 0 before the product, so every product is finite
-            // and at most ACT_MAX in magnitude (the scale comes from the row's maximum).
+            // A non-finite value becomes 0 before the product (its quantized value is 0).
             let v = if v.is_finite() { *v } else { 0.0 };
             // Ties to even: wasm's `f32.nearest`, one instruction. `round` (ties away from
             // zero) has no wasm instruction and became a libm call per value; natively see
             // `round::round_ties_even`.
             let r = round_ties_even(v * inv).clamp(-ACT_MAX, ACT_MAX);
-            // SAFETY: `r` is finite and within ±32767 (above), so the truncation is exact
-            // and in range. The checked `as` cast saturated each value alone and kept the
-            // loop scalar: with the row's maximum, 18% of batch-32 time natively.
+            // A row whose largest magnitude is below about 1e-34 has a scale so small that
+            // `inv` overflows: 0 · ∞ is NaN there, which becomes 0 as the checked cast made it.
+            let r = if r.is_nan() { 0.0 } else { r };
+            // SAFETY: `r` is not NaN and is clamped to ±32767, so the truncation is exact and
+            // in range. The checked `as` cast saturated each value alone and kept the loop
+            // scalar: with the row's maximum, 18% of batch-32 time natively.
             *q = unsafe { r.to_int_unchecked::<i32>() } as i16;
         }
         *row_scale = scale;
@@ -1171,5 +1173,35 @@ mod tests {
         x[3] = f32::NAN;
         x[5] = f32::INFINITY;
         assert!(layer.forward(&x).iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn a_row_too_small_for_its_scale_quantizes_like_the_checked_cast() {
+        // The largest magnitude 1e-38 makes the scale subnormal and its inverse infinite:
+        // zeros stay 0 (0 · ∞ is NaN), the rest saturate with their sign.
+        let mut row = vec![0f32; 32];
+        row[1] = 1e-38;
+        row[2] = -1e-39;
+        row[4] = f32::NAN;
+        let mut q = vec![7i16; 32];
+        let mut scales = vec![0f32; 1];
+        quantize_rows(&row, 32, &mut q, &mut scales);
+        let inv = 1.0 / scales[0];
+        let checked: Vec<i16> = row
+            .iter()
+            .map(|v| {
+                let r = (v * inv).round_ties_even().clamp(-ACT_MAX, ACT_MAX);
+                if v.is_finite() {
+                    r as i16
+                } else {
+                    0
+                }
+            })
+            .collect();
+        assert_eq!(q, checked);
+        assert_eq!((q[0], q[1], q[2], q[4]), (0, 32767, -32767, 0));
+        let w = values(32 * 8, 7);
+        let layer = Int8Linear::new(&w, &[0.0; 8], 32, 8).unwrap();
+        assert!(layer.forward(&row).iter().all(|v| v.is_finite()));
     }
 }
