@@ -363,6 +363,8 @@ struct UserRun {
     list: List,
     /// The slates of the replayed events, oldest first, each with the item the user took.
     steps: Vec<TrainList>,
+    /// The same slates in the text-free control's columns.
+    control_steps: Vec<TrainList>,
     /// The same slates as the interest model reads them.
     slates: Vec<Slate>,
 }
@@ -471,12 +473,14 @@ fn run_user(
     }
     let mut score = fold_server.model.scores(&hist[..start]);
     let mut steps = Vec::new();
+    let mut control_steps = Vec::new();
     let mut slates = Vec::new();
     for j in start..n {
         if replay > 0 {
             let l = ctx.list(&profile, &score, &hist[..j], hist[j], fold_server);
-            if let (Some(t), Some(s)) = (l.train(), l.slate()) {
+            if let (Some(t), Some(c), Some(s)) = (l.train(), l.control_train(), l.slate()) {
                 steps.push(t);
+                control_steps.push(c);
                 slates.push(s);
             }
         }
@@ -494,6 +498,7 @@ fn run_user(
     UserRun {
         list,
         steps,
+        control_steps,
         slates,
     }
 }
@@ -917,16 +922,32 @@ fn fit_fold(
     catalogue: &[f32],
 ) -> FoldModels {
     let train_users: Vec<usize> = (0..runs.len()).filter(|u| u % cfg.folds != f).collect();
+    // Every list the site has for these users: each one's validation list and the slates its
+    // replayed history events came with (about 28 times as many lists). On the folds' held-out
+    // validation users (never test) this beat the validation lists alone by +0.0024 NDCG@10
+    // [-0.0024, +0.0073] in protocol A and +0.0036 [-0.0011, +0.0086] in B (2026-12-07).
     let train: Vec<TrainList> = train_users
         .iter()
-        .filter_map(|&u| runs[u].list.train())
+        .flat_map(|&u| {
+            runs[u]
+                .list
+                .train()
+                .into_iter()
+                .chain(runs[u].steps.clone())
+        })
         .collect();
     let plain = recipe.fit_plain(&train);
     let content = recipe.fit_plain(&mask(&train, |n| CONTENT_FEATURES.contains(&n)));
     let control = recipe.fit_plain(
         &train_users
             .iter()
-            .filter_map(|&u| runs[u].list.control_train())
+            .flat_map(|&u| {
+                let run = &runs[u];
+                run.list
+                    .control_train()
+                    .into_iter()
+                    .chain(run.control_steps.clone())
+            })
             .collect::<Vec<_>>(),
     );
     let base = OnlineConfig::default();
