@@ -1548,8 +1548,9 @@ fn run_setup(
     };
     let replay_steps = warm_runs.iter().map(|r| r.steps.len()).sum::<usize>();
 
-    // What `cloister eval --prior-out` ships: the blend fitted on every user's validation list
-    // with the variant and adaptation most folds chose.
+    // What `cloister eval --prior-out` ships: the blend fitted as each fold's prior is, on every
+    // list the site has (each user's validation list and replayed slates), with the variant and
+    // adaptation most folds chose.
     let common = |key: &dyn Fn(&FoldModels) -> String| -> usize {
         let keys: Vec<String> = folds.iter().map(key).collect();
         (0..folds.len())
@@ -1573,13 +1574,13 @@ fn run_setup(
     let all_train: Vec<TrainList> = valid_runs
         .get(shipped_variant, &valid, &valid_servers, false, cfg.replay)
         .iter()
-        .filter_map(|r| r.list.train())
+        .flat_map(|r| r.list.train().into_iter().chain(r.steps.clone()))
         .collect();
     let mut extra = serde_json::Map::new();
     extra.insert(
         "source".into(),
         format!(
-            "cloister eval --dataset ml-100k, {}: every user's validation list ({})",
+            "cloister eval --dataset ml-100k, {}: every user's validation list and replayed slates ({})",
             setup.name,
             shipped_variant.describe()
         )

@@ -250,7 +250,8 @@ pub struct ProtocolReport {
     /// The per-user MAP refit diagnostic minus the prior blend (test, then cold start).
     pub map_gain: (AblationRow, AblationRow),
     pub folds: Vec<FoldChoice>,
-    /// The prior `cloister eval --prior-out` writes (from every user's validation list).
+    /// The prior `cloister eval --prior-out` writes (from every user's validation list and
+    /// replayed slates, as each fold's prior).
     pub prior: Prior,
 }
 
