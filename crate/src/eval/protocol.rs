@@ -370,6 +370,15 @@ struct UserRun {
 }
 
 impl UserRun {
+    /// Every list the site has for this user, to fit a prior on: the validation list (where
+    /// the server sent the target) and the slates of the replayed history events.
+    fn site_lists(&self) -> impl Iterator<Item = TrainList> + '_ {
+        self.list
+            .train()
+            .into_iter()
+            .chain(self.steps.iter().cloned())
+    }
+
     /// The replayed slates with `prior`'s blend scores as their offsets.
     fn offset_slates(&self, prior: &Weights) -> Vec<Slate> {
         self.slates
@@ -928,13 +937,7 @@ fn fit_fold(
     // [-0.0024, +0.0073] in protocol A and +0.0036 [-0.0011, +0.0086] in B (2026-12-07).
     let train: Vec<TrainList> = train_users
         .iter()
-        .flat_map(|&u| {
-            runs[u]
-                .list
-                .train()
-                .into_iter()
-                .chain(runs[u].steps.clone())
-        })
+        .flat_map(|&u| runs[u].site_lists())
         .collect();
     let plain = recipe.fit_plain(&train);
     let content = recipe.fit_plain(&mask(&train, |n| CONTENT_FEATURES.contains(&n)));
@@ -1574,7 +1577,7 @@ fn run_setup(
     let all_train: Vec<TrainList> = valid_runs
         .get(shipped_variant, &valid, &valid_servers, false, cfg.replay)
         .iter()
-        .flat_map(|r| r.list.train().into_iter().chain(r.steps.clone()))
+        .flat_map(UserRun::site_lists)
         .collect();
     let mut extra = serde_json::Map::new();
     extra.insert(
