@@ -358,8 +358,11 @@ export class Cloister {
         const client = new WorkerClient(workerUrl);
         try {
           // The primary's kernel, not a timing of its own: every lane gives the same vectors.
+          // And the primary's CPU build, already in the HTTP cache: a lane asking for SIMD128
+          // would plan the plain build where a first visit's primary runs the relaxed one.
           const int8Kernel = this.int8Kernel?.kernel ?? args.int8Kernel;
-          await client.call('open', { ...args, profile: false, encoder: 'eager', backend: 'cpu', int8Kernel });
+          const wasm = ['cpu', 'cpu-relaxed'].includes(this.wasmBuild) ? this.wasmBuild : args.wasm;
+          await client.call('open', { ...args, profile: false, encoder: 'eager', backend: 'cpu', int8Kernel, wasm });
         } catch (e) {
           client.terminate();
           throw e;

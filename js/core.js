@@ -7,7 +7,7 @@ import { resolveModel } from './models.js';
 import { StateStore } from './store.js';
 import { INT8_KERNELS, int8KernelInfo, settleInt8Kernel } from './kernel.js';
 import { forgetBackendChoices, loadEncoder } from './measure.js';
-import { planBackend, startBuild } from './wasm.js';
+import { planBackend, startBuild, startPlanned } from './wasm.js';
 
 /**
  * Calls `onLost(info)` when a WebGPU device created in this realm is lost (driver reset, GPU
@@ -101,7 +101,7 @@ export class Core {
       const opening = this.#openStore();
       opening.catch(() => {}); // awaited below
       const [plan, { pkg }] = await Promise.all([
-        planBackend(backend, options.wasm),
+        planBackend(backend, options.wasm, options.int8Kernel),
         startBuild('rank', options.wasmUrl),
       ]);
       Object.assign(this, { plan, wasmBuild: plan.build, rankingBuild: 'rank' });
@@ -201,8 +201,8 @@ export class Core {
   async #startEncoderBuild() {
     const { options } = this;
     const backend = options.backend ?? 'auto';
-    this.plan ??= await planBackend(backend, options.wasm);
-    const { build, pkg } = await startBuild(this.plan.build, options.wasmUrl);
+    this.plan ??= await planBackend(backend, options.wasm, options.int8Kernel);
+    const { build, pkg } = await startPlanned(this.plan, options.wasm, options.wasmUrl);
     Object.assign(this, { wasmBuild: build, pkg });
     await settleInt8Kernel(pkg, build, options.int8Kernel ?? 'auto');
     if (backend !== 'cpu') {

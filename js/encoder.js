@@ -9,7 +9,8 @@ import { startWasm } from './wasm.js';
 
 /**
  * Initialises a wasm build once per realm ahead of use; resolves to the build started
- * ('webgpu' | 'cpu' | 'cpu-relaxed' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`, `wasmUrl`;
+ * ('webgpu' | 'cpu' | 'cpu-relaxed' | 'custom'). Options as `SentenceEncoder.load`'s `backend`, `wasm`,
+ * `int8Kernel`, `wasmUrl`;
  * a string is a `wasmUrl`.
  */
 export async function initWasm(options = {}) {
@@ -45,7 +46,7 @@ export class SentenceEncoder {
     if (!INT8_KERNELS.includes(int8Kernel)) {
       throw new TypeError(`int8Kernel must be one of ${INT8_KERNELS.join(', ')}, got '${int8Kernel}'`);
     }
-    const { build: wasmBuild, pkg, plan } = await startWasm({ wasm, wasmUrl, backend });
+    const { build: wasmBuild, pkg, plan } = await startWasm({ wasm, wasmUrl, backend, int8Kernel });
     await settleInt8Kernel(pkg, wasmBuild, int8Kernel);
     const [modelBytes, tokenizerBytes] = await Promise.all([
       loadBytes(model, { what: 'model', sha256: integrity?.model, onProgress }),

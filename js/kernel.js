@@ -7,6 +7,7 @@
 // not shift with a reload's timing noise. Nothing is sent anywhere.
 import { fromWasm } from './errors.js';
 import { rememberChoice, rememberedChoice } from './measure.js';
+import { hasRelaxedSimd } from './features.js';
 
 export const INT8_KERNELS = ['auto', 'simd128', 'relaxed-dot'];
 
@@ -22,9 +23,19 @@ const validKernelChoice = (c) => ['simd128', 'relaxed-dot'].includes(c.kernel)
   && Number.isFinite(c.simd128) && Number.isFinite(c.relaxedDot);
 
 /**
+ * The int8 kernel an earlier visit from this browser settled on, 'simd128' or 'relaxed-dot', or
+ * null (never timed, forgotten, no Cache API). `planBackend` (js/wasm.js) reads it before
+ * choosing a CPU build.
+ */
+export async function rememberedInt8Kernel() {
+  if (typeof caches === 'undefined') return null;
+  return (await rememberedChoice(cacheKey(), validKernelChoice))?.kernel ?? null;
+}
+
+/**
  * Settles `pkg`'s int8 kernel before a model loads: `requested` 'simd128' or 'relaxed-dot' is
  * forced; 'auto' in the 'cpu-relaxed' build takes this browser's remembered choice, or times
- * both kernels and remembers the result. Other builds have one kernel: nothing to do.
+ * both kernels and remembers the result. Other builds have one kernel: nothing to choose.
  */
 export async function settleInt8Kernel(pkg, build, requested = 'auto') {
   if (!INT8_KERNELS.includes(requested)) {
@@ -39,7 +50,17 @@ export async function settleInt8Kernel(pkg, build, requested = 'auto') {
     }
     return;
   }
-  if (build !== 'cpu-relaxed' || settled.has(pkg)) return;
+  if (settled.has(pkg)) return;
+  if (build === 'cpu') {
+    // The plain build has the SIMD128 kernel only. In a browser with relaxed SIMD it runs
+    // because that kernel won this browser's timing (or the page asked for this build): report
+    // the timing that chose it.
+    if (!hasRelaxedSimd()) return;
+    const known = await rememberedChoice(cacheKey(), validKernelChoice);
+    if (known?.kernel === 'simd128' && !settled.has(pkg)) settled.set(pkg, { ...known, remembered: true });
+    return;
+  }
+  if (build !== 'cpu-relaxed') return;
   const known = await rememberedChoice(cacheKey(), validKernelChoice);
   if (known && !settled.has(pkg)) {
     try {

@@ -8,7 +8,10 @@
 //   'cpu-relaxed'  the same with relaxed SIMD (dist/pkg/cpu-relaxed/): its int8 kernel may use
 //                  byte dot products, which it times against the SIMD128 kernel once per
 //                  instance (faster only where the CPU has them, e.g. AVX-VNNI); what `auto`
-//                  loads in place of 'cpu' wherever the browser validates relaxed SIMD;
+//                  loads in place of 'cpu' wherever the browser validates relaxed SIMD, until
+//                  this browser's timing keeps the SIMD128 kernel: from then on 'cpu' runs that
+//                  kernel without the unused one, bit for bit the same and 1.17x faster in
+//                  Firefox 153 on an AVX2 EPYC, equal in Chromium (docs/benchmarks.md);
 // and one without it:
 //   'rank'    the recommender alone (dist/pkg/rank/, about 0.3 MB gzipped against 1.8 MB): it
 //             serves a lazily loaded encoder's first ranking on the server's embeddings, and
@@ -16,6 +19,10 @@
 // A browser without a usable hardware WebGPU adapter never downloads wgpu.
 
 import { UnsupportedBrowserError } from './errors.js';
+import { hasRelaxedSimd, requireSimd128 } from './features.js';
+import { INT8_KERNELS, rememberedInt8Kernel } from './kernel.js';
+
+export { hasRelaxedSimd };
 
 const BUILDS = {
   webgpu: {
@@ -37,30 +44,6 @@ const BUILDS = {
 };
 
 const BACKENDS = ['auto', 'webgpu', 'cpu', 'measure'];
-
-// The smallest module that uses SIMD128, which every build is compiled with (.cargo/config.toml):
-// one function returning i8x16.popcnt(i8x16.splat(i32.const 0)). Browsers without it (Safari
-// before 16.4) fail it, and get a typed error instead of a CompileError from deep in the glue.
-const SIMD128_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
-  10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
-
-function requireSimd128() {
-  if (!WebAssembly.validate(SIMD128_PROBE)) {
-    throw new UnsupportedBrowserError('this browser\'s WebAssembly has no SIMD128, which every ' +
-      'Cloister build needs (Chrome 91+, Firefox 89+, Safari 16.4+)', 'unsupported_browser',
-    { missing: 'wasm-simd128' });
-  }
-}
-
-// One function computing i32x4.relaxed_dot_i8x16_i7x16_add_s on three i8x16.splat(0):
-// browsers without relaxed SIMD (Firefox ESR, Safari) fail it and load the plain CPU build.
-const RELAXED_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
-  10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253, 147, 2, 11]);
-
-/** Whether this browser's WebAssembly has relaxed SIMD (what the 'cpu-relaxed' build needs). */
-export function hasRelaxedSimd() {
-  return WebAssembly.validate(RELAXED_PROBE);
-}
 
 const WASM_CHOICES = ['auto', 'webgpu', 'cpu', 'cpu-relaxed'];
 
@@ -98,9 +81,24 @@ export async function hasHardwareWebGpu() {
 }
 
 /**
- * The one decision: for a `backend` request and the build the page allows (`wasm`: 'auto',
- * 'webgpu', 'cpu' or 'cpu-relaxed'), which build to load and what to run on it. Below, "cpu
- * build" is 'cpu-relaxed' where the browser has relaxed SIMD and `wasm` is 'auto', else 'cpu'.
+ * The CPU-only build `wasm: 'auto'` loads for an `int8Kernel` request, and why where it is not
+ * the default: 'cpu-relaxed' where the browser validates relaxed SIMD, unless the SIMD128
+ * kernel is asked for or an earlier visit's timing kept it (js/kernel.js); then 'cpu'.
+ */
+async function cpuBuildFor(int8Kernel) {
+  if (!hasRelaxedSimd()) return { build: 'cpu', why: null };
+  if (int8Kernel === 'simd128') return { build: 'cpu', why: 'the SIMD128 int8 kernel was asked for' };
+  if (int8Kernel === 'auto' && (await rememberedInt8Kernel()) === 'simd128') {
+    return { build: 'cpu', why: 'this browser\'s timing kept the SIMD128 int8 kernel' };
+  }
+  return { build: 'cpu-relaxed', why: null };
+}
+
+/**
+ * The one decision: for a `backend` request, the build the page allows (`wasm`: 'auto',
+ * 'webgpu', 'cpu' or 'cpu-relaxed') and the int8 kernel it asks for (`int8Kernel`: 'auto',
+ * 'simd128' or 'relaxed-dot'), which build to load and what to run on it. Below, "cpu build" is
+ * `wasm` where it is not 'auto', else `cpuBuildFor(int8Kernel)`.
  * Resolves to `{ build, run, adapter, reason }`, `run` being 'cpu', 'webgpu' or 'measure' (time both paths
  * of the WebGPU build, `js/measure.js`).
  *
@@ -114,19 +112,25 @@ export async function hasHardwareWebGpu() {
  * A page that forces `wasm: 'cpu'` (or 'cpu-relaxed') gets the CPU path whatever it asks, except
  * 'webgpu', which fails in the wasm with the reason.
  */
-export async function planBackend(backend = 'auto', wasm = 'auto') {
+export async function planBackend(backend = 'auto', wasm = 'auto', int8Kernel = 'auto') {
   if (!BACKENDS.includes(backend)) {
     throw new TypeError(`backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
   }
   if (!WASM_CHOICES.includes(wasm)) {
     throw new TypeError(`wasm must be one of ${WASM_CHOICES.join(', ')}, got '${wasm}'`);
   }
-  const cpuBuild = hasRelaxedSimd() ? 'cpu-relaxed' : 'cpu';
-  const build = (wanted) => {
-    if (wasm !== 'auto') return wasm;
-    return wanted === 'cpu' ? cpuBuild : wanted;
+  if (!INT8_KERNELS.includes(int8Kernel)) {
+    throw new TypeError(`int8Kernel must be one of ${INT8_KERNELS.join(', ')}, got '${int8Kernel}'`);
+  }
+  const build = (wanted) => (wasm !== 'auto' ? wasm : wanted);
+  // The CPU path's plan: the CPU build, and why where it is not the default.
+  const onCpu = async (adapter, reason) => {
+    if (wasm !== 'auto') return { build: wasm, run: 'cpu', adapter, reason };
+    const cpu = await cpuBuildFor(int8Kernel);
+    if (!cpu.why) return { build: cpu.build, run: 'cpu', adapter, reason };
+    return { build: cpu.build, run: 'cpu', adapter, reason: `${reason}; plain CPU build: ${cpu.why}`, plainForKernel: true };
   };
-  if (backend === 'cpu') return { build: build('cpu'), run: 'cpu', adapter: null, reason: 'cpu requested' };
+  if (backend === 'cpu') return onCpu(null, 'cpu requested');
   const adapter = await adapterInfo();
   if (backend === 'webgpu') {
     return { build: build('webgpu'), run: 'webgpu', adapter,
@@ -140,7 +144,7 @@ export async function planBackend(backend = 'auto', wasm = 'auto') {
     let reason = `${backend}: ${why}`;
     if (usable) reason = `${backend}: the CPU-only build was asked for`;
     else if (backend === 'measure') reason = `measure: nothing to measure against (${why})`;
-    return { build: build('cpu'), run: 'cpu', adapter, reason };
+    return onCpu(adapter, reason);
   }
   return { build: 'webgpu', run: 'measure', adapter, reason: `${backend}: adapter ${adapter.description}` };
 }
@@ -203,15 +207,33 @@ export async function startBuild(build, wasmUrl) {
 /**
  * Plans the backend and starts the build it needs: resolves to `{ build, pkg, plan }`.
  * Options: `backend` ('auto' | 'webgpu' | 'cpu' | 'measure'), `wasm` ('auto' | 'webgpu' | 'cpu' |
- * 'cpu-relaxed'),
- * `wasmUrl` (see `startBuild`).
+ * 'cpu-relaxed'), `int8Kernel` ('auto' | 'simd128' | 'relaxed-dot'), `wasmUrl` (see `startBuild`).
  */
-export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto' } = {}) {
-  const plan = await planBackend(backend, wasm);
-  // A page that hosts the CPU build elsewhere but not the relaxed one gets the one it hosts.
+export async function startWasm({ wasm = 'auto', wasmUrl, backend = 'auto', int8Kernel = 'auto' } = {}) {
+  const plan = await planBackend(backend, wasm, int8Kernel);
+  const { build, pkg } = await startPlanned(plan, wasm, wasmUrl);
+  return { build, pkg, plan };
+}
+
+/**
+ * Starts the build `plan` names (from `planBackend(…, wasm, …)`); resolves to `{ build, pkg }`.
+ * Where the page leaves the build to the package, the two CPU-only builds stand in for each
+ * other: a page that hosts the plain one elsewhere but not the relaxed one gets the one it
+ * hosts, and a plain build picked for its kernel that does not start (offline, with only the
+ * relaxed build cached on an earlier visit) gives way to the relaxed one, whose SIMD128 kernel
+ * gives the same bits.
+ */
+export async function startPlanned(plan, wasm = 'auto', wasmUrl) {
   if (plan.build === 'cpu-relaxed' && wasm === 'auto' && wasmUrl?.cpu && !wasmUrl['cpu-relaxed']) {
     plan.build = 'cpu';
   }
-  const { build, pkg } = await startBuild(plan.build, wasmUrl);
-  return { build, pkg, plan };
+  try {
+    return await startBuild(plan.build, wasmUrl);
+  } catch (e) {
+    if (!plan.plainForKernel) throw e;
+    const relaxed = await startBuild('cpu-relaxed', wasmUrl).catch(() => { throw e; });
+    plan.build = 'cpu-relaxed';
+    plan.reason += `; it did not start (${e?.message ?? e}), so the relaxed build runs that kernel`;
+    return relaxed;
+  }
 }

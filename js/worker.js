@@ -6,6 +6,8 @@ import './model.js';
 import './models.js';
 import './store.js';
 import './measure.js';
+import './features.js';
+import './kernel.js';
 import './wasm.js';
 import { Core } from './core.js';
 import { toPlain } from './errors.js';

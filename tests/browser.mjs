@@ -75,9 +75,17 @@ export async function webgpuIn(page) {
 }
 
 /**
- * The CPU-only build `wasm: 'auto'` loads in this page's browser: 'cpu-relaxed' where its
- * WebAssembly has relaxed SIMD (Chromium), else 'cpu'. The package's own probe answers.
+ * The CPU-only build `wasm: 'auto'` would load now in this page's browser: 'cpu-relaxed' where
+ * its WebAssembly has relaxed SIMD, until a load there has timed the int8 kernels and kept
+ * SIMD128 (remembered in the Cache API), else 'cpu'. The package's own plan answers (its cases
+ * are checked against fixed answers in tests/encoder.browser.test.mjs), so ask before the load
+ * it predicts: that load may time the kernels and change the answer.
  */
 export async function cpuBuildIn(page) {
-  return page.evaluate(async () => ((await import('/js/wasm.js')).hasRelaxedSimd() ? 'cpu-relaxed' : 'cpu'));
+  return page.evaluate(async () => (await (await import('/js/wasm.js')).planBackend('cpu')).build);
+}
+
+/** Whether this page's browser validates relaxed SIMD (and so has the 'cpu-relaxed' build). */
+export async function hasRelaxedSimdIn(page) {
+  return page.evaluate(async () => (await import('/js/wasm.js')).hasRelaxedSimd());
 }

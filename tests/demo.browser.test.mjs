@@ -186,6 +186,10 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     await page.waitForFunction(() => navigator.serviceWorker?.controller != null, null, { timeout: 60_000 }).catch(() => {});
     await page.reload();
     await page.waitForFunction(encoderSettled, null, { timeout: 120_000 });
+    // The service worker has what this visit ran: after a first visit's kernel timing that may
+    // be the plain CPU build in place of the relaxed one (js/wasm.js).
+    await page.waitForFunction(() => document.body.dataset.offline, null, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('body', 'data-offline'), 'ready');
     await browser.context.setOffline(true);
     try {
       await page.reload();
@@ -221,7 +225,8 @@ describe('demo app on the CPU path (worker, IndexedDB)', { timeout: TIMEOUT }, (
     const model = stored[models[0]];
     // Beside the model (23.7 MB): the CPU build, the shell, catalogues and embeddings, well under 10 MB.
     assert.ok(total - model < 10e6, `stored ${(total / 1e6).toFixed(1)} MB, ${((total - model) / 1e6).toFixed(1)} MB beside the model:\n${keys.join('\n')}`);
-    console.log(`# stored after a first visit and a reload: ${(total / 1e6).toFixed(1)} MB (${((total - model) / 1e6).toFixed(1)} MB beside the model)`);
+    console.log(`# stored after a first visit and a reload: ${(total / 1e6).toFixed(1)} MB (${((total - model) / 1e6).toFixed(1)} MB beside the model); ` +
+      `wasm: ${wasm.map((k) => k.split(' ')[1]).join(', ')}`);
   });
 
   test('a wrong model file shows a clear error', async () => {

@@ -3,7 +3,7 @@
 // errors. The WebGPU tests run where the browser offers an adapter and say why where it does not.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { ENGINE, cpuBuildIn, openBrowser, openPage, webgpuIn } from './browser.mjs';
+import { ENGINE, cpuBuildIn, hasRelaxedSimdIn, openBrowser, openPage, webgpuIn } from './browser.mjs';
 
 const TIMEOUT = 600_000;
 
@@ -44,9 +44,10 @@ describe('encoder on WebGPU (--enable-unsafe-webgpu)', { timeout: TIMEOUT }, () 
   });
 
   gpuTest('auto skips a software (fallback) adapter, says why, and loads the CPU-only build', async () => {
+    const cpuBuild = await cpuBuildIn(page);
     const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
     assert.equal(r.backend, 'cpu');
-    assert.equal(r.wasmBuild, await cpuBuildIn(page));
+    assert.equal(r.wasmBuild, cpuBuild);
     assert.match(r.reason, /software fallback/);
     assert.ok(r.minCosine >= 0.9995);
   });
@@ -116,6 +117,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   after(async () => browser?.close());
 
   test('auto falls back to the CPU and int8 matches the reference', async () => {
+    const cpuBuild = await cpuBuildIn(page);
     const r = await page.evaluate(() => window.parity({ model: 'model.int8.bpk', backend: 'auto' }));
     console.log(`cpu int8: min cosine ${r.minCosine.toFixed(7)}, ${r.ms.toFixed(0)} ms, ${r.reason}`);
     assert.equal(r.backend, 'cpu');
@@ -124,7 +126,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
     assert.equal(r.linearKernel, 'int8');
     // No WebGPU here: the package loads the CPU-only build (with relaxed SIMD where it can).
-    assert.equal(r.wasmBuild, await cpuBuildIn(page));
+    assert.equal(r.wasmBuild, cpuBuild);
   });
 
   test('the CPU path of the WebGPU build (a lost GPU device falls back to it) matches the reference too', async () => {
@@ -151,6 +153,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   test('initWasm starts the build a backend needs, a given URL as custom, retries after a failure, and refuses a second wasm for one glue', async () => {
     const fresh = await openPage(browser, '/tests/pages/encoder.html');
     try {
+      const cpuBuild = await cpuBuildIn(fresh);
       const r = await fresh.evaluate(async () => {
         const outcome = async (f) => {
           try { return { ok: await f() }; } catch (e) { return { error: e.name, message: e.message }; }
@@ -165,7 +168,6 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
         };
       });
       // No WebGPU in this browser: auto starts the CPU-only build, once.
-      const cpuBuild = await cpuBuildIn(fresh);
       assert.deepEqual(r.auto, { ok: cpuBuild });
       assert.deepEqual(r.autoAgain, { ok: cpuBuild });
       assert.equal(r.badOption.error, 'TypeError');
@@ -180,9 +182,10 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   });
 
   test("'measure' without any WebGPU adapter loads the CPU-only build and says there was nothing to measure", async () => {
+    const cpuBuild = await cpuBuildIn(page);
     const r = await page.evaluate(() => window.measured({ model: 'model.int8.bpk' }));
     assert.equal(r.backend, 'cpu');
-    assert.equal(r.wasmBuild, await cpuBuildIn(page));
+    assert.equal(r.wasmBuild, cpuBuild);
     assert.match(r.reason, /^measure: nothing to measure against \(no WebGPU adapter/);
     assert.ok(r.minCosine >= 0.9995, `min cosine ${r.minCosine}`);
   });
@@ -190,7 +193,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   test('the int8 kernels compute what the portable reference does, bit for bit, in every build', async () => {
     // The relaxed-SIMD build runs both its kernels' checks: 20 cases of SIMD128 and 15 of the
     // relaxed dot product against the 16-bit reference on the same 14-bit activations.
-    const relaxed = (await cpuBuildIn(page)) === 'cpu-relaxed';
+    const relaxed = await hasRelaxedSimdIn(page);
     if (!relaxed) console.log(`# ${ENGINE}: no relaxed SIMD in its WebAssembly, so the cpu-relaxed build is not checked here`);
     for (const wasm of ['cpu', 'webgpu', ...(relaxed ? ['cpu-relaxed'] : [])]) {
       const p = await openPage(browser, `/tests/pages/encoder.html?wasm=${wasm}`);
@@ -208,7 +211,7 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
   });
 
   test('the relaxed-SIMD build: each int8 kernel matches the reference, auto times both and keeps the faster, and its SIMD128 kernel gives the plain build\'s bits', async (t) => {
-    if ((await cpuBuildIn(page)) !== 'cpu-relaxed') {
+    if (!(await hasRelaxedSimdIn(page))) {
       t.skip(`${ENGINE}: no relaxed SIMD in its WebAssembly; it loads the plain CPU build, tested above`);
       return;
     }
@@ -252,6 +255,48 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.equal(auto.kernel, auto.relaxedDot < 0.95 * auto.simd128 ? 'relaxed-dot' : 'simd128');
     // What auto kept gives that kernel's vectors.
     assert.deepEqual(runs.auto.rows, runs[auto.kernel].rows);
+  });
+
+  test('a remembered SIMD128 timing loads the plain CPU build; a byte-dot timing, a forced byte-dot kernel, or a plain build that does not start keep the relaxed one', async (t) => {
+    if (!(await hasRelaxedSimdIn(page))) {
+      t.skip(`${ENGINE}: no relaxed SIMD in its WebAssembly; there is one CPU build to load`);
+      return;
+    }
+    const timing = (kernel) => ({ kernel, simd128: 3.5, relaxedDot: kernel === 'simd128' ? 5.25 : 1.75 });
+    const kept = /plain CPU build: this browser's timing kept the SIMD128 int8 kernel/;
+    const cases = [
+      { remembered: timing('simd128'), build: 'cpu', info: { ...timing('simd128'), remembered: true }, reason: kept },
+      { remembered: timing('relaxed-dot'), build: 'cpu-relaxed', info: { ...timing('relaxed-dot'), remembered: true }, reason: /^cpu requested$/ },
+      { remembered: timing('simd128'), int8Kernel: 'relaxed-dot', build: 'cpu-relaxed', info: { kernel: 'relaxed-dot', simd128: null, relaxedDot: null }, reason: /^cpu requested$/ },
+      { remembered: null, int8Kernel: 'simd128', build: 'cpu', info: { kernel: 'simd128', simd128: null, relaxedDot: null }, reason: /plain CPU build: the SIMD128 int8 kernel was asked for$/ },
+      // Offline with only the relaxed build cached, or a page hosting the plain build where it is not.
+      { remembered: timing('simd128'), wasmUrl: { cpu: '/dist/pkg/cpu/no-such.wasm' }, build: 'cpu-relaxed', info: { ...timing('simd128'), remembered: true },
+        reason: /SIMD128 int8 kernel; it did not start \(.+\), so the relaxed build runs that kernel$/ },
+    ];
+    const rows = {};
+    try {
+      for (const c of cases) {
+        const p = await openPage(browser, '/tests/pages/encoder.html');
+        try {
+          await p.evaluate((choice) => window.rememberKernel(choice), c.remembered);
+          const r = await p.evaluate((o) => window.parity({ model: 'model.int8.bpk', backend: 'cpu', ...o }),
+            { int8Kernel: c.int8Kernel ?? 'auto', wasmUrl: c.wasmUrl });
+          const label = `remembered ${c.remembered?.kernel ?? 'nothing'}, int8Kernel ${c.int8Kernel ?? 'auto'}${c.wasmUrl ? ', plain build missing' : ''}`;
+          console.log(`${label}: ${r.wasmBuild} build, ${JSON.stringify(r.int8Kernel)}, ${r.reason}`);
+          assert.equal(r.wasmBuild, c.build, label);
+          assert.deepEqual(r.int8Kernel, c.info, label);
+          assert.match(r.reason, c.reason, label);
+          assert.ok(r.minCosine >= 0.9995, `${label}: min cosine ${r.minCosine}`);
+          // Each kernel gives its own bits whichever build runs it.
+          rows[r.int8Kernel.kernel] ??= r.rows;
+          assert.deepEqual(r.rows, rows[r.int8Kernel.kernel], label);
+        } finally {
+          await p.close();
+        }
+      }
+    } finally {
+      await page.evaluate(() => window.rememberKernel(null));
+    }
   });
 
   test('int8Kernel: an unknown name is a TypeError, the relaxed kernel outside its build an InvalidInputError', async () => {

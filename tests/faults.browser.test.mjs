@@ -4,7 +4,7 @@
 // package.browser.test.mjs.)
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpuBuildIn, openBrowser, openPage, webgpuIn } from './browser.mjs';
+import { hasRelaxedSimdIn, openBrowser, openPage, webgpuIn } from './browser.mjs';
 
 describe('faults and the data promise', { timeout: 600_000 }, () => {
   let browser;
@@ -99,7 +99,7 @@ describe('faults and the data promise', { timeout: 600_000 }, () => {
     assert.equal(snap.quarantine, 0);
     assert.equal(snap.caches['cloister-models-v1']?.length, 2, 'keepModel keeps the model (and its tokenizer)');
     // Beside it, the int8 kernel choice where the cpu-relaxed build timed its kernels (js/kernel.js).
-    const kernelChoice = (await cpuBuildIn(page)) === 'cpu-relaxed' ? 1 : 0;
+    const kernelChoice = (await hasRelaxedSimdIn(page)) ? 1 : 0;
     assert.equal(snap.caches['cloister-backend-v1']?.length, 1 + kernelChoice, 'keepModel keeps the measurements made with it');
     const after = await page.evaluate(async () => ({ exported: await window.rec.exportProfile(), interests: window.rec.interests() }));
     assert.equal(after.exported.state.profile.events, 0);

@@ -421,12 +421,13 @@ describe('package: the encoder loads after the profile (encoder: background | on
 
   test('ranks before the model arrives, keeps the events that need it (across a reload), and folds them in when it does', async () => {
     const page = await openPage(browser, '/tests/pages/package.html');
+    const cpuBuild = await cpuBuildIn(page);
     const opened = await page.evaluate(() => window.lazyOpen({ namespace: 'lazy' }));
     assert.equal(opened.hasEncoder, false, JSON.stringify(opened));
     assert.equal(opened.backend, null);
     // The recommender starts in the ranking-only build; the encoder build comes with the model.
     assert.equal(opened.rankingBuild, 'rank');
-    assert.equal(opened.wasmBuild, await cpuBuildIn(page));
+    assert.equal(opened.wasmBuild, cpuBuild);
     for (let i = 0; i < 100 && held.length === 0; i++) await new Promise((ok) => setTimeout(ok, 100));
     assert.ok(held.length >= 1, 'the background load asked for the model, and it is held');
     const s = await page.evaluate((c) => window.lazySession(c), candidates);

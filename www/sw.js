@@ -13,11 +13,11 @@
 // wasm-bindgen glue with another build's wasm would not even instantiate).
 const PREFIX = 'cloister-demo-v7-';
 // The page's modules (app, server, cloister, errors, models, pool) and its worker's (worker, core,
-// model, store, measure, wasm, kernel); not the package's index or SentenceEncoder, which it never loads.
+// model, store, measure, wasm, features, kernel); not the package's index or SentenceEncoder, which it never loads.
 const SHELL = ['./', './index.html', './style.css', './app.js', './server.js', './catalogue.json',
   './catalogue-zh.json', '../js/cloister.js', '../js/core.js', '../js/worker.js', '../js/model.js',
   '../js/models.js', '../js/store.js', '../js/errors.js', '../js/wasm.js', '../js/measure.js',
-  '../js/pool.js', '../js/kernel.js', '../models/manifest.json', '../models/manifest.multilingual.json']
+  '../js/pool.js', '../js/kernel.js', '../js/features.js', '../models/manifest.json', '../models/manifest.multilingual.json']
   .map((u) => new URL(u, self.location.href).href);
 /** Put last into a set: a set without it is unfinished and never read. */
 const COMPLETE = new URL('./.cache-complete', self.location.href).href;
@@ -66,11 +66,15 @@ async function writeSet(responses) {
 async function refresh(used = []) {
   const cache = await currentSet();
   const held = cache ? (await cache.keys()).map((r) => r.url).filter((u) => u !== COMPLETE) : [];
-  const urls = [...new Set([...SHELL, ...held, ...used])];
+  // A page names every wasm build it runs, so a build it no longer names leaves the set: the
+  // relaxed CPU build once this browser's kernel timing has moved it to the plain one (js/wasm.js).
+  const isBuild = (u) => new URL(u).pathname.includes('/dist/pkg/');
+  const kept = used.some(isBuild) ? held.filter((u) => !isBuild(u) || used.includes(u)) : held;
+  const urls = [...new Set([...SHELL, ...kept, ...used])];
   const fresh = await Promise.all(urls.map((u) => fetch(u, { cache: 'no-cache' })));
   const failed = fresh.findIndex((r) => !r.ok);
   if (failed >= 0) throw new Error(`${urls[failed]}: HTTP ${fresh[failed].status}`);
-  let changed = !cache;
+  let changed = !cache || kept.length < held.length;
   for (const [i, url] of urls.entries()) {
     if (changed) break;
     const old = await cache.match(url);

@@ -10,15 +10,26 @@ const encoders = new Map();
 window.initWasm = initWasm;
 window.forgetBackendChoices = forgetBackendChoices;
 
-async function encoder(model, backend, int8Kernel) {
-  const key = `${model}|${backend}|${int8Kernel}`;
+async function encoder(model, backend, int8Kernel, wasmUrl) {
+  const key = `${model}|${backend}|${int8Kernel}|${JSON.stringify(wasmUrl)}`;
   if (!encoders.has(key)) {
     encoders.set(key, await SentenceEncoder.load({
-      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend, wasm: WASM, int8Kernel,
+      model: `${MODELS}/${model}`, tokenizer: `${MODELS}/tokenizer.json`, backend, wasm: WASM, int8Kernel, wasmUrl,
     }));
   }
   return encoders.get(key);
 }
+
+/**
+ * Stands in for an earlier visit's int8 kernel timing: the entry js/kernel.js keeps for this
+ * browser (its key and fields), or none for `null`.
+ */
+window.rememberKernel = async (choice) => {
+  await forgetBackendChoices();
+  if (!choice) return;
+  const key = new URL(`/__cloister_int8_kernel__/${encodeURIComponent(navigator.userAgent)}`, location.href).href;
+  await (await caches.open('cloister-backend-v1')).put(key, new Response(JSON.stringify(choice)));
+};
 
 function cosine(a, b) {
   let dot = 0, na = 0, nb = 0;
@@ -26,8 +37,8 @@ function cosine(a, b) {
   return dot / Math.sqrt(na * nb);
 }
 
-window.parity = async ({ model, backend, int8Kernel }) => {
-  const enc = await encoder(model, backend, int8Kernel);
+window.parity = async ({ model, backend, int8Kernel, wasmUrl }) => {
+  const enc = await encoder(model, backend, int8Kernel, wasmUrl);
   const ref = await (await fetch('/crate/tests/fixtures/minilm-l6-reference.json')).json();
   const texts = ref.sentences.map((s) => s.text);
   const ids = enc.tokenize(texts);
