@@ -9,8 +9,10 @@ pub const MAX_CANDIDATES: usize = 10_000;
 /// name is a column for every candidate: 10,000 candidates x 43 columns stay a few MB).
 pub const MAX_SITE_FEATURES: usize = 32;
 /// `related` entries on one candidate. docs/evaluation.md measures gains up to about 100
-/// predecessors per candidate (validation picks 128 of {0, 32, 64, 128}); 128 entries are about
-/// 3 KB of JSON per candidate, and 10,000 candidates x 128 entries match in milliseconds.
+/// predecessors per candidate (validation picks 128 of {0, 32, 64, 128}); with 256 in the grid
+/// too (a scratch run, 2026-12-08) 256 scored below 128 on validation in all five folds, so more
+/// is not worth sending. 128 entries are about 3 KB of JSON per candidate, and 10,000
+/// candidates x 128 entries match in milliseconds.
 pub const MAX_RELATED: usize = 128;
 /// Bytes of an item text or a candidate text kept (cut at a character boundary beyond).
 pub const MAX_TEXT_BYTES: usize = 4096;
