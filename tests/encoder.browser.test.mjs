@@ -252,7 +252,9 @@ describe('encoder without WebGPU (CPU fallback)', { timeout: TIMEOUT }, () => {
     assert.notDeepEqual(runs['relaxed-dot'].rows, runs.simd128.rows);
     const auto = runs.auto.int8Kernel;
     assert.ok(auto.simd128 > 0 && auto.relaxedDot > 0, JSON.stringify(auto));
-    assert.equal(auto.kernel, auto.relaxedDot < 0.95 * auto.simd128 ? 'relaxed-dot' : 'simd128');
+    // The byte dot is kept only when at least 5% and one clock step faster (the step is not
+    // reported): never where it is not 5% faster.
+    if (auto.relaxedDot >= 0.95 * auto.simd128) assert.equal(auto.kernel, 'simd128', JSON.stringify(auto));
     // What auto kept gives that kernel's vectors.
     assert.deepEqual(runs.auto.rows, runs[auto.kernel].rows);
   });

@@ -696,11 +696,37 @@ pub struct KernelChoice {
 /// the engine's optimizing tier took over, or while another tab ran, does not decide.
 const PROBE_ROUNDS: usize = 5;
 
+/// The step of the clock `now`: the smallest of three differences between successive readings
+/// that differ (browsers coarsen `performance.now()`: 0.1 ms steps in Chromium, 1 ms in
+/// Firefox 153, whose kernel timings come in whole ms). 0 where it did not move in 10^6 readings.
+fn clock_step(now: &dyn Fn() -> f64) -> f64 {
+    let (mut step, mut ticks, mut last) = (f64::INFINITY, 0, now());
+    for _ in 0..1_000_000 {
+        let t = now();
+        if t > last {
+            step = step.min(t - last);
+            ticks += 1;
+            if ticks == 3 {
+                break;
+            }
+            last = t;
+        }
+    }
+    if step.is_finite() {
+        step
+    } else {
+        0.0
+    }
+}
+
 /// Times the 16-bit and the relaxed-dot kernels on one synthetic 384 → 1536 layer (MiniLM's
-/// feed-forward shape) over 64 rows, three products a round (about 4 ms at wasm's speed here:
-/// browsers give pages a clock of 0.1 ms steps), alternating, and keeps the relaxed-dot kernel for layers
-/// made from now on only if it is at least 5% faster: the byte products are one instruction
-/// only where the CPU has AVX-VNNI (or ARM's dot product); elsewhere the engine emulates them
+/// feed-forward shape) over 64 rows, three products a round (about 4 ms at wasm's speed here),
+/// alternating, and keeps the relaxed-dot kernel for layers made from now on only if it is at
+/// least 5% and one clock step faster: with Firefox's 1 ms clock, 8 against 9 ms is one tick,
+/// and five timings there on 2026-12-08 read 7/8, 8/9, 9/8, 8/8 and 4/5 ms for a kernel it
+/// runs 0.75x as fast (docs/benchmarks.md), so 5% alone let a tick pick it. The byte products
+/// are one instruction only where the CPU has AVX-VNNI (or ARM's dot product); elsewhere the
+/// engine emulates them
 /// and the 16-bit kernel, which is also a little more accurate, wins. `now` is a clock in any
 /// unit. Returns `None` in a build without the relaxed-dot kernel.
 pub fn choose_digit_kernel(now: &dyn Fn() -> f64) -> Option<KernelChoice> {
@@ -732,7 +758,7 @@ pub fn choose_digit_kernel(now: &dyn Fn() -> f64) -> Option<KernelChoice> {
         simd128 = simd128.min(time(&pairs));
         relaxed_dot = relaxed_dot.min(time(&digits));
     }
-    let keep = relaxed_dot < 0.95 * simd128;
+    let keep = relaxed_dot < 0.95 * simd128 - clock_step(now);
     allow_digit_kernel(keep);
     Some(KernelChoice {
         kernel: kernel_name(),
