@@ -14,9 +14,11 @@ export const INT8_KERNELS = ['auto', 'simd128', 'relaxed-dot'];
 // Per wasm module: the choice as reported (with the timings of the visit that made it).
 const settled = new WeakMap();
 
+// v2: choices made before the probe asked for a win of more than one clock step (2026-12-08)
+// may have kept the slower kernel on one 1 ms tick in Firefox; each browser times once more.
 function cacheKey() {
   const id = encodeURIComponent(globalThis.navigator?.userAgent ?? 'unknown');
-  return new URL(`/__cloister_int8_kernel__/${id}`, self.location.href).href;
+  return new URL(`/__cloister_int8_kernel__/v2/${id}`, self.location.href).href;
 }
 
 const validKernelChoice = (c) => ['simd128', 'relaxed-dot'].includes(c.kernel)

@@ -27,7 +27,7 @@ async function encoder(model, backend, int8Kernel, wasmUrl) {
 window.rememberKernel = async (choice) => {
   await forgetBackendChoices();
   if (!choice) return;
-  const key = new URL(`/__cloister_int8_kernel__/${encodeURIComponent(navigator.userAgent)}`, location.href).href;
+  const key = new URL(`/__cloister_int8_kernel__/v2/${encodeURIComponent(navigator.userAgent)}`, location.href).href;
   await (await caches.open('cloister-backend-v1')).put(key, new Response(JSON.stringify(choice)));
 };
 
