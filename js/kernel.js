@@ -30,8 +30,13 @@ const validKernelChoice = (c) => ['simd128', 'relaxed-dot'].includes(c.kernel)
  * choosing a CPU build.
  */
 export async function rememberedInt8Kernel() {
-  if (typeof caches === 'undefined') return null;
-  return (await rememberedChoice(cacheKey(), validKernelChoice))?.kernel ?? null;
+  return (await rememberedKernelChoice())?.kernel ?? null;
+}
+
+/** This browser's remembered timing, `{ kernel, simd128, relaxedDot }`, or null. */
+async function rememberedKernelChoice() {
+  if (typeof caches === 'undefined') return null; // and no `self.location` to key by (Node)
+  return rememberedChoice(cacheKey(), validKernelChoice);
 }
 
 /**
@@ -58,12 +63,12 @@ export async function settleInt8Kernel(pkg, build, requested = 'auto') {
     // because that kernel won this browser's timing (or the page asked for this build): report
     // the timing that chose it.
     if (!hasRelaxedSimd()) return;
-    const known = await rememberedChoice(cacheKey(), validKernelChoice);
+    const known = await rememberedKernelChoice();
     if (known?.kernel === 'simd128' && !settled.has(pkg)) settled.set(pkg, { ...known, remembered: true });
     return;
   }
   if (build !== 'cpu-relaxed') return;
-  const known = await rememberedChoice(cacheKey(), validKernelChoice);
+  const known = await rememberedKernelChoice();
   if (known && !settled.has(pkg)) {
     try {
       pkg.setInt8Kernel(known.kernel);

@@ -726,9 +726,8 @@ fn clock_step(now: &dyn Fn() -> f64) -> f64 {
 /// and five timings there on 2026-12-08 read 7/8, 8/9, 9/8, 8/8 and 4/5 ms for a kernel it
 /// runs 0.75x as fast (docs/benchmarks.md), so 5% alone let a tick pick it. The byte products
 /// are one instruction only where the CPU has AVX-VNNI (or ARM's dot product); elsewhere the
-/// engine emulates them
-/// and the 16-bit kernel, which is also a little more accurate, wins. `now` is a clock in any
-/// unit. Returns `None` in a build without the relaxed-dot kernel.
+/// engine emulates them and the 16-bit kernel, which is also a little more accurate, wins.
+/// `now` is a clock in any unit. Returns `None` in a build without the relaxed-dot kernel.
 pub fn choose_digit_kernel(now: &dyn Fn() -> f64) -> Option<KernelChoice> {
     if !has_digit_kernel() {
         return None;
